@@ -1,0 +1,162 @@
+//! The SPA's calls to `/api/v1`. They run in the browser only (inside `LocalResource`s,
+//! actions and event handlers); during server rendering nothing calls them, and the
+//! non-browser build has a stand-in with the same signatures so components compile on
+//! both sides.
+
+#[cfg(feature = "hydrate")]
+use crate::api::ApiError;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// What went wrong with an API call, in terms the UI can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// 401: not signed in (or the session expired).
+    Unauthorized,
+    /// 429: too many attempts; `retry_after` seconds to wait.
+    Throttled { retry_after: u64, message: String },
+    /// Any other non-success status, with the server's message.
+    Status { status: u16, message: String },
+    /// The server could not be reached or answered something unreadable.
+    Network(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Unauthorized => f.write_str("You are not signed in."),
+            ClientError::Throttled { message, .. } => f.write_str(message),
+            ClientError::Status { message, .. } => f.write_str(message),
+            ClientError::Network(m) => write!(f, "Lifeboat could not be reached: {m}"),
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use super::*;
+    use crate::api::{CSRF_HEADER, CSRF_HEADER_VALUE};
+    use gloo_net::http::{Request, Response};
+
+    async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
+        let status = resp.status();
+        if (200..300).contains(&status) {
+            return resp
+                .json::<T>()
+                .await
+                .map_err(|e| ClientError::Network(e.to_string()));
+        }
+        Err(error_from(resp).await)
+    }
+
+    async fn error_from(resp: Response) -> ClientError {
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1);
+        let message = match resp.json::<ApiError>().await {
+            Ok(e) => e.message,
+            Err(_) => format!("The server answered {status}."),
+        };
+        match status {
+            401 => ClientError::Unauthorized,
+            429 => ClientError::Throttled {
+                retry_after,
+                message,
+            },
+            _ => ClientError::Status { status, message },
+        }
+    }
+
+    fn net(e: gloo_net::Error) -> ClientError {
+        ClientError::Network(e.to_string())
+    }
+
+    pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+        let resp = Request::get(path).send().await.map_err(net)?;
+        decode(resp).await
+    }
+
+    /// `GET` that accepts any status carrying a JSON body (used by `/readyz`, whose 503
+    /// still describes the checks).
+    pub async fn get_any_status<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+        let resp = Request::get(path).send().await.map_err(net)?;
+        if resp.status() == 401 {
+            return Err(ClientError::Unauthorized);
+        }
+        resp.json::<T>()
+            .await
+            .map_err(|e| ClientError::Network(e.to_string()))
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let resp = Request::post(path)
+            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+            .json(body)
+            .map_err(net)?
+            .send()
+            .await
+            .map_err(net)?;
+        decode(resp).await
+    }
+
+    /// `POST` whose success has no body (204).
+    pub async fn post_empty(path: &str) -> Result<(), ClientError> {
+        let resp = Request::post(path)
+            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+            .send()
+            .await
+            .map_err(net)?;
+        if (200..300).contains(&resp.status()) {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod imp {
+    use super::*;
+
+    fn unavailable() -> ClientError {
+        ClientError::Network("API calls run in the browser only".into())
+    }
+    pub async fn get<T: DeserializeOwned>(_path: &str) -> Result<T, ClientError> {
+        Err(unavailable())
+    }
+    pub async fn get_any_status<T: DeserializeOwned>(_path: &str) -> Result<T, ClientError> {
+        Err(unavailable())
+    }
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        _path: &str,
+        _body: &B,
+    ) -> Result<T, ClientError> {
+        Err(unavailable())
+    }
+    pub async fn post_empty(_path: &str) -> Result<(), ClientError> {
+        Err(unavailable())
+    }
+}
+
+pub use imp::{get, get_any_status, post, post_empty};
+
+/// Percent-encodes a query parameter value.
+pub fn enc(v: &str) -> String {
+    urlencoding::encode(v).into_owned()
+}
+
+/// Sends the browser to `path` with a full page load (used after login/logout so every
+/// piece of state starts fresh).
+pub fn hard_navigate(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}

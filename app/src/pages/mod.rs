@@ -1,0 +1,36 @@
+//! One module per page.
+
+mod audit;
+mod login;
+mod setup;
+mod status;
+
+pub use audit::AuditPage;
+pub use login::LoginPage;
+pub use setup::SetupPage;
+pub use status::StatusPage;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <div class="auth-page">
+            <div class="auth-card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <a class="btn btn-primary" href="/">
+                    "Go to Lifeboat"
+                </a>
+            </div>
+        </div>
+    }
+}
+
+/// True once the page has hydrated: forms stay disabled until then so that nothing is
+/// submitted the browser's native way (which would put a password in a URL).
+pub(crate) fn hydrated() -> ReadSignal<bool> {
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
+    ready
+}

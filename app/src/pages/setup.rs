@@ -1,0 +1,133 @@
+//! First-run setup: creates the first administrator with the one-time token from the
+//! server's log.
+
+use super::hydrated;
+use crate::api::{Me, SetupRequest, MIN_PASSWORD_LEN};
+use crate::client;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let query = use_query_map();
+    let ready = hydrated();
+    let (username, set_username) = signal("admin".to_string());
+    let (password, set_password) = signal(String::new());
+    let (confirm, set_confirm) = signal(String::new());
+    let (local_error, set_local_error) = signal(None::<String>);
+    let create = Action::new_local(|req: &SetupRequest| {
+        let req = req.clone();
+        async move { client::post::<_, Me>("/api/v1/setup", &req).await }
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let pw = password.get_untracked();
+        if pw.chars().count() < MIN_PASSWORD_LEN {
+            set_local_error.set(Some(format!(
+                "The password must have at least {MIN_PASSWORD_LEN} characters."
+            )));
+            return;
+        }
+        if pw != confirm.get_untracked() {
+            set_local_error.set(Some("The two passwords differ.".into()));
+            return;
+        }
+        set_local_error.set(None);
+        create.dispatch(SetupRequest {
+            token: query.get_untracked().get("token").unwrap_or_default(),
+            username: username.get_untracked().trim().to_string(),
+            password: pw,
+        });
+    };
+    let done = move || matches!(create.value().get(), Some(Ok(_)));
+    view! {
+        <div class="auth-page">
+            <Show
+                when=done
+                fallback=move || {
+                    view! {
+                        <form class="auth-card" on:submit=on_submit>
+                            <div class="auth-brand">
+                                <span class="brand-mark" aria-hidden="true">
+                                    "◐"
+                                </span>
+                                "Lifeboat"
+                            </div>
+                            <h1>"Create the first administrator"</h1>
+                            <p class="muted">
+                                "This link works once. The account you create here can sign in and manage backups; more accounts can be added later with "
+                                <code>"lifeboat user add"</code> "."
+                            </p>
+                            <label class="field">
+                                <span>"Username"</span>
+                                <input
+                                    name="username"
+                                    autocomplete="username"
+                                    required
+                                    prop:value=username
+                                    on:input=move |ev| set_username.set(event_target_value(&ev))
+                                />
+                            </label>
+                            <div class="field">
+                                <label for="setup-password">"Password"</label>
+                                <input
+                                    id="setup-password"
+                                    name="password"
+                                    type="password"
+                                    autocomplete="new-password"
+                                    required
+                                    aria-describedby="setup-password-hint"
+                                    prop:value=password
+                                    on:input=move |ev| set_password.set(event_target_value(&ev))
+                                />
+                                <small class="muted" id="setup-password-hint">
+                                    {format!("At least {MIN_PASSWORD_LEN} characters.")}
+                                </small>
+                            </div>
+                            <label class="field">
+                                <span>"Repeat the password"</span>
+                                <input
+                                    name="confirm"
+                                    type="password"
+                                    autocomplete="new-password"
+                                    required
+                                    prop:value=confirm
+                                    on:input=move |ev| set_confirm.set(event_target_value(&ev))
+                                />
+                            </label>
+                            {move || {
+                                local_error
+                                    .get()
+                                    .or_else(|| {
+                                        create.value().get().and_then(|r| r.err()).map(|e| e.to_string())
+                                    })
+                                    .map(|m| {
+                                        view! {
+                                            <p class="form-error" role="alert">
+                                                {m}
+                                            </p>
+                                        }
+                                    })
+                            }}
+                            <button
+                                class="btn btn-primary btn-block"
+                                type="submit"
+                                disabled=move || !ready.get() || create.pending().get()
+                            >
+                                "Create administrator"
+                            </button>
+                        </form>
+                    }
+                }
+            >
+                <div class="auth-card" data-testid="setup-done">
+                    <h1>"Administrator created"</h1>
+                    <p>"The setup link no longer works. Sign in with the account you just created."</p>
+                    <a class="btn btn-primary btn-block" href="/login">
+                        "Go to sign in"
+                    </a>
+                </div>
+            </Show>
+        </div>
+    }
+}

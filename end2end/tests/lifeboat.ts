@@ -1,0 +1,67 @@
+// Starts a real Lifeboat for a browser test: the binary that `cargo leptos build` made, a
+// fresh data directory, port 0, and the PostgreSQL cluster of this test run as its target.
+import { spawn, ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export interface Lifeboat {
+  base: string;
+  setupUrl: string | null;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+const root = resolve(__dirname, "..", "..");
+
+export async function startLifeboat(env: Record<string, string> = {}): Promise<Lifeboat> {
+  const target = process.env.LIFEBOAT_TEST_PG_URL;
+  if (!target) {
+    throw new Error("LIFEBOAT_TEST_PG_URL is not set: run the browser tests through `make test`");
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "lifeboat-e2e-"));
+  const bin = process.env.LIFEBOAT_BIN || join(root, "target", "debug", "lifeboat");
+  const child: ChildProcess = spawn(bin, ["serve"], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      LIFEBOAT_DATA_DIR: dataDir,
+      LIFEBOAT_ADDR: "127.0.0.1:0",
+      LIFEBOAT_TARGET_URL: target,
+      LIFEBOAT_SITE_DIR: join(root, "target", "site"),
+      ...(process.env.LIFEBOAT_TEST_PG_BIN_DIR
+        ? { LIFEBOAT_PG_BIN_DIR: process.env.LIFEBOAT_TEST_PG_BIN_DIR }
+        : {}),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => (output += d.toString()));
+  child.stderr?.on("data", (d) => (output += d.toString()));
+
+  const started = Date.now();
+  let base: string | null = null;
+  while (!base) {
+    const m = output.match(/Lifeboat is listening on (http:\/\/\S+)/);
+    if (m) base = m[1];
+    else if (child.exitCode !== null) throw new Error(`lifeboat exited early:\n${output}`);
+    else if (Date.now() - started > 30_000) throw new Error(`lifeboat did not start:\n${output}`);
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  const setup = output.match(/(http:\/\/\S+\/setup\?token=[0-9a-f]+)/);
+  return {
+    base,
+    setupUrl: setup ? setup[1] : null,
+    log: () => output,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

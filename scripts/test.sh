@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test`: formatting and lints, the build the browser tests use, then every test
+# against a throwaway PostgreSQL cluster that scripts/with-test-postgres.sh starts and
+# stops: Rust unit and integration tests, then the Playwright tests in Chromium.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+source scripts/env.sh
+
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
+started=$SECONDS
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo leptos build (server + wasm front end)"
+cargo leptos build
+
+step "tests against a throwaway PostgreSQL"
+scripts/with-test-postgres.sh bash -c '
+  set -euo pipefail
+  cargo test --workspace
+  cd end2end
+  [[ -d node_modules/@playwright/test ]] || npm ci --no-audit --no-fund --silent
+  npx playwright test
+'
+echo "all tests passed in $((SECONDS - started)) s"

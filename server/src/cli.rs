@@ -1,0 +1,171 @@
+//! The `lifeboat` command line: `serve` (the default) and the automation/recovery
+//! subcommands. Each prints human text, or JSON with `--json`.
+
+use crate::audit::Origin;
+use crate::config::{Config, Secret, Sources};
+use crate::demo::DemoDatabase;
+use crate::{startup, store, users};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "PostgreSQL backups and restores you can watch, trust and audit"
+)]
+pub struct Cli {
+    /// A TOML configuration file (environment variables override it). Also LIFEBOAT_CONFIG.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web console (the default).
+    Serve,
+    /// Manage administrators.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an administrator; the password is read from standard input.
+    Add {
+        name: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
+    let loaded = Sources::from_process(cli.config.as_deref()).and_then(|s| Config::load(&s));
+    loaded.map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(2)
+    })
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(&config.log);
+    let result = match &cli.command {
+        None | Some(Command::Serve) => serve(config).await,
+        Some(Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    password_stdin,
+                },
+        }) => user_add(config, name, *password_stdin, cli.json).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if cli.json {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn user_add(config: Config, name: &str, from_stdin: bool, json: bool) -> anyhow::Result<()> {
+    if !from_stdin {
+        anyhow::bail!("pass --password-stdin and send the password on standard input, e.g. `printf '%s' \"$PW\" | lifeboat user add {name} --password-stdin`");
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = input.lines().next().unwrap_or("").to_string();
+    let db = store::open(&config.data_dir).await?;
+    let user = users::create(&db, &Origin::cli(), name, Secret::new(password)).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "created": true, "username": user.username, "role": user.role })
+        );
+    } else {
+        println!("created administrator `{}`", user.username);
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let (target, demo) = match &config.target_url {
+        Some(t) => (t.clone(), None),
+        None => {
+            tracing::info!(
+                "no LIFEBOAT_TARGET_URL configured: starting the demo PostgreSQL in {}",
+                config.data_dir.join("demo-postgres").display()
+            );
+            let demo = DemoDatabase::start(&config.data_dir).await?;
+            let url = crate::config::TargetUrl::parse(demo.url())
+                .map_err(|e| anyhow::anyhow!("demo database URL: {e}"))?;
+            (url, Some(demo))
+        }
+    };
+    tracing::info!("protecting {target}");
+    let started = startup::start(config, Some(target)).await;
+    let server = match started {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(demo) = demo {
+                let _ = demo.stop().await;
+            }
+            return Err(e);
+        }
+    };
+    let url = server.state.config.base_url();
+    eprintln!("Lifeboat is listening on {url}");
+    if let Some(link) = &server.setup_url {
+        eprintln!();
+        eprintln!("  No administrator exists yet. Create the first one with this one-time link:");
+        eprintln!("    {link}");
+        eprintln!();
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let stopped = server.stop().await;
+    if let Some(demo) = demo {
+        tracing::info!("stopping the demo PostgreSQL");
+        demo.stop().await?;
+    }
+    stopped
+}

@@ -1,0 +1,9 @@
+//! The `lifeboat` binary: everything lives in the `server` library.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    server::cli::run(server::cli::Cli::parse()).await
+}

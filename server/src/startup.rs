@@ -1,0 +1,145 @@
+//! Putting Lifeboat together: open the metadata database, bootstrap the first
+//! administrator (or print the one-time setup link), build the router and serve it until
+//! told to stop.
+
+use crate::audit::{self, Entry, Origin};
+use crate::config::{Config, TargetUrl};
+use crate::state::AppState;
+use crate::throttle::Throttle;
+use crate::{http, sessions, store, users};
+use anyhow::Context;
+use app::api::{audit_action, outcome};
+use leptos::config::{Env, LeptosOptions};
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{oneshot, Mutex};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// The one-time setup link, when no administrator exists yet.
+    pub setup_url: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting connections, lets running requests finish, and returns.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.join.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Creates the first administrator from LIFEBOAT_ADMIN_PASSWORD, or returns a one-time
+/// setup token when there is no administrator and no bootstrap password.
+async fn first_admin(db: &sqlx::SqlitePool, config: &Config) -> anyhow::Result<Option<String>> {
+    if users::count(db).await? > 0 {
+        return Ok(None);
+    }
+    let Some(password) = &config.admin_password else {
+        return Ok(Some(random_token()));
+    };
+    let origin = Origin::default().with_actor("bootstrap");
+    users::create(db, &origin, &config.admin_user, password.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "creating the administrator `{}` from LIFEBOAT_ADMIN_PASSWORD",
+                config.admin_user
+            )
+        })?;
+    audit::record(
+        db,
+        &origin,
+        Entry {
+            action: audit_action::SETUP_COMPLETED,
+            target: Some(&config.admin_user),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({ "method": "LIFEBOAT_ADMIN_PASSWORD" }),
+        },
+    )
+    .await?;
+    tracing::info!(
+        "created the administrator `{}` from LIFEBOAT_ADMIN_PASSWORD",
+        config.admin_user
+    );
+    Ok(None)
+}
+
+/// Starts Lifeboat on `config.addr` (port 0 picks a free port) protecting `target`.
+pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<Server> {
+    let db = store::open(&config.data_dir).await?;
+    let session_store = SqliteStore::new(db.clone());
+    session_store
+        .migrate()
+        .await
+        .context("creating the session table")?;
+    let token = first_admin(&db, &config).await?;
+
+    if !config.site_dir.join("pkg").is_dir() {
+        tracing::warn!(
+            "the web assets are not at {} (no pkg/ folder): the API works, pages will not load. Build with `make build` or set LIFEBOAT_SITE_DIR",
+            config.site_dir.display()
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (LIFEBOAT_ADDR)", config.addr))?;
+    let addr = listener.local_addr()?;
+    let mut config = config;
+    config.addr = addr;
+    let leptos = LeptosOptions::builder()
+        .output_name("lifeboat")
+        .site_root(config.site_dir.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .env(Env::PROD)
+        .site_addr(addr)
+        .build();
+    let config = Arc::new(config);
+    let setup_url = token
+        .as_ref()
+        .map(|t| format!("{}/setup?token={t}", config.base_url()));
+    let state = AppState {
+        db: db.clone(),
+        config: config.clone(),
+        target,
+        setup_token: Arc::new(Mutex::new(token)),
+        throttle: Arc::new(Throttle::default()),
+        leptos,
+    };
+    sessions::spawn_purger(db, config.session_purge_interval);
+
+    let app = http::router(state.clone(), session_store);
+    let (tx, rx) = oneshot::channel::<()>();
+    let join = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Ok(Server {
+        addr,
+        state,
+        setup_url,
+        shutdown: Some(tx),
+        join,
+    })
+}

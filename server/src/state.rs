@@ -1,0 +1,27 @@
+//! What every request handler can reach.
+
+use crate::config::{Config, TargetUrl};
+use crate::throttle::Throttle;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: SqlitePool,
+    pub config: Arc<Config>,
+    /// The database being protected: the configured one, or the demo database.
+    pub target: Option<TargetUrl>,
+    /// The one-time first-run setup token, while no administrator exists.
+    pub setup_token: Arc<Mutex<Option<String>>>,
+    pub throttle: Arc<Throttle>,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> LeptosOptions {
+        s.leptos.clone()
+    }
+}

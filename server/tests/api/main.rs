@@ -1,0 +1,8 @@
+//! Black-box tests: a real Lifeboat on port 0, driven over HTTP (and its CLI), against a
+//! real PostgreSQL.
+
+mod auth;
+mod cli;
+mod health;
+mod setup_and_audit;
+mod support;
