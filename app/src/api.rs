@@ -15,6 +15,9 @@ pub const CSRF_HEADER_VALUE: &str = "lifeboat";
 pub struct ApiError {
     pub error: String,
     pub message: String,
+    /// With 409 "a backup is already running": the job to follow instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -80,6 +83,9 @@ pub mod audit_action {
     pub const LOGIN: &str = "auth.login";
     pub const LOGOUT: &str = "auth.logout";
     pub const SESSION_EXPIRED: &str = "session.expired";
+    pub const BACKUP: &str = "backup.run";
+    pub const BACKUP_CANCEL: &str = "backup.cancel";
+    pub const DOWNLOAD: &str = "backup.download";
 
     pub const ALL: &[&str] = &[
         SETUP_COMPLETED,
@@ -87,6 +93,9 @@ pub mod audit_action {
         LOGIN,
         LOGOUT,
         SESSION_EXPIRED,
+        BACKUP,
+        BACKUP_CANCEL,
+        DOWNLOAD,
     ];
 }
 
@@ -119,4 +128,147 @@ impl ReadyReport {
     pub fn failed(&self) -> impl Iterator<Item = &ReadyCheck> {
         self.checks.iter().filter(|c| !c.ok)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Backups and jobs
+// ---------------------------------------------------------------------------------------
+
+/// Why a backup was taken.
+pub mod backup_kind {
+    pub const MANUAL: &str = "manual";
+    pub const SCHEDULED: &str = "scheduled";
+    /// Taken automatically before a restore; pinned.
+    pub const SAFETY: &str = "safety";
+}
+
+/// Where a job (and the backup it produces) stands.
+pub mod job_status {
+    pub const QUEUED: &str = "queued";
+    pub const RUNNING: &str = "running";
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const CANCELLED: &str = "cancelled";
+    /// Lifeboat stopped (crash, kill) while the job ran; found at the next start-up.
+    pub const INTERRUPTED: &str = "interrupted";
+
+    pub fn is_terminal(s: &str) -> bool {
+        matches!(s, SUCCEEDED | FAILED | CANCELLED | INTERRUPTED)
+    }
+}
+
+/// The steps of a backup job, in order.
+pub mod phase {
+    pub const PREFLIGHT: &str = "preflight";
+    pub const DUMP: &str = "dump";
+    pub const VERIFY: &str = "verify";
+    pub const STORE: &str = "store";
+    pub const DONE: &str = "done";
+}
+
+/// One backup attempt in the journal (history).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Backup {
+    pub id: i64,
+    pub job_id: Option<i64>,
+    /// Name of the database that was backed up.
+    pub database: String,
+    /// `manual`, `scheduled` or `safety` (see [`backup_kind`]).
+    pub kind: String,
+    /// See [`job_status`].
+    pub status: String,
+    /// e.g. `20261121T093000Z_manual.dump`, once known.
+    pub file_name: Option<String>,
+    /// Where the file is, relative to the data directory: `backups/<db>/<file>`.
+    pub location: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    /// Who triggered it (a username, `os:<user>` for the CLI, `scheduler`).
+    pub actor: Option<String>,
+    /// The technical result in one line (`pg_dump exited with 1: …`, `verified`, …).
+    pub message: Option<String>,
+    pub pinned: bool,
+}
+
+/// `GET /api/v1/backups/{id}`: a backup and everything that explains it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BackupDetail {
+    pub backup: Backup,
+    /// `pg_dump`'s own messages (stderr), as it printed them.
+    pub tool_output: Option<String>,
+    /// The child's exit status, or the signal that killed it (`killed by signal 9`).
+    pub exit_status: Option<String>,
+    pub server_version: Option<String>,
+    pub pg_dump_version: Option<String>,
+    /// The custom-format archive version from the file header, e.g. `1.14`.
+    pub archive_version: Option<String>,
+    pub timings: Vec<PhaseTiming>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PhaseTiming {
+    pub phase: String,
+    pub ms: i64,
+}
+
+/// `GET /api/v1/backups?limit=&offset=`: newest first.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BackupPage {
+    pub items: Vec<Backup>,
+    pub total: i64,
+}
+
+/// `GET /api/v1/backups/status`: the strip at the top of the Backups page.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BackupStatus {
+    pub database: Option<String>,
+    pub last_success: Option<Backup>,
+    /// Bytes used by stored backups on the local volume.
+    pub used_bytes: i64,
+    pub backup_count: i64,
+    /// Free and total bytes on the volume holding the backups.
+    pub free_bytes: Option<i64>,
+    pub total_bytes: Option<i64>,
+    /// The job running now for the target database, if any (to reattach to it).
+    pub running_job: Option<Job>,
+    /// Whether "Back up now" asks for confirmation (LIFEBOAT_CONFIRM_BACKUP).
+    pub confirm_backup: bool,
+}
+
+/// `POST /api/v1/backups` → 202.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StartedJob {
+    pub job_id: i64,
+    pub backup_id: Option<i64>,
+}
+
+/// A job's state: `GET /api/v1/jobs/{id}` and each event of `/api/v1/jobs/{id}/events`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    /// `backup` (later also `restore`).
+    pub kind: String,
+    pub status: String,
+    pub phase: String,
+    /// 0–100.
+    pub percent: f64,
+    /// The table (or object) being worked on.
+    pub current_item: Option<String>,
+    pub bytes_written: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub elapsed_ms: i64,
+    pub database: String,
+    pub backup_id: Option<i64>,
+    pub file_name: Option<String>,
+    pub location: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    /// The outcome or the reason for a failure, in plain words.
+    pub message: Option<String>,
+    pub actor: Option<String>,
 }

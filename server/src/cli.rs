@@ -31,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the web console (the default).
     Serve,
+    /// Back up the target database now (the same job as "Back up now"); exit status 0
+    /// only when the backup succeeded and was verified.
+    Backup,
     /// Manage administrators.
     User {
         #[command(subcommand)]
@@ -65,6 +68,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(&config.log);
     let result = match &cli.command {
         None | Some(Command::Serve) => serve(config).await,
+        Some(Command::Backup) => backup(config, cli.json).await,
         Some(Command::User {
             command:
                 UserCommand::Add {
@@ -104,6 +108,84 @@ async fn user_add(config: Config, name: &str, from_stdin: bool, json: bool) -> a
         println!("created administrator `{}`", user.username);
     }
     Ok(())
+}
+
+async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
+    use app::api::job_status;
+    use std::io::IsTerminal;
+    let Some(target) = config.target_url.clone() else {
+        anyhow::bail!("no database to back up: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
+    };
+    let db = store::open(&config.data_dir).await?;
+    let engine = crate::engine::Engine::new(db, &config, Some(target));
+    crate::backups::recover_at_startup(&engine).await?;
+    let started =
+        crate::backups::start(&engine, app::api::backup_kind::MANUAL, &Origin::cli()).await;
+    let (started, mut task) = match started {
+        Ok(s) => s,
+        Err(crate::backups::StartError::InvalidConfiguration { job, message }) => {
+            if json {
+                println!("{}", serde_json::to_string(&job)?);
+            }
+            anyhow::bail!("invalid configuration: {message}");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let tty = !json && std::io::stderr().is_terminal();
+    let mut progress = engine.jobs.subscribe(started.job_id);
+    let mut last_phase = String::new();
+    let interrupt = shutdown_signal();
+    tokio::pin!(interrupt);
+    let mut cancelled = false;
+    let job = loop {
+        tokio::select! {
+            done = &mut task => break done?,
+            _ = &mut interrupt, if !cancelled => {
+                cancelled = true;
+                eprintln!("\ncancelling…");
+                engine.jobs.cancel(started.job_id);
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                let Some(rx) = progress.as_mut() else { continue };
+                let j = rx.borrow_and_update().clone();
+                if tty {
+                    let width = 30usize;
+                    let filled = ((j.percent / 100.0) * width as f64).round() as usize;
+                    eprint!(
+                        "\r\x1b[2K{:<9} [{}{}] {:>5.1}% {:>8.1} MiB  {}",
+                        j.phase,
+                        "#".repeat(filled.min(width)),
+                        " ".repeat(width - filled.min(width)),
+                        j.percent,
+                        j.bytes_written as f64 / 1048576.0,
+                        j.current_item.unwrap_or_default()
+                    );
+                } else if !json && j.phase != last_phase {
+                    eprintln!("{}…", j.phase);
+                }
+                last_phase = j.phase;
+            }
+        }
+    };
+    if tty {
+        eprintln!();
+    }
+    if json {
+        println!("{}", serde_json::to_string(&job)?);
+    } else if job.status == job_status::SUCCEEDED {
+        println!(
+            "backup {} succeeded: {} ({} bytes, sha256 {})",
+            job.backup_id.unwrap_or_default(),
+            job.location.clone().unwrap_or_default(),
+            job.size_bytes.unwrap_or_default(),
+            job.sha256.clone().unwrap_or_default()
+        );
+    }
+    if job.status == job_status::SUCCEEDED {
+        Ok(())
+    } else {
+        anyhow::bail!("backup {}: {}", job.status, job.message.unwrap_or_default())
+    }
 }
 
 async fn shutdown_signal() {

@@ -136,6 +136,8 @@ pub struct Config {
     pub trust_proxy: bool,
     /// tracing filter, e.g. `info` or `lifeboat=debug,info`.
     pub log: String,
+    /// Whether "Back up now" asks for confirmation in the web console.
+    pub confirm_backup: bool,
 }
 
 /// One problem with one setting.
@@ -191,6 +193,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_SITE_DIR", "site_dir"),
     ("LIFEBOAT_TRUST_PROXY", "trust_proxy"),
     ("LIFEBOAT_LOG", "log"),
+    ("LIFEBOAT_CONFIRM_BACKUP", "confirm_backup"),
 ];
 
 /// Settings that may instead be read from a file named by `<VAR>_FILE` (for secrets
@@ -509,6 +512,16 @@ impl Config {
                 false
             }),
         };
+        let confirm_backup = match value("LIFEBOAT_CONFIRM_BACKUP") {
+            None => true,
+            Some((v, origin)) => parse_bool(&v).unwrap_or_else(|m| {
+                problems.push(ConfigProblem {
+                    setting: origin,
+                    message: m,
+                });
+                true
+            }),
+        };
         let log = value("LIFEBOAT_LOG")
             .map(|(v, _)| v)
             .unwrap_or_else(|| "info".into());
@@ -538,6 +551,7 @@ impl Config {
             site_dir,
             trust_proxy,
             log,
+            confirm_backup,
         })
     }
 

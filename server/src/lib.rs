@@ -2,16 +2,21 @@
 //! log, the PostgreSQL tooling, and the web edge that serves the API and the SPA.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod audit;
+pub mod backups;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod http;
+pub mod jobs;
 pub mod pgcluster;
 pub mod pgtools;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod target;
 pub mod telemetry;

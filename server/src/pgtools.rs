@@ -141,3 +141,75 @@ mod tests {
         assert!(!compatible(15, 16));
     }
 }
+
+/// One line of a libpq password file for exactly this connection (`:` and `\` escaped).
+pub fn passfile_line(host: &str, port: u16, database: &str, user: &str, password: &str) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+    format!(
+        "{}:{}:{}:{}:{}\n",
+        esc(host),
+        port,
+        esc(database),
+        esc(user),
+        esc(password)
+    )
+}
+
+/// A child's exit status in words: `exited with 1`, `killed by signal 9`.
+pub fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => "ended without an exit status".into(),
+    }
+}
+
+/// The lines of a tool's stderr that explain a failure (its errors, not its progress
+/// chatter), at most a few.
+pub fn error_lines(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error")
+                || l.contains("fatal")
+                || l.contains("could not")
+                || l.contains("detail:")
+        })
+        .collect();
+    let picked: Vec<&str> = if errors.is_empty() {
+        stderr
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    } else {
+        errors.into_iter().take(5).collect()
+    };
+    picked.join(" / ")
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn passfile_escapes_separators() {
+        assert_eq!(
+            passfile_line("db", 5432, "shop", "app", "p:a\\ss"),
+            "db:5432:shop:app:p\\:a\\\\ss\n"
+        );
+    }
+
+    #[test]
+    fn error_lines_pick_the_errors() {
+        let s = "pg_dump: dumping contents of table \"public.a\"\npg_dump: error: Dumping the contents of table \"a\" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: server closed the connection unexpectedly";
+        let e = error_lines(s);
+        assert!(e.starts_with("pg_dump: error: Dumping"), "{e}");
+        assert!(e.contains("server closed the connection"), "{e}");
+    }
+}

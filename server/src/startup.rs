@@ -4,9 +4,10 @@
 
 use crate::audit::{self, Entry, Origin};
 use crate::config::{Config, TargetUrl};
+use crate::engine::Engine;
 use crate::state::AppState;
 use crate::throttle::Throttle;
-use crate::{http, sessions, store, users};
+use crate::{backups, http, sessions, store, users};
 use anyhow::Context;
 use app::api::{audit_action, outcome};
 use leptos::config::{Env, LeptosOptions};
@@ -88,6 +89,8 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         .await
         .context("creating the session table")?;
     let token = first_admin(&db, &config).await?;
+    let engine = Engine::new(db.clone(), &config, target);
+    backups::recover_at_startup(&engine).await?;
 
     if !config.site_dir.join("pkg").is_dir() {
         tracing::warn!(
@@ -116,7 +119,7 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     let state = AppState {
         db: db.clone(),
         config: config.clone(),
-        target,
+        engine,
         setup_token: Arc::new(Mutex::new(token)),
         throttle: Arc::new(Throttle::default()),
         leptos,

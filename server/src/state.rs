@@ -1,6 +1,7 @@
 //! What every request handler can reach.
 
-use crate::config::{Config, TargetUrl};
+use crate::config::Config;
+use crate::engine::Engine;
 use crate::throttle::Throttle;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -12,8 +13,8 @@ use tokio::sync::Mutex;
 pub struct AppState {
     pub db: SqlitePool,
     pub config: Arc<Config>,
-    /// The database being protected: the configured one, or the demo database.
-    pub target: Option<TargetUrl>,
+    /// The job services (backups), with the database being protected.
+    pub engine: Engine,
     /// The one-time first-run setup token, while no administrator exists.
     pub setup_token: Arc<Mutex<Option<String>>>,
     pub throttle: Arc<Throttle>,

@@ -48,6 +48,7 @@ pub fn json_error(status: StatusCode, code: &str, message: impl Into<String>) ->
         Json(ApiError {
             error: code.into(),
             message: message.into(),
+            job_id: None,
         }),
     )
         .into_response()

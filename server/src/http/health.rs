@@ -59,7 +59,7 @@ pub async fn report(st: &AppState) -> ReadyReport {
         .unwrap_or_else(|e| Err(e.to_string()))
     };
     let server = async {
-        match &st.target {
+        match &st.engine.target {
             None => Err("no target database is configured (LIFEBOAT_TARGET_URL)".to_string()),
             Some(url) => target::server_info(url).await,
         }
@@ -72,7 +72,7 @@ pub async fn report(st: &AppState) -> ReadyReport {
         pgtools::find("pg_dump", bin),
         pgtools::find("pg_restore", bin)
     );
-    let target_check = match (&server, &st.target) {
+    let target_check = match (&server, &st.engine.target) {
         (Ok(info), Some(url)) => Ok(format!(
             "PostgreSQL {} at {}:{}, database {} ({})",
             info.version,

@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod client_info;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod jobs;
 
 use crate::sessions::COOKIE_NAME;
 use crate::state::AppState;
@@ -32,6 +34,8 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
     let api = Router::new()
         .merge(auth::routes())
         .merge(audit::routes())
+        .merge(backups::routes())
+        .merge(jobs::routes())
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })

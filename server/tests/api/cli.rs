@@ -121,3 +121,157 @@ fn invalid_configuration_is_reported_one_line_per_problem() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn backup_command_runs_the_same_job_and_reports_json() {
+    let url = sample_database("lb_cli_backup", 5_000).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut cmd = lifeboat();
+    cmd.args(["backup", "--json"])
+        .env("LIFEBOAT_DATA_DIR", data.path())
+        .env("LIFEBOAT_TARGET_URL", &url);
+    if let Some(b) = pg_bin_dir() {
+        cmd.env("LIFEBOAT_PG_BIN_DIR", b);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: app::api::Job = serde_json::from_slice(&out.stdout).expect("job json on stdout");
+    assert_eq!(job.status, "succeeded");
+    let file = data.path().join(job.location.expect("location"));
+    assert_eq!(sha256_file(&file), job.sha256.expect("sha"));
+
+    // Journal and audit are the same ones the web console shows, with the OS user as actor.
+    let db = server::store::open(data.path()).await.expect("store");
+    let page = server::backups::list(&db, 10, 0).await.expect("list");
+    assert_eq!(page.total, 1);
+    assert!(page.items[0]
+        .actor
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("os:"));
+    let audit = server::audit::list(
+        &db,
+        &server::audit::Query {
+            limit: 10,
+            offset: 0,
+            action: Some("backup.run".into()),
+            outcome: Some("success".into()),
+        },
+    )
+    .await
+    .expect("audit");
+    assert_eq!(audit.total, 1);
+
+    // A failure exits non-zero with the reason.
+    let port = server::pgcluster::free_port().expect("port");
+    let out = lifeboat()
+        .args(["backup"])
+        .env("LIFEBOAT_DATA_DIR", data.path())
+        .env(
+            "LIFEBOAT_TARGET_URL",
+            format!("postgres://x:y@127.0.0.1:{port}/db"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid configuration: cannot connect"));
+}
+
+#[tokio::test]
+async fn lifeboat_killed_mid_dump_is_marked_interrupted_at_the_next_start() {
+    let url = sample_database("lb_cli_killed", 1_000).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let marker = format!("lifeboat-killed-test-{}", std::process::id());
+    // A pg_dump that writes part of its file and then hangs (until the test ends it).
+    let fake = fake_pg_dump(&format!(
+        "head -c 200000 /dev/urandom > \"$OUT\"\nexec -a {marker} sleep 60"
+    ));
+    let mut child = lifeboat()
+        .args(["backup"])
+        .env("LIFEBOAT_DATA_DIR", data.path())
+        .env("LIFEBOAT_TARGET_URL", &url)
+        .env("LIFEBOAT_PG_BIN_DIR", fake.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let db_path = data.path().join("lifeboat.db");
+    let mut seen_dump = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !db_path.exists() {
+            continue;
+        }
+        let db = server::store::open(data.path()).await.expect("store");
+        let phase: Option<String> =
+            sqlx::query_scalar("SELECT phase FROM jobs WHERE status = 'running'")
+                .fetch_optional(&db)
+                .await
+                .expect("query");
+        let tmp_exists = std::fs::read_dir(data.path().join("backups/lb_cli_killed"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.path().to_string_lossy().ends_with(".tmp"))
+            })
+            .unwrap_or(false);
+        if phase.as_deref() == Some("dump") && tmp_exists {
+            seen_dump = true;
+            break;
+        }
+    }
+    assert!(seen_dump, "the backup reached the dump phase");
+    child.kill().expect("kill -9 lifeboat");
+    let _ = child.wait();
+    let _ = Command::new("pkill").args(["-f", &marker]).status();
+
+    // The next start finds the job, marks it interrupted, removes the temporary file.
+    let config = config_for(
+        data.path(),
+        &Options {
+            env: vec![],
+            target: Some(url.clone()),
+        },
+    );
+    let server = server::startup::start(config, server::config::TargetUrl::parse(&url).ok())
+        .await
+        .expect("start");
+    let db = &server.state.db;
+    let (status, message): (String, String) =
+        sqlx::query_as("SELECT status, message FROM backups ORDER BY id DESC LIMIT 1")
+            .fetch_one(db)
+            .await
+            .expect("backup row");
+    assert_eq!(status, "interrupted");
+    assert!(message.contains("interrupted"));
+    let job_status: String = sqlx::query_scalar("SELECT status FROM jobs ORDER BY id DESC LIMIT 1")
+        .fetch_one(db)
+        .await
+        .expect("job row");
+    assert_eq!(job_status, "interrupted");
+    let leftovers: Vec<_> = std::fs::read_dir(data.path().join("backups/lb_cli_killed"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(leftovers.is_empty(), "nothing left behind: {leftovers:?}");
+    let audit = server::audit::list(
+        db,
+        &server::audit::Query {
+            limit: 10,
+            offset: 0,
+            action: Some("backup.run".into()),
+            outcome: Some("failure".into()),
+        },
+    )
+    .await
+    .expect("audit");
+    assert_eq!(audit.total, 1);
+    assert_eq!(audit.items[0].details["status"], "interrupted");
+    server.stop().await.expect("stop");
+}

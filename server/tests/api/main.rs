@@ -2,6 +2,7 @@
 //! real PostgreSQL.
 
 mod auth;
+mod backups;
 mod cli;
 mod health;
 mod setup_and_audit;

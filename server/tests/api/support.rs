@@ -149,3 +149,216 @@ impl TestApp {
 pub fn target(url: &str) -> TargetUrl {
     TargetUrl::parse(url).expect("target url")
 }
+
+// ---------------------------------------------------------------------------------------
+// Backups
+// ---------------------------------------------------------------------------------------
+
+/// Creates a fresh database on the test cluster and returns its URL.
+pub async fn create_database(name: &str) -> String {
+    let admin = pg_url();
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test cluster");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .expect("drop database");
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create database");
+    let mut url = url::Url::parse(&admin).expect("url");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+pub async fn sql(url: &str, statements: &str) {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client.batch_execute(statements).await.expect("sql");
+}
+
+/// A database with a few tables and `rows` rows of hard-to-compress data.
+pub async fn sample_database(name: &str, rows: i64) -> String {
+    let url = create_database(name).await;
+    sql(
+        &url,
+        &format!(
+            "CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL);
+             INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 1000) g;
+             CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers, note text);
+             INSERT INTO orders SELECT g, 1 + g % 1000, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, {rows}) g;
+             CREATE TABLE marker (v text); INSERT INTO marker VALUES ('lifeboat-test-marker');"
+        ),
+    )
+    .await;
+    url
+}
+
+/// md5 of each table's rows, for comparing a restored database with its source.
+pub async fn table_checksums(url: &str) -> Vec<(String, String)> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let tables = client
+        .query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("tables");
+    let mut out = vec![];
+    for t in tables {
+        let name: String = t.get(0);
+        let row = client
+            .query_one(
+                &format!("SELECT md5(COALESCE(string_agg(x::text, ',' ORDER BY x::text), '')) FROM \"{name}\" x"),
+                &[],
+            )
+            .await
+            .expect("checksum");
+        out.push((name, row.get::<_, String>(0)));
+    }
+    out
+}
+
+/// A folder to use as LIFEBOAT_PG_BIN_DIR: the real tools, with `pg_dump` replaced by a
+/// script whose body runs after `--version` is answered truthfully. `$REAL` is the real
+/// pg_dump, `$OUT` the --file argument.
+pub fn fake_pg_dump(body: &str) -> tempfile::TempDir {
+    let real = std::path::PathBuf::from(pg_bin_dir().expect("LIFEBOAT_TEST_PG_BIN_DIR"));
+    let dir = tempfile::tempdir().expect("tmp");
+    for tool in ["pg_restore", "psql"] {
+        std::os::unix::fs::symlink(real.join(tool), dir.path().join(tool)).expect("symlink");
+    }
+    let script = format!(
+        "#!/bin/bash\nREAL='{}'\nif [ \"$1\" = --version ]; then exec \"$REAL\" --version; fi\nOUT=''\nfor a in \"$@\"; do case \"$a\" in --file=*) OUT=\"${{a#--file=}}\";; esac; done\n{body}\n",
+        real.join("pg_dump").display()
+    );
+    let p = dir.path().join("pg_dump");
+    std::fs::write(&p, script).expect("write fake");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+impl TestApp {
+    pub async fn signed_in(opts: Options) -> TestApp {
+        let app = spawn_app(opts).await;
+        app.add_user("admin", PASSWORD).await;
+        assert_eq!(app.login("admin", PASSWORD).await.status(), 200);
+        app
+    }
+
+    pub async fn start_backup(&self) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/backups"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("start backup")
+    }
+
+    pub async fn job(&self, id: i64) -> app::api::Job {
+        self.client
+            .get(self.url(&format!("/api/v1/jobs/{id}")))
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("job json")
+    }
+
+    /// Reads `/api/v1/jobs/{id}/events` to its end; returns every job state it carried.
+    pub async fn follow(&self, id: i64) -> Vec<app::api::Job> {
+        let mut resp = self
+            .client
+            .get(self.url(&format!("/api/v1/jobs/{id}/events")))
+            .send()
+            .await
+            .expect("events");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap_or_default(),
+            "text/event-stream"
+        );
+        assert_eq!(resp.headers()["x-accel-buffering"], "no");
+        let mut buf = String::new();
+        let mut jobs = vec![];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while let Some(chunk) = tokio::time::timeout_at(deadline.into(), resp.chunk())
+            .await
+            .expect("the event stream ends within 2 minutes")
+            .expect("chunk")
+        {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                for line in block.lines() {
+                    if let Some(data) = line
+                        .strip_prefix("data: ")
+                        .or_else(|| line.strip_prefix("data:"))
+                    {
+                        jobs.push(serde_json::from_str(data).expect("job event"));
+                    }
+                }
+            }
+        }
+        jobs
+    }
+
+    /// Waits until the job is over and returns its final state.
+    pub async fn wait(&self, id: i64) -> app::api::Job {
+        for _ in 0..600 {
+            let j = self.job(id).await;
+            if app::api::job_status::is_terminal(&j.status) {
+                return j;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not end within a minute");
+    }
+
+    pub async fn backup_detail(&self, id: i64) -> app::api::BackupDetail {
+        self.client
+            .get(self.url(&format!("/api/v1/backups/{id}")))
+            .send()
+            .await
+            .expect("detail")
+            .json()
+            .await
+            .expect("detail json")
+    }
+
+    /// Every file under the data directory's backups folder.
+    pub fn backup_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            if let Ok(rd) = std::fs::read_dir(d) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk(&p, out);
+                    } else {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        let mut out = vec![];
+        walk(&self.data_dir.path().join("backups"), &mut out);
+        out.sort();
+        out
+    }
+}
+
+pub fn sha256_file(p: &std::path::Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(p).expect("read");
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,30 @@
+//! What the job services (backups; later restores) need, independent of the web edge so
+//! that the CLI and the tests drive exactly the same code.
+
+use crate::config::{Config, TargetUrl};
+use crate::jobs::JobRegistry;
+use sqlx::SqlitePool;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Engine {
+    pub db: SqlitePool,
+    pub data_dir: PathBuf,
+    pub pg_bin_dir: Option<PathBuf>,
+    /// The database being protected (`None`: nothing configured).
+    pub target: Option<TargetUrl>,
+    pub jobs: Arc<JobRegistry>,
+}
+
+impl Engine {
+    pub fn new(db: SqlitePool, config: &Config, target: Option<TargetUrl>) -> Engine {
+        Engine {
+            db,
+            data_dir: config.data_dir.clone(),
+            pg_bin_dir: config.pg_bin_dir.clone(),
+            target,
+            jobs: Arc::new(JobRegistry::default()),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `/api/v1/backups`: the history, the status strip, "back up now", and downloads.
+
+use crate::audit::{self, Entry};
+use crate::backups::{self, StartError};
+use crate::http::error::AppError;
+use crate::jobs;
+use crate::sessions::CurrentUser;
+use crate::state::AppState;
+use crate::storage;
+use app::api::{
+    audit_action, backup_kind, job_status, outcome, ApiError, Backup, BackupDetail, BackupPage,
+    BackupStatus, StartedJob,
+};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use tower::ServiceExt;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/backups", get(list).post(start))
+        .route("/backups/status", get(status))
+        .route("/backups/{id}", get(detail))
+        .route("/backups/{id}/download", get(download))
+        .route("/backups/{id}/metadata", get(metadata))
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn list(
+    State(st): State<AppState>,
+    _user: CurrentUser,
+    Query(p): Query<Paging>,
+) -> Result<Json<BackupPage>, AppError> {
+    let limit = p.limit.unwrap_or(50);
+    let offset = p.offset.unwrap_or(0);
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(AppError::BadRequest(
+            "limit must be 1–500 and offset 0 or more.".into(),
+        ));
+    }
+    Ok(Json(backups::list(&st.db, limit, offset).await?))
+}
+
+async fn status(
+    State(st): State<AppState>,
+    _user: CurrentUser,
+) -> Result<Json<BackupStatus>, AppError> {
+    let database = st.engine.target.as_ref().map(|t| t.database());
+    let last_success = match &database {
+        Some(d) => backups::last_success(&st.db, d).await?,
+        None => None,
+    };
+    let (used_bytes, backup_count) = backups::usage(&st.db).await?;
+    let space = storage::volume_space(&storage::backups_root(&st.config.data_dir)).ok();
+    let running_job = match &database {
+        Some(d) => match jobs::running_for(&st.db, d).await? {
+            Some(id) => jobs::load(&st.db, id).await?,
+            None => None,
+        },
+        None => None,
+    };
+    Ok(Json(BackupStatus {
+        database,
+        last_success,
+        used_bytes,
+        backup_count,
+        free_bytes: space.map(|s| s.0 as i64),
+        total_bytes: space.map(|s| s.1 as i64),
+        running_job,
+        confirm_backup: st.config.confirm_backup,
+    }))
+}
+
+async fn detail(
+    State(st): State<AppState>,
+    _user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Json<BackupDetail>, AppError> {
+    backups::detail(&st.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("There is no backup {id}.")))
+}
+
+async fn start(State(st): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    match backups::start(&st.engine, backup_kind::MANUAL, &user.origin()).await {
+        Ok((started, _task)) => Ok((StatusCode::ACCEPTED, Json::<StartedJob>(started)).into_response()),
+        Err(StartError::Busy { database, job_id }) => Ok((
+            StatusCode::CONFLICT,
+            Json(ApiError {
+                error: "busy".into(),
+                message: format!("A backup or restore of {database} is already running; follow it instead of starting another."),
+                job_id,
+            }),
+        )
+            .into_response()),
+        Err(StartError::InvalidConfiguration { job, message }) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(ApiError {
+                error: "invalid_configuration".into(),
+                message: format!("invalid configuration: {message}"),
+                job_id: Some(job.id),
+            }),
+        )
+            .into_response()),
+        Err(StartError::Internal(e)) => Err(AppError::Internal(e)),
+    }
+}
+
+async fn stored_backup(st: &AppState, id: i64) -> Result<(Backup, std::path::PathBuf), AppError> {
+    let b = backups::get(&st.db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no backup {id}.")))?;
+    if b.status != job_status::SUCCEEDED {
+        return Err(AppError::Conflict(format!(
+            "Backup {id} is {}; only successful backups can be downloaded.",
+            b.status
+        )));
+    }
+    let path = backups::file_path(&st.engine, &b)
+        .ok_or_else(|| AppError::NotFound(format!("Backup {id} has no file.")))?;
+    if !path.is_file() {
+        return Err(AppError::NotFound(format!(
+            "The file of backup {id} is missing from {}.",
+            path.display()
+        )));
+    }
+    Ok((b, path))
+}
+
+/// Streams a file from disk (never buffered), with Content-Length and Range support, as
+/// an attachment named `name`.
+async fn send_file(
+    path: std::path::PathBuf,
+    name: &str,
+    req: Request,
+) -> Result<Response, AppError> {
+    let resp = tower_http::services::ServeFile::new(&path)
+        .oneshot(req)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("reading {}: {e}", path.display())))?;
+    let mut resp = resp.map(Body::new);
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        name.replace('"', "")
+    )) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(resp)
+}
+
+async fn audit_download(
+    st: &AppState,
+    user: &CurrentUser,
+    b: &Backup,
+    file: &str,
+    range: Option<&str>,
+    status: StatusCode,
+) -> Result<(), AppError> {
+    audit::record(
+        &st.db,
+        &user.origin(),
+        Entry {
+            action: audit_action::DOWNLOAD,
+            target: Some(&b.database),
+            outcome: if status.is_success() {
+                outcome::SUCCESS
+            } else {
+                outcome::FAILURE
+            },
+            details: serde_json::json!({
+                "backup_id": b.id,
+                "file": file,
+                "range": range,
+                "status": status.as_u16(),
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn download(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    req: Request,
+) -> Result<Response, AppError> {
+    let (b, path) = stored_backup(&st, id).await?;
+    let name = b
+        .file_name
+        .clone()
+        .unwrap_or_else(|| format!("backup-{id}.dump"));
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = send_file(path, &name, req).await?;
+    audit_download(&st, &user, &b, &name, range.as_deref(), resp.status()).await?;
+    Ok(resp)
+}
+
+async fn metadata(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    req: Request,
+) -> Result<Response, AppError> {
+    let (b, path) = stored_backup(&st, id).await?;
+    let sidecar = storage::sidecar_path(&path);
+    let name = format!(
+        "{}.json",
+        b.file_name
+            .clone()
+            .unwrap_or_else(|| format!("backup-{id}.dump"))
+    );
+    if !sidecar.is_file() {
+        return Err(AppError::NotFound(format!(
+            "The metadata file of backup {id} is missing."
+        )));
+    }
+    let resp = send_file(sidecar, &name, req).await?;
+    audit_download(&st, &user, &b, &name, None, resp.status()).await?;
+    Ok(resp)
+}
