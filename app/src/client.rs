@@ -3,7 +3,6 @@
 //! non-browser build has a stand-in with the same signatures so components compile on
 //! both sides.
 
-#[cfg(feature = "hydrate")]
 use crate::api::ApiError;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -31,6 +30,32 @@ impl std::fmt::Display for ClientError {
     }
 }
 
+/// A failed call together with the server's error body, when it sent one (for answers whose
+/// body carries more than a message, e.g. 409 "a backup is already running" and its `job_id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: ClientError,
+    pub body: Option<ApiError>,
+}
+
+impl Refusal {
+    /// The HTTP status, when the server answered at all.
+    pub fn status(&self) -> Option<u16> {
+        match &self.error {
+            ClientError::Unauthorized => Some(401),
+            ClientError::Throttled { .. } => Some(429),
+            ClientError::Status { status, .. } => Some(*status),
+            ClientError::Network(_) => None,
+        }
+    }
+}
+
+impl From<ClientError> for Refusal {
+    fn from(error: ClientError) -> Self {
+        Refusal { error, body: None }
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod imp {
     use super::*;
@@ -49,24 +74,30 @@ mod imp {
     }
 
     async fn error_from(resp: Response) -> ClientError {
+        refusal_from(resp).await.error
+    }
+
+    async fn refusal_from(resp: Response) -> Refusal {
         let status = resp.status();
         let retry_after = resp
             .headers()
             .get("retry-after")
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(1);
-        let message = match resp.json::<ApiError>().await {
-            Ok(e) => e.message,
-            Err(_) => format!("The server answered {status}."),
+        let body = resp.json::<ApiError>().await.ok();
+        let message = match &body {
+            Some(e) => e.message.clone(),
+            None => format!("The server answered {status}."),
         };
-        match status {
+        let error = match status {
             401 => ClientError::Unauthorized,
             429 => ClientError::Throttled {
                 retry_after,
                 message,
             },
             _ => ClientError::Status { status, message },
-        }
+        };
+        Refusal { error, body }
     }
 
     fn net(e: gloo_net::Error) -> ClientError {
@@ -102,6 +133,41 @@ mod imp {
             .await
             .map_err(net)?;
         decode(resp).await
+    }
+
+    /// `POST` like [`post`], but a refusal keeps the server's whole error body.
+    pub async fn post_detailed<B: Serialize, T: DeserializeOwned>(
+        path: &str,
+        body: &B,
+    ) -> Result<T, Refusal> {
+        let resp = Request::post(path)
+            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+            .json(body)
+            .map_err(net)?
+            .send()
+            .await
+            .map_err(net)?;
+        if (200..300).contains(&resp.status()) {
+            return resp
+                .json::<T>()
+                .await
+                .map_err(|e| ClientError::Network(e.to_string()).into());
+        }
+        Err(refusal_from(resp).await)
+    }
+
+    /// `DELETE`; any success status (200, 202, 204) counts, whatever its body.
+    pub async fn delete(path: &str) -> Result<(), ClientError> {
+        let resp = Request::delete(path)
+            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+            .send()
+            .await
+            .map_err(net)?;
+        if (200..300).contains(&resp.status()) {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
     }
 
     /// `POST` whose success has no body (204).
@@ -141,9 +207,18 @@ mod imp {
     pub async fn post_empty(_path: &str) -> Result<(), ClientError> {
         Err(unavailable())
     }
+    pub async fn post_detailed<B: Serialize, T: DeserializeOwned>(
+        _path: &str,
+        _body: &B,
+    ) -> Result<T, Refusal> {
+        Err(unavailable().into())
+    }
+    pub async fn delete(_path: &str) -> Result<(), ClientError> {
+        Err(unavailable())
+    }
 }
 
-pub use imp::{get, get_any_status, post, post_empty};
+pub use imp::{delete, get, get_any_status, post, post_detailed, post_empty};
 
 /// Percent-encodes a query parameter value.
 pub fn enc(v: &str) -> String {

@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod client;
+mod format;
 mod pages;
+mod progress;
 mod shell;
 
 use leptos::prelude::*;
@@ -68,6 +70,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=pages::SetupPage />
                 <ParentRoute path=path!("") view=shell::Shell>
                     <Route path=path!("") view=pages::StatusPage />
+                    <Route path=path!("backups") view=pages::BackupsPage />
+                    <Route path=path!("backups/:id") view=pages::BackupDetailPage />
                     <Route path=path!("audit") view=pages::AuditPage />
                 </ParentRoute>
             </Routes>

@@ -1,9 +1,12 @@
 //! The signed-in frame: sidebar navigation, the current user, log out. Pages inside it
 //! only render once `/api/v1/auth/me` has said who is signed in; an expired or missing
-//! session sends the browser to the login page, remembering where it was going.
+//! session sends the browser to the login page, remembering where it was going. The frame
+//! also carries "Back up now" (button and Ctrl+Alt+S), its confirmation and the progress
+//! panel (see [`crate::progress`]).
 
 use crate::api::Me;
 use crate::client::{self, ClientError};
+use crate::progress::{self, BackupNowButton, ConfirmBackupModal, JobPanel};
 use leptos::prelude::*;
 use leptos_router::{
     components::{Outlet, A},
@@ -38,6 +41,7 @@ pub fn Shell() -> impl IntoView {
 #[component]
 fn Layout(user: Me) -> impl IntoView {
     provide_context(user.clone());
+    progress::provide_backups();
     let logout = Action::new_local(|_: &()| client::post_empty("/api/v1/auth/logout"));
     // Whatever the answer (even an already-expired session), the way out is the login page.
     Effect::new(move |_| {
@@ -55,11 +59,13 @@ fn Layout(user: Me) -> impl IntoView {
                     "Lifeboat"
                 </a>
                 <nav class="nav" aria-label="Main">
+                    <A href="/backups">"Backups"</A>
                     <A href="/" exact=true>
                         "Status"
                     </A>
                     <A href="/audit">"Audit log"</A>
                 </nav>
+                <BackupNowButton />
                 <div class="who">
                     <span class="who-label">"Signed in as"</span>
                     <strong class="who-name" data-testid="current-user">
@@ -79,6 +85,8 @@ fn Layout(user: Me) -> impl IntoView {
             <main class="content" id="main">
                 <Outlet />
             </main>
+            <ConfirmBackupModal />
+            <JobPanel />
         </div>
     }
 }

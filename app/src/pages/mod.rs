@@ -1,11 +1,16 @@
 //! One module per page.
 
 mod audit;
+mod backup_chart;
+mod backup_detail;
+mod backups;
 mod login;
 mod setup;
 mod status;
 
 pub use audit::AuditPage;
+pub use backup_detail::BackupDetailPage;
+pub use backups::BackupsPage;
 pub use login::LoginPage;
 pub use setup::SetupPage;
 pub use status::StatusPage;

@@ -1,0 +1,429 @@
+//! The Backups page: where things stand (last success, space), how backups have been
+//! growing, and the history, newest first, 50 to a page (`/backups?offset=50`). It refreshes
+//! by itself when a backup starts or ends (see [`crate::progress`]).
+
+use super::backup_chart::BackupChart;
+use crate::api::{backup_kind, job_status, Backup, BackupPage, BackupStatus};
+use crate::client;
+use crate::format;
+use crate::progress::use_backups;
+use crate::shell::format_time;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use std::time::Duration;
+
+const PAGE_SIZE: i64 = 50;
+
+/// Free space below this share of the volume is shown as a warning.
+const LOW_FREE_SHARE: f64 = 0.10;
+
+#[component]
+pub fn BackupsPage() -> impl IntoView {
+    let b = use_backups();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let offset = Memo::new(move |_| {
+        query.with(|q| {
+            q.get("offset")
+                .and_then(|o| o.parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0)
+        })
+    });
+    let status = LocalResource::new(move || {
+        b.activity();
+        client::get::<BackupStatus>("/api/v1/backups/status")
+    });
+    let page = LocalResource::new(move || {
+        b.activity();
+        let offset = offset.get();
+        async move {
+            client::get::<BackupPage>(&format!(
+                "/api/v1/backups?limit={PAGE_SIZE}&offset={offset}"
+            ))
+            .await
+        }
+    });
+    // What the status says also drives "Back up now" (confirmation, reattaching).
+    Effect::new(move |_| {
+        if let Some(Ok(s)) = status.get() {
+            untrack(|| b.absorb_status(&s));
+        }
+    });
+    let go = move |offset: i64| {
+        navigate(
+            &if offset > 0 {
+                format!("/backups?offset={offset}")
+            } else {
+                "/backups".to_string()
+            },
+            Default::default(),
+        )
+    };
+
+    view! {
+        <header class="page-head">
+            <h1>"Backups"</h1>
+            <button
+                class="btn"
+                on:click=move |_| {
+                    status.refetch();
+                    page.refetch();
+                }
+            >
+                "Refresh"
+            </button>
+        </header>
+        {move || match status.get() {
+            None => view! { <p class="muted">"Loading the backup status…"</p> }.into_any(),
+            Some(Err(e)) => {
+                view! {
+                    <p class="form-error" role="alert">
+                        {e.to_string()}
+                    </p>
+                }
+                    .into_any()
+            }
+            Some(Ok(s)) => view! { <StatusStrip status=s /> }.into_any(),
+        }}
+        {move || match page.get() {
+            None => view! { <p class="muted">"Loading the backup history…"</p> }.into_any(),
+            Some(Err(e)) => {
+                view! {
+                    <p class="form-error" role="alert">
+                        {e.to_string()}
+                    </p>
+                }
+                    .into_any()
+            }
+            Some(Ok(p)) => {
+                let go = go.clone();
+                let shown = p.items.len() as i64;
+                view! {
+                    <BackupChart items=p.items.clone() />
+                    <HistoryTable items=p.items />
+                    <Pager offset=offset.get() shown total=p.total go />
+                }
+                    .into_any()
+            }
+        }}
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Status strip
+// ---------------------------------------------------------------------------------------
+
+#[component]
+fn StatusStrip(status: BackupStatus) -> impl IntoView {
+    view! {
+        <section class="status-strip" data-testid="backup-status" aria-label="Backup status">
+            <LastSuccess last=status.last_success.clone() />
+            <div class="stat" data-testid="backup-used">
+                <span class="stat-label">"Used by backups"</span>
+                <strong class="stat-value">{format::bytes(status.used_bytes)}</strong>
+                <span class="stat-sub muted">
+                    {status.database.clone().map(|db| format!("database {db}")).unwrap_or_default()}
+                </span>
+            </div>
+            <FreeSpace free=status.free_bytes total=status.total_bytes />
+            <div class="stat" data-testid="backup-count">
+                <span class="stat-label">"Backups stored"</span>
+                <strong class="stat-value">{status.backup_count}</strong>
+                <span class="stat-sub muted">
+                    {if status.confirm_backup {
+                        "“Back up now” asks first"
+                    } else {
+                        "“Back up now” starts at once"
+                    }}
+                </span>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn LastSuccess(last: Option<Backup>) -> impl IntoView {
+    match last {
+        None => view! {
+            <div class="stat stat-bad" data-testid="backup-last-success">
+                <span class="stat-label">"Last successful backup"</span>
+                <strong class="stat-value">"None yet"</strong>
+                <span class="stat-sub">"No backup has succeeded. Back up now."</span>
+            </div>
+        }
+        .into_any(),
+        Some(last) => {
+            let at = last.finished_at.unwrap_or(last.started_at);
+            let age = format::now()
+                .map(|now| format::age(&at, &now))
+                .unwrap_or_else(|| format_time(&at));
+            view! {
+                <div class="stat" data-testid="backup-last-success">
+                    <span class="stat-label">"Last successful backup"</span>
+                    <strong class="stat-value" title=format_time(&at)>
+                        {age}
+                    </strong>
+                    <span class="stat-sub muted">{format_time(&at)}</span>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn FreeSpace(free: Option<i64>, total: Option<i64>) -> impl IntoView {
+    let share = match (free, total) {
+        (Some(f), Some(t)) if t > 0 => Some(f as f64 / t as f64),
+        _ => None,
+    };
+    let low = share.is_some_and(|s| s < LOW_FREE_SHARE);
+    view! {
+        <div class=if low { "stat stat-bad" } else { "stat" } data-testid="backup-free">
+            <span class="stat-label">"Free on the volume"</span>
+            <strong class="stat-value">{free.map(format::bytes).unwrap_or_else(|| "unknown".into())}</strong>
+            <span class="stat-sub muted">
+                {total.map(|t| format!("of {}", format::bytes(t))).unwrap_or_default()}
+            </span>
+            {share
+                .map(|s| {
+                    view! {
+                        <span class="meter" aria-hidden="true">
+                            <span
+                                class="meter-fill"
+                                style:width=format!("{:.1}%", (1.0 - s).clamp(0.0, 1.0) * 100.0)
+                            ></span>
+                        </span>
+                    }
+                })}
+        </div>
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// History
+// ---------------------------------------------------------------------------------------
+
+#[component]
+fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
+    view! {
+        <h2 class="section-title">"History"</h2>
+        <div class="table-wrap">
+            <table class="table" data-testid="backup-history">
+                <thead>
+                    <tr>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col" class="num">
+                            "Size (MB)"
+                        </th>
+                        <th scope="col">"Duration"</th>
+                        <th scope="col">"Location"</th>
+                        <th scope="col">"SHA-256"</th>
+                        <th scope="col">"Who"</th>
+                        <th scope="col">"Result"</th>
+                        <th scope="col">
+                            <span class="visually-hidden">"Actions"</span>
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {if items.is_empty() {
+                        view! {
+                            <tr>
+                                <td colspan="10" class="muted">
+                                    "No backup yet. “Back up now” takes the first one."
+                                </td>
+                            </tr>
+                        }
+                            .into_any()
+                    } else {
+                        items.into_iter().map(history_row).collect_view().into_any()
+                    }}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn history_row(b: Backup) -> impl IntoView {
+    let id = b.id;
+    let succeeded = b.status == job_status::SUCCEEDED;
+    view! {
+        <tr data-testid="backup-row" data-backup-id=id.to_string()>
+            <td class="nowrap">{format_time(&b.started_at)}</td>
+            <td>{kind_label(&b.kind)} {b.pinned.then(|| view! { <span class="muted">" (pinned)"</span> })}</td>
+            <td>
+                <StatusPill status=b.status.clone() />
+            </td>
+            <td class="num nowrap">
+                {b.size_bytes.map(|s| format!("{:.2}", s as f64 / 1_000_000.0)).unwrap_or_else(|| "—".into())}
+            </td>
+            <td class="nowrap">
+                {b.duration_ms.map(format::duration_ms).unwrap_or_else(|| "—".into())}
+            </td>
+            <td class="location">{b.location.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="nowrap">
+                {match b.sha256.clone() {
+                    Some(h) => view! { <CopyHash hash=h short=true /> }.into_any(),
+                    None => view! { <span class="muted">"—"</span> }.into_any(),
+                }}
+            </td>
+            <td>{b.actor.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="detail" data-testid="backup-message">
+                {b.message.clone().unwrap_or_default()}
+            </td>
+            <td class="nowrap row-actions">
+                <a class="btn btn-small" href=format!("/backups/{id}") data-testid="backup-details">
+                    "Details"
+                </a>
+                {succeeded.then(|| view! { <DownloadLinks id /> })}
+            </td>
+        </tr>
+    }
+}
+
+/// Which rows are shown, and Newer/Older.
+#[component]
+fn Pager<F>(offset: i64, shown: i64, total: i64, go: F) -> impl IntoView
+where
+    F: Fn(i64) + Clone + 'static,
+{
+    let first = if total == 0 { 0 } else { offset + 1 };
+    let last = (offset + shown).min(total);
+    let go_newer = go.clone();
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <span class="muted">{format!("{first}–{last} of {total}")}</span>
+            <button
+                class="btn"
+                disabled=offset <= 0
+                on:click=move |_| go_newer((offset - PAGE_SIZE).max(0))
+            >
+                "Newer"
+            </button>
+            <button class="btn" disabled=last >= total on:click=move |_| go(offset + PAGE_SIZE)>
+                "Older"
+            </button>
+        </nav>
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pieces shared with the detail page
+// ---------------------------------------------------------------------------------------
+
+pub(super) fn kind_label(kind: &str) -> String {
+    match kind {
+        backup_kind::MANUAL => "manual".into(),
+        backup_kind::SCHEDULED => "scheduled".into(),
+        backup_kind::SAFETY => "safety (before a restore)".into(),
+        other => other.into(),
+    }
+}
+
+/// A job or backup status as a coloured pill.
+#[component]
+pub(super) fn StatusPill(status: String) -> impl IntoView {
+    let class = match status.as_str() {
+        job_status::SUCCEEDED => "pill pill-ok",
+        job_status::FAILED | job_status::INTERRUPTED => "pill pill-bad",
+        job_status::RUNNING | job_status::QUEUED => "pill pill-run",
+        _ => "pill pill-muted",
+    };
+    view! {
+        <span class=class data-testid="backup-status-pill">
+            {status}
+        </span>
+    }
+}
+
+/// The backup file and its `.dump.json` sidecar.
+#[component]
+pub(super) fn DownloadLinks(id: i64) -> impl IntoView {
+    view! {
+        <a
+            class="btn btn-small"
+            href=format!("/api/v1/backups/{id}/download")
+            download
+            data-testid="backup-download"
+        >
+            "Download"
+        </a>
+        <a
+            class="btn btn-small btn-quiet"
+            href=format!("/api/v1/backups/{id}/metadata")
+            download
+            data-testid="backup-metadata"
+        >
+            "metadata"
+        </a>
+    }
+}
+
+/// A SHA-256 (the first 12 characters when `short`; the whole one on hover) and a button
+/// copying the whole one to the clipboard.
+#[component]
+pub(super) fn CopyHash(hash: String, short: bool) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let shown = if short {
+        format::short_hash(&hash)
+    } else {
+        hash.clone()
+    };
+    let full = hash.clone();
+    let on_click = move |_| {
+        copied.set(Some(copy_to_clipboard(&full)));
+        set_timeout(
+            move || {
+                copied.try_set(None);
+            },
+            Duration::from_secs(2),
+        );
+    };
+    view! {
+        <span class="hash">
+            <code title=hash data-testid="backup-sha256">
+                {shown}
+            </code>
+            <button
+                type="button"
+                class="btn btn-small btn-quiet"
+                data-testid="copy-sha256"
+                aria-label="Copy the SHA-256 checksum"
+                on:click=on_click
+            >
+                {move || match copied.get() {
+                    Some(true) => "Copied",
+                    Some(false) => "Copy failed",
+                    None => "Copy",
+                }}
+            </button>
+        </span>
+    }
+}
+
+/// Puts `text` on the clipboard; false when the browser offers no clipboard (plain HTTP
+/// on a remote address).
+fn copy_to_clipboard(text: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(window) = web_sys::window() else {
+            return false;
+        };
+        let clipboard = window.navigator().clipboard();
+        let js: &wasm_bindgen::JsValue = clipboard.as_ref();
+        if js.is_undefined() || js.is_null() {
+            return false;
+        }
+        let _ = clipboard.write_text(text);
+        true
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = text;
+        false
+    }
+}
