@@ -327,12 +327,12 @@ async fn preflight(engine: &Engine) -> Result<Ready, String> {
     }
 }
 
+/// Sizes in decimal units (1 MB = 1,000,000 bytes), as the web console shows them.
 pub fn human_bytes(b: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    if b as f64 >= 1024.0 * MIB {
-        format!("{:.1} GiB", b as f64 / (1024.0 * MIB))
+    if b >= 1_000_000_000 {
+        format!("{:.2} GB", b as f64 / 1e9)
     } else {
-        format!("{:.1} MiB", b as f64 / MIB)
+        format!("{:.1} MB", b as f64 / 1e6)
     }
 }
 

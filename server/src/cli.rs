@@ -152,12 +152,12 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
                     let width = 30usize;
                     let filled = ((j.percent / 100.0) * width as f64).round() as usize;
                     eprint!(
-                        "\r\x1b[2K{:<9} [{}{}] {:>5.1}% {:>8.1} MiB  {}",
+                        "\r\x1b[2K{:<9} [{}{}] {:>5.1}% {:>8.1} MB  {}",
                         j.phase,
                         "#".repeat(filled.min(width)),
                         " ".repeat(width - filled.min(width)),
                         j.percent,
-                        j.bytes_written as f64 / 1048576.0,
+                        j.bytes_written as f64 / 1e6,
                         j.current_item.unwrap_or_default()
                     );
                 } else if !json && j.phase != last_phase {

@@ -2,6 +2,7 @@
 //! live in the address (`/audit?action=auth.login&outcome=failure&offset=50`) so a view
 //! can be bookmarked or shared.
 
+use super::ErrorNote;
 use crate::api::{audit_action, outcome, AuditEvent, AuditPage as Page};
 use crate::client;
 use crate::shell::format_time;
@@ -130,12 +131,7 @@ pub fn AuditPage() -> impl IntoView {
         {move || match page.get() {
             None => view! { <p class="muted">"Loading the audit log…"</p> }.into_any(),
             Some(Err(e)) => {
-                view! {
-                    <p class="form-error" role="alert">
-                        {e.to_string()}
-                    </p>
-                }
-                    .into_any()
+                view! { <ErrorNote error=e /> }.into_any()
             }
             Some(Ok(p)) => {
                 let f = filter.get();

@@ -3,6 +3,7 @@
 //! checksum and the files.
 
 use super::backups::{kind_label, CopyHash, DownloadLinks, StatusPill};
+use super::ErrorNote;
 use crate::api::{job_status, BackupDetail, PhaseTiming};
 use crate::client;
 use crate::format;
@@ -36,12 +37,7 @@ pub fn BackupDetailPage() -> impl IntoView {
         {move || match detail.get() {
             None => view! { <p class="muted">"Loading the backup…"</p> }.into_any(),
             Some(Err(e)) => {
-                view! {
-                    <p class="form-error" role="alert">
-                        {e.to_string()}
-                    </p>
-                }
-                    .into_any()
+                view! { <ErrorNote error=e /> }.into_any()
             }
             Some(Ok(None)) => {
                 view! {

@@ -3,6 +3,7 @@
 //! by itself when a backup starts or ends (see [`crate::progress`]).
 
 use super::backup_chart::BackupChart;
+use super::ErrorNote;
 use crate::api::{backup_kind, job_status, Backup, BackupPage, BackupStatus};
 use crate::client;
 use crate::format;
@@ -77,24 +78,14 @@ pub fn BackupsPage() -> impl IntoView {
         {move || match status.get() {
             None => view! { <p class="muted">"Loading the backup status…"</p> }.into_any(),
             Some(Err(e)) => {
-                view! {
-                    <p class="form-error" role="alert">
-                        {e.to_string()}
-                    </p>
-                }
-                    .into_any()
+                view! { <ErrorNote error=e /> }.into_any()
             }
             Some(Ok(s)) => view! { <StatusStrip status=s /> }.into_any(),
         }}
         {move || match page.get() {
             None => view! { <p class="muted">"Loading the backup history…"</p> }.into_any(),
             Some(Err(e)) => {
-                view! {
-                    <p class="form-error" role="alert">
-                        {e.to_string()}
-                    </p>
-                }
-                    .into_any()
+                view! { <ErrorNote error=e /> }.into_any()
             }
             Some(Ok(p)) => {
                 let go = go.clone();
@@ -299,12 +290,12 @@ where
             <span class="muted">{format!("{first}–{last} of {total}")}</span>
             <button
                 class="btn"
-                disabled=offset <= 0
+                disabled={offset <= 0}
                 on:click=move |_| go_newer((offset - PAGE_SIZE).max(0))
             >
                 "Newer"
             </button>
-            <button class="btn" disabled=last >= total on:click=move |_| go(offset + PAGE_SIZE)>
+            <button class="btn" disabled={last >= total} on:click=move |_| go(offset + PAGE_SIZE)>
                 "Older"
             </button>
         </nav>

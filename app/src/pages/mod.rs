@@ -32,6 +32,16 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// An API error, shown where the data would have been.
+#[component]
+pub(crate) fn ErrorNote(error: crate::client::ClientError) -> impl IntoView {
+    view! {
+        <p class="form-error" role="alert">
+            {error.to_string()}
+        </p>
+    }
+}
+
 /// True once the page has hydrated: forms stay disabled until then so that nothing is
 /// submitted the browser's native way (which would put a password in a URL).
 pub(crate) fn hydrated() -> ReadSignal<bool> {

@@ -1,5 +1,6 @@
 //! The landing page: is Lifeboat ready to protect the target database, and if not, why.
 
+use super::ErrorNote;
 use crate::api::ReadyReport;
 use crate::client;
 use leptos::prelude::*;
@@ -17,12 +18,7 @@ pub fn StatusPage() -> impl IntoView {
         {move || match report.get() {
             None => view! { <p class="muted">"Running the readiness checks…"</p> }.into_any(),
             Some(Err(e)) => {
-                view! {
-                    <p class="form-error" role="alert">
-                        {e.to_string()}
-                    </p>
-                }
-                    .into_any()
+                view! { <ErrorNote error=e /> }.into_any()
             }
             Some(Ok(r)) => {
                 let summary = if r.ready {

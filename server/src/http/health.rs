@@ -33,10 +33,6 @@ fn check(name: &str, r: Result<String, String>) -> ReadyCheck {
     }
 }
 
-fn mib(bytes: i64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
 /// Runs every readiness check (concurrently).
 pub async fn report(st: &AppState) -> ReadyReport {
     let db = async {
@@ -79,7 +75,7 @@ pub async fn report(st: &AppState) -> ReadyReport {
             url.host(),
             url.port(),
             url.database(),
-            mib(info.database_size)
+            crate::backups::human_bytes(info.database_size.max(0) as u64)
         )),
         (Err(e), _) => Err(e.clone()),
         (Ok(_), None) => Err("no target".into()),
