@@ -24,7 +24,7 @@ pub const COOKIE_NAME: &str = "lifeboat_session";
 pub struct SessionAuth {
     pub user_id: i64,
     pub username: String,
-    /// Unix seconds of the login, for the absolute timeout.
+    /// Unix milliseconds of the login, for the absolute timeout.
     pub signed_in_at: i64,
 }
 
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(AppError::unauthenticated());
         };
         let signed_in_at = Utc
-            .timestamp_opt(auth.signed_in_at, 0)
+            .timestamp_millis_opt(auth.signed_in_at)
             .single()
             .unwrap_or_else(Utc::now);
         let age = Utc::now().signed_duration_since(signed_in_at);

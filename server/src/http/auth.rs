@@ -84,7 +84,7 @@ async fn login(
             SessionAuth {
                 user_id: user.id,
                 username: user.username.clone(),
-                signed_in_at: now.timestamp(),
+                signed_in_at: now.timestamp_millis(),
             },
         )
         .await?;
