@@ -24,7 +24,7 @@ build:
 	@source scripts/env.sh && cargo leptos build --release
 
 lint:
-	@source scripts/env.sh && cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
+	@source scripts/env.sh && cargo fmt --all -- --check && cargo clippy -p server -p app --all-targets -- -D warnings && cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 fmt:
 	@source scripts/env.sh && cargo fmt --all
