@@ -1,10 +1,11 @@
 //! Backups: the journal (one row per attempt), and the backup job itself —
 //! preflight → dump → verify → store → done.
 //!
-//! A backup is only recorded as succeeded when `pg_dump` exited 0, its file was written
-//! under a temporary name, fsynced, read back in full through `pg_restore` (which reads
-//! every data block) while being hashed, renamed into place, the directory fsynced, and
-//! the `.json` sidecar written the same way. Every outcome — success, failure, cancel,
+//! A backup is only recorded as succeeded when `pg_dump` exited 0, every byte it wrote
+//! was decoded by `pg_restore` (as the file grew), the file was fsynced, read back in full
+//! and hashed (and found exactly as long as what was decoded), its table of contents
+//! listed, then renamed into place, the directory fsynced, and the `.json` sidecar
+//! written the same way. Every outcome — success, failure, cancel,
 //! invalid configuration, interruption — ends with one journal row and one audit entry.
 
 use crate::archive;
@@ -460,7 +461,7 @@ impl Run {
         let weights = table_weights(&target).await.unwrap_or_default();
         let dumped = self.dump(handle, ready, &target, &tmp, &weights).await;
         self.timings.push(timing(phase::DUMP, t));
-        dumped?;
+        let decoded = dumped?;
 
         // -- verify ----------------------------------------------------------------------
         let t = Instant::now();
@@ -471,7 +472,7 @@ impl Run {
                 j.current_item = Some("reading the archive back".into());
             })
             .await;
-        let verified = self.verify(handle, ready, &tmp).await;
+        let verified = self.verify(handle, ready, &tmp, decoded).await;
         self.timings.push(timing(phase::VERIFY, t));
         let (size, sha256) = verified?;
 
@@ -512,7 +513,9 @@ impl Run {
         Ok(stored)
     }
 
-    /// Runs `pg_dump -Fc` into `tmp`, following its `--verbose` output for progress.
+    /// Runs `pg_dump -Fc` into `tmp`, following its `--verbose` output for progress, while
+    /// [`decode_while_written`] reads the file as it grows and has `pg_restore` decode
+    /// every entry and data block. Returns how many bytes were decoded.
     async fn dump(
         &mut self,
         handle: &mut JobHandle,
@@ -520,7 +523,7 @@ impl Run {
         target: &crate::config::TargetUrl,
         tmp: &Path,
         weights: &HashMap<String, i64>,
-    ) -> Result<(), Stop> {
+    ) -> Result<u64, Stop> {
         // The password goes through a 0600 password file, never the command line.
         let passfile = tmp.with_extension("pgpass");
         write_passfile(&passfile, target)
@@ -553,6 +556,13 @@ impl Run {
         let Some(stderr) = child.stderr.take() else {
             return Err(Stop::failed("pg_dump's error output is not readable"));
         };
+        let (written, written_rx) = tokio::sync::watch::channel(false);
+        // Aborted (and its pg_restore killed) if the dump fails or is cancelled.
+        let decoder = AbortOnDrop(tokio::spawn(decode_while_written(
+            tmp.to_path_buf(),
+            ready.pg_restore.path.clone(),
+            written_rx,
+        )));
         let mut lines = BufReader::new(stderr).lines();
         let mut output = String::new();
         let total: i64 = weights.values().sum::<i64>().max(1);
@@ -613,19 +623,28 @@ impl Run {
             .update(|j| {
                 j.bytes_written = bytes;
                 j.percent = DUMP_SPAN.1;
+                j.current_item = Some("decoding the last blocks".into());
             })
             .await;
-        Ok(())
+        let _ = written.send(true);
+        let mut decoder = decoder;
+        let decoded = (&mut decoder.0)
+            .await
+            .map_err(|e| Stop::failed(format!("verification failed: {e}")))?
+            .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
+        Ok(decoded)
     }
 
-    /// fsyncs the file, then reads it once: every byte is hashed and fed to
-    /// `pg_restore -f /dev/null`, which decodes every entry and data block — so a
-    /// truncated or corrupted archive fails here, not on the day it is needed.
+    /// The read-back: fsync, then one read of the stored bytes that hashes them (SHA-256),
+    /// checks the header, and checks that the file is exactly as long as what was decoded
+    /// while it was written (so nothing was cut off or appended since); then
+    /// `pg_restore --list` checks the table of contents pg_dump rewrote at the end.
     async fn verify(
         &mut self,
         handle: &mut JobHandle,
         ready: &Ready,
         tmp: &Path,
+        decoded: u64,
     ) -> Result<(i64, String), Stop> {
         storage::fsync_file(tmp)
             .map_err(|e| Stop::failed(format!("fsync of the dump failed: {e}")))?;
@@ -635,37 +654,12 @@ impl Run {
         let mut file = tokio::fs::File::open(tmp)
             .await
             .map_err(|e| Stop::failed(format!("cannot read the dump back: {e}")))?;
-        let mut child = Command::new(&ready.pg_restore.path)
-            .arg("--file=/dev/null")
-            .env("LC_MESSAGES", "C")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                Stop::failed(format!(
-                    "cannot start {}: {e}",
-                    ready.pg_restore.path.display()
-                ))
-            })?;
-        let (Some(mut stdin), Some(mut stderr)) = (child.stdin.take(), child.stderr.take()) else {
-            return Err(Stop::failed("pg_restore's pipes are not available"));
-        };
-        let err_reader = tokio::spawn(async move {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s).await;
-            s
-        });
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut read: u64 = 0;
-        let mut first = true;
         let mut last_report = Instant::now();
-        let mut pipe_open = true;
         loop {
             if handle.is_cancelled() {
-                let _ = child.kill().await;
                 return Err(Stop::cancelled());
             }
             let n = file
@@ -675,24 +669,18 @@ impl Run {
             if n == 0 {
                 break;
             }
-            if first {
-                first = false;
+            if read == 0 {
                 match archive::parse_header(&buf[..n]) {
                     Ok(h) => self.archive_version = Some(h.version()),
                     Err(e) => {
                         return Err(Stop::failed(format!(
-                            "the dump is not a valid archive: {e}"
+                            "verification failed: the dump is not a valid archive: {e}"
                         )))
                     }
                 }
             }
             hasher.update(&buf[..n]);
             read += n as u64;
-            // pg_restore may stop reading early when the archive is damaged: keep
-            // hashing, and let its exit status tell.
-            if pipe_open && stdin.write_all(&buf[..n]).await.is_err() {
-                pipe_open = false;
-            }
             if last_report.elapsed() >= Duration::from_millis(250) {
                 last_report = Instant::now();
                 let pct = VERIFY_SPAN.0
@@ -700,22 +688,25 @@ impl Run {
                 handle.update(|j| j.percent = pct).await;
             }
         }
-        drop(stdin);
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| Stop::failed(format!("waiting for pg_restore failed: {e}")))?;
-        let err = err_reader.await.unwrap_or_default();
-        if !status.success() {
+        if read != size || read != decoded {
             return Err(Stop::failed(format!(
-                "verification failed: pg_restore {}: {}",
-                pgtools::describe_exit(status),
-                pgtools::error_lines(&err)
+                "verification failed: the file has {read} bytes, but {decoded} were decoded while it was written"
             )));
         }
-        if read != size {
+        let toc = Command::new(&ready.pg_restore.path)
+            .arg("--list")
+            .arg(tmp)
+            .env("LC_MESSAGES", "C")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| Stop::failed(format!("cannot start pg_restore --list: {e}")))?;
+        if !toc.status.success() {
             return Err(Stop::failed(format!(
-                "verification failed: read {read} bytes of {size}"
+                "verification failed: pg_restore --list {}: {}",
+                pgtools::describe_exit(toc.status),
+                pgtools::error_lines(&String::from_utf8_lossy(&toc.stderr))
             )));
         }
         Ok((size as i64, hex::encode(hasher.finalize())))
@@ -845,6 +836,96 @@ fn placeholder_job(id: i64) -> Job {
         sha256: None,
         message: Some("the outcome could not be recorded; see the server log".into()),
         actor: None,
+    }
+}
+
+/// Reads `tmp` while pg_dump writes it (waiting at the end of the file until `written`
+/// says pg_dump is done) and feeds every byte to `pg_restore -f /dev/null`, which decodes
+/// each entry and data block: a corrupt or truncated stream fails it. Returns the number
+/// of bytes decoded. pg_dump writes the custom format sequentially and at the end only
+/// rewrites the table of contents in place (same size), which [`Run::verify`] checks.
+async fn decode_while_written(
+    tmp: PathBuf,
+    pg_restore: PathBuf,
+    mut written: tokio::sync::watch::Receiver<bool>,
+) -> Result<u64, String> {
+    let mut file = loop {
+        match tokio::fs::File::open(&tmp).await {
+            Ok(f) => break f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if *written.borrow() {
+                    return Err("pg_dump wrote no file".into());
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(50), written.changed()).await;
+            }
+            Err(e) => return Err(format!("cannot read the dump while it is written: {e}")),
+        }
+    };
+    let mut child = Command::new(&pg_restore)
+        .arg("--file=/dev/null")
+        .env("LC_MESSAGES", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", pg_restore.display()))?;
+    let (Some(mut stdin), Some(mut stderr)) = (child.stdin.take(), child.stderr.take()) else {
+        return Err("pg_restore's pipes are not available".into());
+    };
+    let err_reader = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s).await;
+        s
+    });
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total: u64 = 0;
+    let mut pipe_open = true;
+    loop {
+        // Read the flag first: an empty read after pg_dump finished is the real end.
+        let finished = *written.borrow();
+        let n = file
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("reading the dump while it is written failed: {e}"))?;
+        if n > 0 {
+            total += n as u64;
+            // pg_restore may stop early on a damaged archive: its exit status tells.
+            if pipe_open && stdin.write_all(&buf[..n]).await.is_err() {
+                pipe_open = false;
+            }
+            continue;
+        }
+        if finished {
+            break;
+        }
+        if let Ok(Err(_)) =
+            tokio::time::timeout(Duration::from_millis(100), written.changed()).await
+        {
+            return Err("the dump stopped".into());
+        }
+    }
+    drop(stdin);
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("waiting for pg_restore failed: {e}"))?;
+    let err = err_reader.await.unwrap_or_default();
+    if !status.success() {
+        return Err(format!(
+            "pg_restore {}: {}",
+            pgtools::describe_exit(status),
+            pgtools::error_lines(&err)
+        ));
+    }
+    Ok(total)
+}
+
+/// Aborts a task when dropped (its child processes are killed with it).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -352,6 +352,36 @@ async fn a_corrupt_dump_is_caught_by_the_verification() {
 }
 
 #[tokio::test]
+async fn garbage_written_by_pg_dump_is_caught_while_it_is_written() {
+    let url = sample_database("lb_backup_garbage", 20_000).await;
+    // A real archive's first 50 kB (its whole table of contents and the start of the data),
+    // then random bytes; pg_dump "succeeds". The size does not change afterwards and the
+    // table of contents is intact, so only decoding the data can tell.
+    let garbling = fake_pg_dump(
+        "\"$REAL\" \"${@/#--file=*/--file=$OUT.real}\" || exit $?\n{ head -c 50000 \"$OUT.real\"; head -c 200000 /dev/urandom; } > \"$OUT\"\nrm -f \"$OUT.real\"",
+    );
+    let app = TestApp::signed_in(with_target(
+        &url,
+        vec![("LIFEBOAT_PG_BIN_DIR", garbling.path().display().to_string())],
+    ))
+    .await;
+    let s = started(app.start_backup().await).await;
+    let job = app.wait(s.job_id).await;
+    assert_failed_cleanly(
+        &app,
+        &job,
+        job_status::FAILED,
+        "verification failed: pg_restore",
+    )
+    .await;
+    let msg = job.message.unwrap_or_default();
+    assert!(
+        !msg.contains("--list"),
+        "the data decode caught it, not the TOC check: {msg}"
+    );
+}
+
+#[tokio::test]
 async fn postgres_stopped_mid_dump_fails_the_backup() {
     let bin = server::pgcluster::PgBin::discover().expect("pg binaries");
     let dir = tempfile::tempdir().expect("tmp");
