@@ -459,7 +459,16 @@ impl Run {
             })
             .await;
         let weights = table_weights(&target).await.unwrap_or_default();
-        let dumped = self.dump(handle, ready, &target, &tmp, &weights).await;
+        // How big the archive will be, to advance the bar inside a large table: the last
+        // backup's size, or a typical compression of the tables' size for a first one.
+        let expected_bytes = match last_success(&self.engine.db, &self.database).await {
+            Ok(Some(b)) => b.size_bytes.unwrap_or(0) as f64,
+            _ => weights.values().sum::<i64>() as f64 * 0.35,
+        }
+        .max(1.0);
+        let dumped = self
+            .dump(handle, ready, &target, &tmp, &weights, expected_bytes)
+            .await;
         self.timings.push(timing(phase::DUMP, t));
         let decoded = dumped?;
 
@@ -523,6 +532,7 @@ impl Run {
         target: &crate::config::TargetUrl,
         tmp: &Path,
         weights: &HashMap<String, i64>,
+        expected_bytes: f64,
     ) -> Result<u64, Stop> {
         // The password goes through a 0600 password file, never the command line.
         let passfile = tmp.with_extension("pgpass");
@@ -568,6 +578,8 @@ impl Run {
         let total: i64 = weights.values().sum::<i64>().max(1);
         let mut done_weight: i64 = 0;
         let mut current: Option<String> = None;
+        let mut bytes_at_table_start: u64 = 0;
+        let mut percent = DUMP_SPAN.0;
         let mut cancel = handle.cancel_signal();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut stderr_open = true;
@@ -584,16 +596,27 @@ impl Run {
                             if let Some(prev) = current.take() {
                                 done_weight += weights.get(&prev).copied().unwrap_or(0);
                             }
-                            let pct = DUMP_SPAN.0 + (DUMP_SPAN.1 - DUMP_SPAN.0) * (done_weight as f64 / total as f64).min(1.0);
+                            bytes_at_table_start = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+                            percent = percent.max(dump_percent(done_weight, 0, total, 0.0));
                             current = Some(table.clone());
+                            let pct = percent;
                             handle.update(|j| { j.current_item = Some(table); j.percent = pct; }).await;
                         }
                     }
                     _ => stderr_open = false,
                 },
                 _ = tick.tick() => {
-                    let bytes = std::fs::metadata(tmp).map(|m| m.len() as i64).unwrap_or(0);
-                    handle.update(|j| j.bytes_written = bytes).await;
+                    let bytes = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+                    if let Some(cur) = &current {
+                        // Inside the current table: its expected share of the archive,
+                        // never past 95 % of it (the next table's start moves on).
+                        let weight = weights.get(cur).copied().unwrap_or(0);
+                        let share = expected_bytes * weight as f64 / total as f64;
+                        let within = ((bytes - bytes_at_table_start.min(bytes)) as f64 / share.max(1.0)).min(0.95);
+                        percent = percent.max(dump_percent(done_weight, weight, total, within));
+                    }
+                    let pct = percent;
+                    handle.update(|j| { j.bytes_written = bytes as i64; j.percent = pct; }).await;
                 }
                 _ = cancel.changed() => {
                     if *cancel.borrow() {
@@ -962,6 +985,13 @@ fn relative(data_dir: &Path, p: &Path) -> String {
         .to_string()
 }
 
+/// The overall percentage during the dump: tables done, plus `within` (0–1) of the one
+/// being dumped, weighted by size.
+fn dump_percent(done_weight: i64, current_weight: i64, total: i64, within: f64) -> f64 {
+    let share = (done_weight as f64 + current_weight as f64 * within) / total.max(1) as f64;
+    DUMP_SPAN.0 + (DUMP_SPAN.1 - DUMP_SPAN.0) * share.clamp(0.0, 1.0)
+}
+
 /// `pg_dump: dumping contents of table "public.orders"` → `public.orders`.
 fn dumped_table(line: &str) -> Option<String> {
     let rest = line.split("dumping contents of table ").nth(1)?;
@@ -1065,6 +1095,17 @@ pub fn valid_kind(kind: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dump_percent_stays_within_the_dump_span_and_grows() {
+        assert_eq!(dump_percent(0, 0, 100, 0.0), DUMP_SPAN.0);
+        assert_eq!(dump_percent(100, 0, 100, 0.0), DUMP_SPAN.1);
+        let a = dump_percent(20, 50, 100, 0.1);
+        let b = dump_percent(20, 50, 100, 0.9);
+        let next = dump_percent(70, 0, 100, 0.0);
+        assert!(DUMP_SPAN.0 < a && a < b && b < next && next < DUMP_SPAN.1);
+        assert_eq!(dump_percent(0, 0, 0, 0.0), DUMP_SPAN.0, "no tables");
+    }
 
     #[test]
     fn table_names_come_out_of_pg_dump_verbose_lines() {
