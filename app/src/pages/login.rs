@@ -1,6 +1,6 @@
 //! Sign in.
 
-use super::hydrated;
+use super::{field_value, hydrated};
 use crate::api::{LoginRequest, Me, SetupStatus};
 use crate::client::{self, ClientError};
 use leptos::prelude::*;
@@ -18,8 +18,8 @@ fn safe_next(next: Option<String>) -> String {
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let ready = hydrated();
-    let (username, set_username) = signal(String::new());
-    let (password, set_password) = signal(String::new());
+    let username = NodeRef::<leptos::html::Input>::new();
+    let password = NodeRef::<leptos::html::Input>::new();
     let setup = LocalResource::new(|| client::get::<SetupStatus>("/api/v1/setup"));
     let login = Action::new_local(|req: &LoginRequest| {
         let req = req.clone();
@@ -42,8 +42,8 @@ pub fn LoginPage() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         login.dispatch(LoginRequest {
-            username: username.get_untracked().trim().to_string(),
-            password: password.get_untracked(),
+            username: field_value(username).trim().to_string(),
+            password: field_value(password),
         });
     };
     view! {
@@ -77,8 +77,7 @@ pub fn LoginPage() -> impl IntoView {
                         autocomplete="username"
                         required
                         autofocus
-                        prop:value=username
-                        on:input=move |ev| set_username.set(event_target_value(&ev))
+                        node_ref=username
                     />
                 </label>
                 <label class="field">
@@ -88,8 +87,7 @@ pub fn LoginPage() -> impl IntoView {
                         type="password"
                         autocomplete="current-password"
                         required
-                        prop:value=password
-                        on:input=move |ev| set_password.set(event_target_value(&ev))
+                        node_ref=password
                     />
                 </label>
                 {move || {

@@ -1,7 +1,7 @@
 //! First-run setup: creates the first administrator with the one-time token from the
 //! server's log.
 
-use super::hydrated;
+use super::{field_value, hydrated};
 use crate::api::{Me, SetupRequest, MIN_PASSWORD_LEN};
 use crate::client;
 use leptos::prelude::*;
@@ -11,9 +11,9 @@ use leptos_router::hooks::use_query_map;
 pub fn SetupPage() -> impl IntoView {
     let query = use_query_map();
     let ready = hydrated();
-    let (username, set_username) = signal("admin".to_string());
-    let (password, set_password) = signal(String::new());
-    let (confirm, set_confirm) = signal(String::new());
+    let username = NodeRef::<leptos::html::Input>::new();
+    let password = NodeRef::<leptos::html::Input>::new();
+    let confirm = NodeRef::<leptos::html::Input>::new();
     let (local_error, set_local_error) = signal(None::<String>);
     let create = Action::new_local(|req: &SetupRequest| {
         let req = req.clone();
@@ -21,21 +21,21 @@ pub fn SetupPage() -> impl IntoView {
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let pw = password.get_untracked();
+        let pw = field_value(password);
         if pw.chars().count() < MIN_PASSWORD_LEN {
             set_local_error.set(Some(format!(
                 "The password must have at least {MIN_PASSWORD_LEN} characters."
             )));
             return;
         }
-        if pw != confirm.get_untracked() {
+        if pw != field_value(confirm) {
             set_local_error.set(Some("The two passwords differ.".into()));
             return;
         }
         set_local_error.set(None);
         create.dispatch(SetupRequest {
             token: query.get_untracked().get("token").unwrap_or_default(),
-            username: username.get_untracked().trim().to_string(),
+            username: field_value(username).trim().to_string(),
             password: pw,
         });
     };
@@ -64,8 +64,8 @@ pub fn SetupPage() -> impl IntoView {
                                     name="username"
                                     autocomplete="username"
                                     required
-                                    prop:value=username
-                                    on:input=move |ev| set_username.set(event_target_value(&ev))
+                                    value="admin"
+                                    node_ref=username
                                 />
                             </label>
                             <div class="field">
@@ -77,8 +77,7 @@ pub fn SetupPage() -> impl IntoView {
                                     autocomplete="new-password"
                                     required
                                     aria-describedby="setup-password-hint"
-                                    prop:value=password
-                                    on:input=move |ev| set_password.set(event_target_value(&ev))
+                                    node_ref=password
                                 />
                                 <small class="muted" id="setup-password-hint">
                                     {format!("At least {MIN_PASSWORD_LEN} characters.")}
@@ -91,8 +90,7 @@ pub fn SetupPage() -> impl IntoView {
                                     type="password"
                                     autocomplete="new-password"
                                     required
-                                    prop:value=confirm
-                                    on:input=move |ev| set_confirm.set(event_target_value(&ev))
+                                    node_ref=confirm
                                 />
                             </label>
                             {move || {
