@@ -158,21 +158,17 @@ mod imp {
 
     /// `DELETE`; any success status (200, 202, 204) counts, whatever its body.
     pub async fn delete(path: &str) -> Result<(), ClientError> {
-        let resp = Request::delete(path)
-            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
-            .send()
-            .await
-            .map_err(net)?;
-        if (200..300).contains(&resp.status()) {
-            Ok(())
-        } else {
-            Err(error_from(resp).await)
-        }
+        send_without_body(Request::delete(path)).await
     }
 
     /// `POST` whose success has no body (204).
     pub async fn post_empty(path: &str) -> Result<(), ClientError> {
-        let resp = Request::post(path)
+        send_without_body(Request::post(path)).await
+    }
+
+    /// Sends a body-less change with the CSRF header; success is any 2xx.
+    async fn send_without_body(req: gloo_net::http::RequestBuilder) -> Result<(), ClientError> {
+        let resp = req
             .header(CSRF_HEADER, CSRF_HEADER_VALUE)
             .send()
             .await

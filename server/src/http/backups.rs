@@ -193,25 +193,20 @@ async fn audit_download(
     Ok(())
 }
 
+/// Which file of a stored backup to send.
+#[derive(Clone, Copy)]
+enum StoredFile {
+    Dump,
+    Sidecar,
+}
+
 async fn download(
     State(st): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
     req: Request,
 ) -> Result<Response, AppError> {
-    let (b, path) = stored_backup(&st, id).await?;
-    let name = b
-        .file_name
-        .clone()
-        .unwrap_or_else(|| format!("backup-{id}.dump"));
-    let range = req
-        .headers()
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let resp = send_file(path, &name, req).await?;
-    audit_download(&st, &user, &b, &name, range.as_deref(), resp.status()).await?;
-    Ok(resp)
+    send_stored(&st, &user, id, StoredFile::Dump, req).await
 }
 
 async fn metadata(
@@ -220,20 +215,37 @@ async fn metadata(
     Path(id): Path<i64>,
     req: Request,
 ) -> Result<Response, AppError> {
-    let (b, path) = stored_backup(&st, id).await?;
-    let sidecar = storage::sidecar_path(&path);
-    let name = format!(
-        "{}.json",
-        b.file_name
-            .clone()
-            .unwrap_or_else(|| format!("backup-{id}.dump"))
-    );
-    if !sidecar.is_file() {
+    send_stored(&st, &user, id, StoredFile::Sidecar, req).await
+}
+
+/// Sends a stored backup's dump or sidecar (by backup id only) and audits it.
+async fn send_stored(
+    st: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    which: StoredFile,
+    req: Request,
+) -> Result<Response, AppError> {
+    let (b, dump) = stored_backup(st, id).await?;
+    let dump_name = b
+        .file_name
+        .clone()
+        .unwrap_or_else(|| format!("backup-{id}.dump"));
+    let (path, name) = match which {
+        StoredFile::Dump => (dump, dump_name),
+        StoredFile::Sidecar => (storage::sidecar_path(&dump), format!("{dump_name}.json")),
+    };
+    if !path.is_file() {
         return Err(AppError::NotFound(format!(
-            "The metadata file of backup {id} is missing."
+            "The file {name} of backup {id} is missing."
         )));
     }
-    let resp = send_file(sidecar, &name, req).await?;
-    audit_download(&st, &user, &b, &name, None, resp.status()).await?;
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = send_file(path, &name, req).await?;
+    audit_download(st, user, &b, &name, range.as_deref(), resp.status()).await?;
     Ok(resp)
 }
