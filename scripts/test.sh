@@ -22,6 +22,11 @@ cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo leptos build (server + wasm front end)"
 cargo leptos build
+# The browser tests serve with exactly this build: `cargo test` below rebuilds
+# target/debug/lifeboat without cargo-leptos' build settings, and the page it renders
+# would not hydrate against this wasm bundle.
+mkdir -p target/e2e
+cp target/debug/lifeboat target/e2e/lifeboat
 
 step "tests against a throwaway PostgreSQL"
 scripts/with-test-postgres.sh bash -c '
