@@ -10,6 +10,10 @@ source scripts/env.sh
 step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 started=$SECONDS
 
+# CI builds once from scratch: incremental caches would only take disk space.
+if [[ "${CI:-}" == "true" ]]; then export CARGO_INCREMENTAL=0; fi
+df -h "$here" | awk 'NR==2 {print "disk: " $4 " free of " $2 " on " $6}'
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
