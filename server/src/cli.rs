@@ -34,6 +34,32 @@ pub enum Command {
     /// Back up the target database now (the same job as "Back up now"); exit status 0
     /// only when the backup succeeded and was verified.
     Backup,
+    /// Restore the target database from a custom-format dump FILE, or from a stored
+    /// backup with --backup ID: validation, a safety backup of the current state, then
+    /// pg_restore in one transaction (the same job as the web console's).
+    Restore {
+        /// A `pg_dump -Fc` file.
+        #[arg(required_unless_present = "backup", conflicts_with = "backup")]
+        file: Option<PathBuf>,
+        /// Restore a backup of the history instead of a file.
+        #[arg(long, value_name = "ID")]
+        backup: Option<i64>,
+        /// Do not ask to type the database name (for scripts).
+        #[arg(long)]
+        yes: bool,
+        /// Leave objects owned by the restoring user (pg_restore --no-owner).
+        #[arg(long)]
+        no_owner: bool,
+        /// Skip privileges (pg_restore --no-acl).
+        #[arg(long)]
+        no_acl: bool,
+        /// Restore outside a single transaction (a failure then leaves it half done).
+        #[arg(long)]
+        no_single_transaction: bool,
+        /// Do not end other sessions connected to the database first.
+        #[arg(long)]
+        keep_sessions: bool,
+    },
     /// Manage administrators.
     User {
         #[command(subcommand)]
@@ -69,6 +95,23 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         None | Some(Command::Serve) => serve(config).await,
         Some(Command::Backup) => backup(config, cli.json).await,
+        Some(Command::Restore {
+            file,
+            backup,
+            yes,
+            no_owner,
+            no_acl,
+            no_single_transaction,
+            keep_sessions,
+        }) => {
+            let options = app::api::RestoreOptions {
+                single_transaction: !no_single_transaction,
+                no_owner: *no_owner,
+                no_acl: *no_acl,
+                terminate_sessions: !keep_sessions,
+            };
+            restore(config, file.as_deref(), *backup, *yes, options, cli.json).await
+        }
         Some(Command::User {
             command:
                 UserCommand::Add {
@@ -112,7 +155,6 @@ async fn user_add(config: Config, name: &str, from_stdin: bool, json: bool) -> a
 
 async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
     use app::api::job_status;
-    use std::io::IsTerminal;
     let Some(target) = config.target_url.clone() else {
         anyhow::bail!("no database to back up: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
     };
@@ -121,7 +163,7 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
     crate::backups::recover_at_startup(&engine).await?;
     let started =
         crate::backups::start(&engine, app::api::backup_kind::MANUAL, &Origin::cli()).await;
-    let (started, mut task) = match started {
+    let (started, task) = match started {
         Ok(s) => s,
         Err(crate::backups::StartError::InvalidConfiguration { job, message }) => {
             if json {
@@ -131,45 +173,7 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    let tty = !json && std::io::stderr().is_terminal();
-    let mut progress = engine.jobs.subscribe(started.job_id);
-    let mut last_phase = String::new();
-    let interrupt = shutdown_signal();
-    tokio::pin!(interrupt);
-    let mut cancelled = false;
-    let job = loop {
-        tokio::select! {
-            done = &mut task => break done?,
-            _ = &mut interrupt, if !cancelled => {
-                cancelled = true;
-                eprintln!("\ncancelling…");
-                engine.jobs.cancel(started.job_id);
-            }
-            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
-                let Some(rx) = progress.as_mut() else { continue };
-                let j = rx.borrow_and_update().clone();
-                if tty {
-                    let width = 30usize;
-                    let filled = ((j.percent / 100.0) * width as f64).round() as usize;
-                    eprint!(
-                        "\r\x1b[2K{:<9} [{}{}] {:>5.1}% {:>8.1} MB  {}",
-                        j.phase,
-                        "#".repeat(filled.min(width)),
-                        " ".repeat(width - filled.min(width)),
-                        j.percent,
-                        j.bytes_written as f64 / 1e6,
-                        j.current_item.unwrap_or_default()
-                    );
-                } else if !json && j.phase != last_phase {
-                    eprintln!("{}…", j.phase);
-                }
-                last_phase = j.phase;
-            }
-        }
-    };
-    if tty {
-        eprintln!();
-    }
+    let job = follow(&engine, started.job_id, task, json).await?;
     if json {
         println!("{}", serde_json::to_string(&job)?);
     } else if job.status == job_status::SUCCEEDED {
@@ -185,6 +189,162 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("backup {}: {}", job.status, job.message.unwrap_or_default())
+    }
+}
+
+/// Follows a job to its end: a progress bar on a terminal, phase names otherwise; Ctrl+C
+/// (or SIGTERM) cancels it.
+async fn follow(
+    engine: &crate::engine::Engine,
+    job_id: i64,
+    mut task: tokio::task::JoinHandle<app::api::Job>,
+    json: bool,
+) -> anyhow::Result<app::api::Job> {
+    use std::io::IsTerminal;
+    let tty = !json && std::io::stderr().is_terminal();
+    let mut progress = engine.jobs.subscribe(job_id);
+    let mut last_phase = String::new();
+    let interrupt = shutdown_signal();
+    tokio::pin!(interrupt);
+    let mut cancelled = false;
+    let job = loop {
+        tokio::select! {
+            done = &mut task => break done?,
+            _ = &mut interrupt, if !cancelled => {
+                cancelled = true;
+                eprintln!("\ncancelling…");
+                engine.jobs.cancel(job_id);
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                let Some(rx) = progress.as_mut() else { continue };
+                let j = rx.borrow_and_update().clone();
+                if tty {
+                    let width = 30usize;
+                    let filled = ((j.percent / 100.0) * width as f64).round() as usize;
+                    eprint!(
+                        "\r\x1b[2K{:<13} [{}{}] {:>5.1}%  {}",
+                        j.phase,
+                        "#".repeat(filled.min(width)),
+                        " ".repeat(width - filled.min(width)),
+                        j.percent,
+                        j.current_item.unwrap_or_default()
+                    );
+                } else if !json && j.phase != last_phase {
+                    eprintln!("{}…", j.phase);
+                }
+                last_phase = j.phase;
+            }
+        }
+    };
+    if tty {
+        eprintln!();
+    }
+    Ok(job)
+}
+
+async fn restore(
+    config: Config,
+    file: Option<&std::path::Path>,
+    backup_id: Option<i64>,
+    yes: bool,
+    options: app::api::RestoreOptions,
+    json: bool,
+) -> anyhow::Result<()> {
+    use app::api::{job_status, RestoreRequest};
+    use std::io::IsTerminal;
+    let Some(target) = config.target_url.clone() else {
+        anyhow::bail!("no database to restore into: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
+    };
+    let database = target.database();
+    let db = store::open(&config.data_dir).await?;
+    let engine = crate::engine::Engine::new(db, &config, Some(target));
+    crate::backups::recover_at_startup(&engine).await?;
+    let origin = Origin::cli();
+    // A file goes through exactly the validation of an upload (and is journaled as one).
+    let upload_id = match file {
+        None => None,
+        Some(path) => {
+            let f = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+            let len = f.metadata().await?.len();
+            let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20);
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "dump".into());
+            if !json {
+                eprintln!("validating {}…", path.display());
+            }
+            let up = crate::uploads::receive(&engine, &origin, &name, Some(len), stream)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} refused: {e}", path.display()))?;
+            if !json {
+                let s = &up.summary;
+                eprintln!(
+                    "  {} from database {} (PostgreSQL {}), archive {}: {} tables, {} indexes, {} functions, {} other objects",
+                    up.file_name,
+                    s.source_database.as_deref().unwrap_or("?"),
+                    s.server_version.as_deref().unwrap_or("?"),
+                    s.archive_version,
+                    s.tables,
+                    s.indexes,
+                    s.functions,
+                    s.other
+                );
+                for note in &s.compatibility {
+                    eprintln!("  {note}");
+                }
+            }
+            Some(up.upload_id)
+        }
+    };
+    let confirm = if yes {
+        database.clone()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("restoring replaces the contents of {database}: pass --yes, or run it in a terminal to confirm by typing the name");
+        }
+        eprintln!("This replaces the contents of the database {database} (a safety backup is taken first).");
+        eprint!("Type the database name to confirm: ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    };
+    let req = RestoreRequest {
+        upload_id,
+        backup_id,
+        confirm,
+        options,
+    };
+    let (started, task) = crate::restores::start(&engine, &origin, &req).await?;
+    let job = follow(&engine, started.job_id, task, json).await?;
+    let restore = crate::restores::get(&engine.db, started.restore_id).await?;
+    if json {
+        println!("{}", serde_json::json!({ "job": job, "restore": restore }));
+    } else {
+        if let Some(r) = &restore {
+            if job.status != job_status::SUCCEEDED {
+                if let Some(out) = &r.tool_output {
+                    eprintln!("{out}");
+                }
+            }
+            if let Some(id) = r.safety_backup_id {
+                eprintln!("safety backup: {id} (roll back with `lifeboat restore --backup {id}`)");
+            }
+        }
+        if job.status == job_status::SUCCEEDED {
+            println!("{}", job.message.clone().unwrap_or_default());
+        }
+    }
+    if job.status == job_status::SUCCEEDED {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "restore {}: {}",
+            job.status,
+            job.message.unwrap_or_default()
+        )
     }
 }
 

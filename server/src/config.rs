@@ -138,6 +138,10 @@ pub struct Config {
     pub log: String,
     /// Whether "Back up now" asks for confirmation in the web console.
     pub confirm_backup: bool,
+    /// The largest `.dump` accepted by an upload (default 50 GiB).
+    pub upload_max_bytes: u64,
+    /// How long a validated upload is kept if it is never restored (default 24h).
+    pub upload_ttl: Duration,
 }
 
 /// One problem with one setting.
@@ -194,6 +198,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_TRUST_PROXY", "trust_proxy"),
     ("LIFEBOAT_LOG", "log"),
     ("LIFEBOAT_CONFIRM_BACKUP", "confirm_backup"),
+    ("LIFEBOAT_UPLOAD_MAX_SIZE", "upload_max_size"),
+    ("LIFEBOAT_UPLOAD_TTL", "upload_ttl"),
 ];
 
 /// Settings that may instead be read from a file named by `<VAR>_FILE` (for secrets
@@ -300,6 +306,9 @@ impl Sources {
     }
 }
 
+/// 50 GiB.
+pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 50 << 30;
+
 fn one_problem(setting: &str, message: String) -> ConfigErrors {
     ConfigErrors(vec![ConfigProblem {
         setting: setting.into(),
@@ -330,6 +339,38 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}` is zero; use a positive duration"));
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Parses a size: `500MB`, `50GiB`, `2TB`, or a bare number of bytes. Decimal (KB, MB,
+/// GB, TB) and binary (KiB, MiB, GiB, TiB) units.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; use e.g. 500MB or 50GiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}`; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+            ))
+        }
+    };
+    match n.checked_mul(mult) {
+        Some(0) => Err(format!("`{s}` is zero; use a positive size")),
+        Some(v) => Ok(v),
+        None => Err(format!("`{s}` is too large")),
+    }
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {
@@ -452,6 +493,7 @@ impl Config {
         );
         let session_purge_interval =
             duration("LIFEBOAT_SESSION_PURGE_INTERVAL", Duration::from_secs(60));
+        let upload_ttl = duration("LIFEBOAT_UPLOAD_TTL", Duration::from_secs(24 * 3600));
 
         let admin_user = value("LIFEBOAT_ADMIN_USER")
             .map(|(v, _)| v.trim().to_string())
@@ -522,6 +564,16 @@ impl Config {
                 true
             }),
         };
+        let upload_max_bytes = match value("LIFEBOAT_UPLOAD_MAX_SIZE") {
+            None => DEFAULT_UPLOAD_MAX_BYTES,
+            Some((v, origin)) => parse_size(&v).unwrap_or_else(|m| {
+                problems.push(ConfigProblem {
+                    setting: origin,
+                    message: m,
+                });
+                DEFAULT_UPLOAD_MAX_BYTES
+            }),
+        };
         let log = value("LIFEBOAT_LOG")
             .map(|(v, _)| v)
             .unwrap_or_else(|| "info".into());
@@ -552,6 +604,8 @@ impl Config {
             trust_proxy,
             log,
             confirm_backup,
+            upload_max_bytes,
+            upload_ttl,
         })
     }
 
@@ -683,6 +737,17 @@ mod tests {
             .expect("unknown key refused");
         assert!(err.to_string().contains("unknown setting"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("50GiB"), Ok(50 << 30));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("ten GB").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert_eq!(load(&[]).expect("defaults").upload_max_bytes, 50 << 30);
     }
 
     #[test]

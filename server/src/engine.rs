@@ -15,6 +15,8 @@ pub struct Engine {
     /// The database being protected (`None`: nothing configured).
     pub target: Option<TargetUrl>,
     pub jobs: Arc<JobRegistry>,
+    pub upload_max_bytes: u64,
+    pub upload_ttl: std::time::Duration,
 }
 
 impl Engine {
@@ -25,6 +27,8 @@ impl Engine {
             pg_bin_dir: config.pg_bin_dir.clone(),
             target,
             jobs: Arc::new(JobRegistry::default()),
+            upload_max_bytes: config.upload_max_bytes,
+            upload_ttl: config.upload_ttl,
         }
     }
 }

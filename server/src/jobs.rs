@@ -16,7 +16,7 @@ use tokio::sync::watch;
 /// How often progress is written to the `jobs` row (followers see every update).
 pub const PERSIST_EVERY: Duration = Duration::from_millis(500);
 
-const JOB_COLUMNS: &str = "id, kind, status, phase, percent, current_item, bytes_written, started_at, finished_at, database, backup_id, message, actor";
+const JOB_COLUMNS: &str = "id, kind, status, phase, percent, current_item, bytes_written, started_at, finished_at, database, backup_id, restore_id, message, actor";
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
@@ -31,6 +31,7 @@ struct JobRow {
     finished_at: Option<chrono::DateTime<Utc>>,
     database: String,
     backup_id: Option<i64>,
+    restore_id: Option<i64>,
     message: Option<String>,
     actor: Option<String>,
 }
@@ -51,6 +52,7 @@ impl JobRow {
             elapsed_ms: (end - self.started_at).num_milliseconds().max(0),
             database: self.database,
             backup_id: self.backup_id,
+            restore_id: self.restore_id,
             file_name: None,
             location: None,
             size_bytes: None,
@@ -72,6 +74,7 @@ struct FileColumns {
 #[derive(sqlx::FromRow)]
 struct LeftRunning {
     id: i64,
+    kind: String,
     backup_id: Option<i64>,
     database: String,
     actor: Option<String>,
@@ -184,6 +187,7 @@ pub async fn create(
         elapsed_ms: 0,
         database: database.into(),
         backup_id: None,
+        restore_id: None,
         file_name: None,
         location: None,
         size_bytes: None,
@@ -208,7 +212,18 @@ pub async fn create(
         cancel: cancel_rx,
         last_persist: Instant::now(),
         started: Instant::now(),
+        span: None,
     })
+}
+
+/// A piece of work run inside another job (a restore's safety backup): the inner work
+/// reports its own phases and 0–100 %, the job shows them as `phase` between `lo` and
+/// `hi` percent.
+struct Span {
+    phase: String,
+    lo: f64,
+    hi: f64,
+    inner: Job,
 }
 
 /// What the worker of a running job holds.
@@ -220,9 +235,29 @@ pub struct JobHandle {
     cancel: watch::Receiver<bool>,
     last_persist: Instant,
     started: Instant,
+    span: Option<Span>,
 }
 
 impl JobHandle {
+    /// From now on, updates describe inner work shown as `phase` from `lo` to `hi` %.
+    pub async fn begin_span(&mut self, phase: &str, lo: f64, hi: f64) {
+        let mut inner = self.snapshot();
+        inner.percent = 0.0;
+        inner.current_item = None;
+        self.span = Some(Span {
+            phase: phase.into(),
+            lo,
+            hi,
+            inner,
+        });
+        self.update(|_| {}).await;
+    }
+
+    /// Updates describe the job itself again.
+    pub fn end_span(&mut self) {
+        self.span = None;
+    }
+
     pub fn snapshot(&self) -> Job {
         self.tx.borrow().clone()
     }
@@ -241,12 +276,27 @@ impl JobHandle {
     pub async fn update(&mut self, f: impl FnOnce(&mut Job)) {
         let mut phase_changed = false;
         let elapsed = self.started.elapsed().as_millis() as i64;
-        self.tx.send_modify(|j| {
-            let before = j.phase.clone();
-            f(j);
-            j.elapsed_ms = elapsed;
-            phase_changed = before != j.phase;
-        });
+        if let Some(span) = self.span.as_mut() {
+            f(&mut span.inner);
+            let (inner, lo, hi) = (&span.inner, span.lo, span.hi);
+            self.tx.send_modify(|j| {
+                let before = j.phase.clone();
+                j.phase = span.phase.clone();
+                j.percent = lo + (hi - lo) * inner.percent.clamp(0.0, 100.0) / 100.0;
+                j.current_item = inner.current_item.clone();
+                j.bytes_written = inner.bytes_written;
+                j.backup_id = inner.backup_id;
+                j.elapsed_ms = elapsed;
+                phase_changed = before != j.phase;
+            });
+        } else {
+            self.tx.send_modify(|j| {
+                let before = j.phase.clone();
+                f(j);
+                j.elapsed_ms = elapsed;
+                phase_changed = before != j.phase;
+            });
+        }
         if phase_changed || self.last_persist.elapsed() >= PERSIST_EVERY {
             self.persist().await;
         }
@@ -256,13 +306,14 @@ impl JobHandle {
         self.last_persist = Instant::now();
         let j = self.snapshot();
         let r = sqlx::query(
-            "UPDATE jobs SET phase = ?, percent = ?, current_item = ?, bytes_written = ?, backup_id = ? WHERE id = ? AND status = 'running'",
+            "UPDATE jobs SET phase = ?, percent = ?, current_item = ?, bytes_written = ?, backup_id = ?, restore_id = ? WHERE id = ? AND status = 'running'",
         )
         .bind(&j.phase)
         .bind(j.percent)
         .bind(&j.current_item)
         .bind(j.bytes_written)
         .bind(j.backup_id)
+        .bind(j.restore_id)
         .bind(j.id)
         .execute(&self.db)
         .await;
@@ -270,6 +321,20 @@ impl JobHandle {
             // Progress is advisory; the outcome is written by finish_job.
             tracing::warn!(job = j.id, "could not store job progress: {e}");
         }
+    }
+
+    /// Removes the temporary file registered by [`JobHandle::set_temp_path`], if any (work
+    /// run inside a job that goes on after it).
+    pub async fn discard_temp_file(&self) -> sqlx::Result<()> {
+        let temp: Option<Option<String>> =
+            sqlx::query_scalar("SELECT temp_path FROM jobs WHERE id = ?")
+                .bind(self.id)
+                .fetch_optional(&self.db)
+                .await?;
+        if let Some(Some(p)) = temp {
+            remove_quietly(&PathBuf::from(p));
+        }
+        self.set_temp_path(None).await
     }
 
     /// Remembers the temporary file this job may leave behind, so that a crash is cleaned
@@ -345,6 +410,8 @@ fn remove_quietly(p: &std::path::Path) {
 /// A job found `running` at start-up, now marked interrupted.
 pub struct Interrupted {
     pub job_id: i64,
+    /// `backup` or `restore`.
+    pub kind: String,
     pub backup_id: Option<i64>,
     pub database: String,
     pub actor: Option<String>,
@@ -359,13 +426,14 @@ pub async fn sweep_interrupted(
     is_dead: impl Fn(&str) -> bool,
 ) -> sqlx::Result<Vec<Interrupted>> {
     let rows: Vec<LeftRunning> = sqlx::query_as(
-        "SELECT id, backup_id, database, actor, temp_path FROM jobs WHERE status IN ('queued', 'running')",
+        "SELECT id, kind, backup_id, database, actor, temp_path FROM jobs WHERE status IN ('queued', 'running')",
     )
     .fetch_all(db)
     .await?;
     let mut out = vec![];
     for LeftRunning {
         id,
+        kind,
         backup_id,
         database,
         actor,
@@ -387,6 +455,7 @@ pub async fn sweep_interrupted(
         .await?;
         out.push(Interrupted {
             job_id: id,
+            kind,
             backup_id,
             database,
             actor,

@@ -1,6 +1,8 @@
 //! Lifeboat's server: configuration, the metadata store, accounts and sessions, the audit
 //! log, the PostgreSQL tooling, and the web edge that serves the API and the SPA.
 #![forbid(unsafe_code)]
+// The server renders deeply nested Leptos views, whose types exceed the default limit.
+#![recursion_limit = "256"]
 
 pub mod archive;
 pub mod audit;
@@ -13,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod pgcluster;
 pub mod pgtools;
+pub mod restores;
 pub mod sessions;
 pub mod startup;
 pub mod state;
@@ -21,4 +24,5 @@ pub mod store;
 pub mod target;
 pub mod telemetry;
 pub mod throttle;
+pub mod uploads;
 pub mod users;

@@ -91,6 +91,8 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     let token = first_admin(&db, &config).await?;
     let engine = Engine::new(db.clone(), &config, target);
     backups::recover_at_startup(&engine).await?;
+    crate::uploads::sweep(&engine, true).await?;
+    crate::uploads::spawn_sweeper(engine.clone());
 
     if !config.site_dir.join("pkg").is_dir() {
         tracing::warn!(

@@ -8,6 +8,7 @@ pub mod error;
 pub mod guard;
 pub mod health;
 pub mod jobs;
+pub mod restores;
 
 use crate::sessions::COOKIE_NAME;
 use crate::state::AppState;
@@ -36,6 +37,7 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(jobs::routes())
+        .merge(restores::routes())
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })

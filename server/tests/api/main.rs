@@ -5,5 +5,6 @@ mod auth;
 mod backups;
 mod cli;
 mod health;
+mod restores;
 mod setup_and_audit;
 mod support;
