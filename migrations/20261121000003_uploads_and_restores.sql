@@ -29,7 +29,7 @@ CREATE INDEX uploads_by_status ON uploads (status, expires_at);
 -- One row per restore attempt. `source` says whether the file was an upload or a backup
 -- of the history; `safety_backup_id` is the backup taken of the database just before
 -- (the roll-back point); `tool_output` is pg_restore's stderr as printed; `options` the
--- JSON RestoreOptions used.
+-- JSON RestoreOptions used; `timings` a JSON array of {phase, ms}.
 CREATE TABLE restores (
     id               INTEGER PRIMARY KEY,
     job_id           INTEGER REFERENCES jobs (id),
@@ -47,5 +47,6 @@ CREATE TABLE restores (
     started_at       TEXT NOT NULL,
     finished_at      TEXT,
     duration_ms      INTEGER,
+    timings          TEXT NOT NULL DEFAULT '[]',
     actor            TEXT
 );

@@ -411,4 +411,8 @@ pub struct Restore {
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub actor: Option<String>,
+    /// How long each phase took (check, safety_backup, restore, analyze).
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    #[serde(default)]
+    pub timings: Vec<PhaseTiming>,
 }

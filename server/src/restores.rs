@@ -21,8 +21,8 @@ use crate::storage::{self, DatabaseLock};
 use crate::target;
 use crate::uploads;
 use app::api::{
-    audit_action, job_status, outcome, phase, Job, Restore, RestoreOptions, RestoreRequest,
-    StartedRestore,
+    audit_action, job_status, outcome, phase, Job, PhaseTiming, Restore, RestoreOptions,
+    RestoreRequest, StartedRestore,
 };
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
-const RESTORE_COLUMNS: &str = "id, job_id, database, source, upload_id, backup_id, file_name, sha256, safety_backup_id, status, message, tool_output, started_at, finished_at, duration_ms, actor";
+const RESTORE_COLUMNS: &str = "id, job_id, database, source, upload_id, backup_id, file_name, sha256, safety_backup_id, status, message, tool_output, started_at, finished_at, duration_ms, actor, timings";
 
 /// Shares of the overall percentage.
 const CHECK_SPAN: (f64, f64) = (0.0, 3.0);
@@ -211,6 +211,7 @@ pub async fn start(
         started: Instant::now(),
         safety_backup_id: None,
         tool_output: None,
+        timings: vec![],
     };
     let job_id = handle.id;
     let task = tokio::spawn(run.execute(handle, lock));
@@ -228,6 +229,7 @@ struct Run {
     started: Instant,
     safety_backup_id: Option<i64>,
     tool_output: Option<String>,
+    timings: Vec<PhaseTiming>,
 }
 
 struct Stop {
@@ -289,6 +291,7 @@ impl Run {
 
     async fn pipeline(&mut self, handle: &mut JobHandle) -> Result<String, Stop> {
         // -- the file is still what was validated ------------------------------------------
+        let t = Instant::now();
         let (sha, size) = hash_file(&self.source.path, handle).await.map_err(|e| {
             Stop::failed(format!(
                 "cannot read {}: {e}; nothing was restored",
@@ -309,11 +312,13 @@ impl Run {
         let entries = count_entries(&tool.path, &self.source.path)
             .await
             .map_err(|e| Stop::failed(format!("{e}; nothing was restored")))?;
+        self.timings.push(backups::timing(phase::PREFLIGHT, t));
         if handle.is_cancelled() {
             return Err(self.cancelled_before());
         }
 
         // -- safety backup ---------------------------------------------------------------
+        let t = Instant::now();
         let safety = backups::safety_backup(
             &self.engine,
             &self.origin,
@@ -322,6 +327,7 @@ impl Run {
             SAFETY_SPAN.1,
         )
         .await;
+        self.timings.push(backups::timing(phase::SAFETY_BACKUP, t));
         match safety {
             Ok(id) => self.safety_backup_id = Some(id),
             Err((id, why)) => {
@@ -344,6 +350,7 @@ impl Run {
         }
 
         // -- restore ---------------------------------------------------------------------
+        let t = Instant::now();
         handle
             .update(|j| {
                 j.phase = phase::RESTORE.into();
@@ -364,7 +371,9 @@ impl Run {
                 }
             }
         }
-        self.pg_restore(handle, &tool.path, &entries).await?;
+        let restored = self.pg_restore(handle, &tool.path, &entries).await;
+        self.timings.push(backups::timing(phase::RESTORE, t));
+        restored?;
 
         // -- analyze ---------------------------------------------------------------------
         handle
@@ -374,7 +383,9 @@ impl Run {
                 j.current_item = Some("ANALYZE".into());
             })
             .await;
+        let t = Instant::now();
         let analyzed = analyze(&self.target).await;
+        self.timings.push(backups::timing(phase::ANALYZE, t));
         let mut message = format!(
             "restored {} ({}, sha256 {}) into {}",
             self.source.file_name,
@@ -502,7 +513,7 @@ impl Run {
     ) -> anyhow::Result<Job> {
         let duration_ms = self.started.elapsed().as_millis() as i64;
         sqlx::query(
-            "UPDATE restores SET status = ?, message = ?, tool_output = ?, safety_backup_id = ?, finished_at = ?, duration_ms = ? WHERE id = ?",
+            "UPDATE restores SET status = ?, message = ?, tool_output = ?, safety_backup_id = ?, finished_at = ?, duration_ms = ?, timings = ? WHERE id = ?",
         )
         .bind(status)
         .bind(&message)
@@ -510,6 +521,7 @@ impl Run {
         .bind(self.safety_backup_id)
         .bind(Utc::now())
         .bind(duration_ms)
+        .bind(serde_json::to_string(&self.timings).unwrap_or_else(|_| "[]".into()))
         .bind(self.restore_id)
         .execute(&self.engine.db)
         .await?;

@@ -6,5 +6,6 @@ mod backups;
 mod cli;
 mod health;
 mod restores;
+mod runbook;
 mod setup_and_audit;
 mod support;
