@@ -86,6 +86,9 @@ pub mod audit_action {
     pub const BACKUP: &str = "backup.run";
     pub const BACKUP_CANCEL: &str = "backup.cancel";
     pub const DOWNLOAD: &str = "backup.download";
+    /// A stored backup deleted (by retention or by hand).
+    pub const BACKUP_DELETE: &str = "backup.delete";
+    pub const BACKUP_PIN: &str = "backup.pin";
     /// A `.dump` received and validated (or refused).
     pub const UPLOAD: &str = "upload.received";
     pub const RESTORE: &str = "restore.run";
@@ -99,6 +102,8 @@ pub mod audit_action {
         BACKUP,
         BACKUP_CANCEL,
         DOWNLOAD,
+        BACKUP_DELETE,
+        BACKUP_PIN,
         UPLOAD,
         RESTORE,
     ];
@@ -248,6 +253,9 @@ pub struct BackupStatus {
     pub running_job: Option<Job>,
     /// Whether "Back up now" asks for confirmation (LIFEBOAT_CONFIRM_BACKUP).
     pub confirm_backup: bool,
+    /// When the next scheduled backup runs (`None`: scheduled backups are off).
+    #[serde(default)]
+    pub next_run: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/backups` → 202.
@@ -415,4 +423,38 @@ pub struct Restore {
     #[cfg_attr(feature = "ssr", sqlx(json))]
     #[serde(default)]
     pub timings: Vec<PhaseTiming>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Schedule and retention
+// ---------------------------------------------------------------------------------------
+
+/// `GET /api/v1/schedule`: scheduled backups and the retention policy in force.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ScheduleInfo {
+    /// The cron expression, `None` when scheduled backups are off.
+    pub expression: Option<String>,
+    /// The time zone the expression is read in.
+    pub zone: String,
+    pub next_run: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub retry_delay_secs: u64,
+    pub catch_up: bool,
+    pub retention_keep: u32,
+    pub retention_max_age_secs: Option<u64>,
+}
+
+/// One backup retention deletes (or, in a dry run, would delete).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Pruned {
+    pub id: i64,
+    pub file_name: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub reason: String,
+}
+
+/// `POST /api/v1/backups/{id}/pin` body.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PinRequest {
+    pub pinned: bool,
 }

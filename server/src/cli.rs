@@ -60,6 +60,19 @@ pub enum Command {
         #[arg(long)]
         keep_sessions: bool,
     },
+    /// The backup history, newest first.
+    List {
+        /// How many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Apply the retention policy (LIFEBOAT_RETENTION_KEEP, LIFEBOAT_RETENTION_MAX_AGE)
+    /// to the target's backups now.
+    Prune {
+        /// Only say what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage administrators.
     User {
         #[command(subcommand)]
@@ -112,6 +125,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             };
             restore(config, file.as_deref(), *backup, *yes, options, cli.json).await
         }
+        Some(Command::List { limit }) => list(config, *limit, cli.json).await,
+        Some(Command::Prune { dry_run }) => prune(config, *dry_run, cli.json).await,
         Some(Command::User {
             command:
                 UserCommand::Add {
@@ -346,6 +361,78 @@ async fn restore(
             job.message.unwrap_or_default()
         )
     }
+}
+
+async fn list(config: Config, limit: i64, json: bool) -> anyhow::Result<()> {
+    let db = store::open(&config.data_dir).await?;
+    let page = crate::backups::list(&db, limit, 0).await?;
+    if json {
+        println!("{}", serde_json::to_string(&page)?);
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<20}  {:<9}  {:<11}  {:>10}  {:<1}  FILE",
+        "ID", "FINISHED (UTC)", "KIND", "STATUS", "SIZE", "P"
+    );
+    for b in &page.items {
+        println!(
+            "{:>5}  {:<20}  {:<9}  {:<11}  {:>10}  {:<1}  {}",
+            b.id,
+            b.finished_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "-".into()),
+            b.kind,
+            b.status,
+            b.size_bytes
+                .map(|s| crate::backups::human_bytes(s as u64))
+                .unwrap_or_default(),
+            if b.pinned { "*" } else { "" },
+            b.file_name.clone().unwrap_or_default()
+        );
+    }
+    println!("{} of {} shown (* = pinned)", page.items.len(), page.total);
+    Ok(())
+}
+
+async fn prune(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let Some(target) = config.target_url.clone() else {
+        anyhow::bail!(
+            "no target database: set LIFEBOAT_TARGET_URL (retention applies to its backups)"
+        );
+    };
+    let db = store::open(&config.data_dir).await?;
+    let engine = crate::engine::Engine::new(db, &config, Some(target));
+    let policy = config.scheduler.retention.clone();
+    let deleted = crate::retention::prune(&engine, &policy, &Origin::cli(), dry_run).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "dry_run": dry_run, "deleted": deleted })
+        );
+        return Ok(());
+    }
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for d in &deleted {
+        println!(
+            "{verb} backup {} {} ({}): {}",
+            d.id,
+            d.file_name.clone().unwrap_or_default(),
+            d.size_bytes
+                .map(|s| crate::backups::human_bytes(s as u64))
+                .unwrap_or_default(),
+            d.reason
+        );
+    }
+    println!(
+        "{} backup(s) {verb} (policy: keep the last {}{})",
+        deleted.len(),
+        policy.keep_last,
+        policy
+            .max_age
+            .map(|a| format!(", at most {} s old", a.as_secs()))
+            .unwrap_or_default()
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -142,6 +142,8 @@ pub struct Config {
     pub upload_max_bytes: u64,
     /// How long a validated upload is kept if it is never restored (default 24h).
     pub upload_ttl: Duration,
+    /// Scheduled backups, their retries, and retention.
+    pub scheduler: crate::schedule::Settings,
 }
 
 /// One problem with one setting.
@@ -200,6 +202,13 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_CONFIRM_BACKUP", "confirm_backup"),
     ("LIFEBOAT_UPLOAD_MAX_SIZE", "upload_max_size"),
     ("LIFEBOAT_UPLOAD_TTL", "upload_ttl"),
+    ("LIFEBOAT_SCHEDULE", "schedule"),
+    ("LIFEBOAT_SCHEDULE_TZ", "schedule_tz"),
+    ("LIFEBOAT_SCHEDULE_ATTEMPTS", "schedule_attempts"),
+    ("LIFEBOAT_SCHEDULE_RETRY_DELAY", "schedule_retry_delay"),
+    ("LIFEBOAT_SCHEDULE_CATCH_UP", "schedule_catch_up"),
+    ("LIFEBOAT_RETENTION_KEEP", "retention_keep"),
+    ("LIFEBOAT_RETENTION_MAX_AGE", "retention_max_age"),
 ];
 
 /// Settings that may instead be read from a file named by `<VAR>_FILE` (for secrets
@@ -494,6 +503,20 @@ impl Config {
         let session_purge_interval =
             duration("LIFEBOAT_SESSION_PURGE_INTERVAL", Duration::from_secs(60));
         let upload_ttl = duration("LIFEBOAT_UPLOAD_TTL", Duration::from_secs(24 * 3600));
+        let retry_delay = duration("LIFEBOAT_SCHEDULE_RETRY_DELAY", Duration::from_secs(60));
+        let max_age = match value("LIFEBOAT_RETENTION_MAX_AGE") {
+            None => None,
+            Some((v, origin)) => match parse_duration(&v) {
+                Ok(d) => Some(d),
+                Err(m) => {
+                    problems.push(ConfigProblem {
+                        setting: origin,
+                        message: m,
+                    });
+                    None
+                }
+            },
+        };
 
         let admin_user = value("LIFEBOAT_ADMIN_USER")
             .map(|(v, _)| v.trim().to_string())
@@ -574,6 +597,64 @@ impl Config {
                 DEFAULT_UPLOAD_MAX_BYTES
             }),
         };
+        let mut count = |var: &str, default: u32, what: &str| match value(var) {
+            None => default,
+            Some((v, origin)) => match v.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    problems.push(ConfigProblem {
+                        setting: origin,
+                        message: format!("`{v}` is not a number of {what} (1 or more)"),
+                    });
+                    default
+                }
+            },
+        };
+        let attempts = count("LIFEBOAT_SCHEDULE_ATTEMPTS", 3, "attempts");
+        let keep_last = count("LIFEBOAT_RETENTION_KEEP", 30, "backups to keep");
+        let zone = value("LIFEBOAT_SCHEDULE_TZ");
+        let schedule = match value("LIFEBOAT_SCHEDULE") {
+            Some((v, _)) if matches!(v.trim(), "off" | "false" | "none" | "") => None,
+            other => {
+                let (expr, origin) =
+                    other.unwrap_or_else(|| ("0 2 * * *".into(), "LIFEBOAT_SCHEDULE".into()));
+                match crate::schedule::Schedule::parse(&expr, zone.as_ref().map(|z| z.0.as_str())) {
+                    Ok(s) => Some(s),
+                    Err(m) => {
+                        let setting = if m.contains("time zone") {
+                            zone.as_ref().map(|z| z.1.clone()).unwrap_or(origin)
+                        } else {
+                            origin
+                        };
+                        problems.push(ConfigProblem {
+                            setting,
+                            message: m,
+                        });
+                        None
+                    }
+                }
+            }
+        };
+        let catch_up = match value("LIFEBOAT_SCHEDULE_CATCH_UP") {
+            None => true,
+            Some((v, origin)) => parse_bool(&v).unwrap_or_else(|m| {
+                problems.push(ConfigProblem {
+                    setting: origin,
+                    message: m,
+                });
+                true
+            }),
+        };
+        let scheduler = crate::schedule::Settings {
+            schedule,
+            attempts,
+            retry_delay,
+            catch_up,
+            retention: crate::retention::Policy {
+                keep_last: keep_last as usize,
+                max_age,
+            },
+        };
         let log = value("LIFEBOAT_LOG")
             .map(|(v, _)| v)
             .unwrap_or_else(|| "info".into());
@@ -606,6 +687,7 @@ impl Config {
             confirm_backup,
             upload_max_bytes,
             upload_ttl,
+            scheduler,
         })
     }
 
@@ -737,6 +819,25 @@ mod tests {
             .expect("unknown key refused");
         assert!(err.to_string().contains("unknown setting"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_schedule_defaults_to_02_00_and_can_be_turned_off() {
+        let c = load(&[]).expect("defaults");
+        let s = c.scheduler.schedule.expect("on by default");
+        assert_eq!(s.expression, "0 2 * * *");
+        assert_eq!(c.scheduler.attempts, 3);
+        assert_eq!(c.scheduler.retention.keep_last, 30);
+        let off = load(&[("LIFEBOAT_SCHEDULE", "off")]).expect("off");
+        assert!(off.scheduler.schedule.is_none());
+        let bad = load(&[
+            ("LIFEBOAT_SCHEDULE", "0 25 * * *"),
+            ("LIFEBOAT_RETENTION_KEEP", "0"),
+        ])
+        .expect_err("invalid");
+        let text = bad.to_string();
+        assert!(text.contains("LIFEBOAT_SCHEDULE:"), "{text}");
+        assert!(text.contains("LIFEBOAT_RETENTION_KEEP"), "{text}");
     }
 
     #[test]

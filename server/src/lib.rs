@@ -16,6 +16,8 @@ pub mod jobs;
 pub mod pgcluster;
 pub mod pgtools;
 pub mod restores;
+pub mod retention;
+pub mod schedule;
 pub mod sessions;
 pub mod startup;
 pub mod state;

@@ -25,6 +25,8 @@ pub struct Server {
     pub setup_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Stopped with the server.
+    _scheduler: Option<crate::backups::AbortOnDrop<()>>,
 }
 
 impl Server {
@@ -93,6 +95,7 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     backups::recover_at_startup(&engine).await?;
     crate::uploads::sweep(&engine, true).await?;
     crate::uploads::spawn_sweeper(engine.clone());
+    let scheduler = crate::schedule::spawn(engine.clone(), config.scheduler.clone());
 
     if !config.site_dir.join("pkg").is_dir() {
         tracing::warn!(
@@ -146,5 +149,6 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         setup_url,
         shutdown: Some(tx),
         join,
+        _scheduler: scheduler.map(crate::backups::AbortOnDrop),
     })
 }

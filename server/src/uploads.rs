@@ -509,31 +509,36 @@ pub struct Ready {
 
 /// Finds a validated, unexpired upload.
 pub async fn ready(engine: &Engine, id: &str) -> Result<Option<Ready>, sqlx::Error> {
-    let row: Option<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        DateTime<Utc>,
-    )> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        file_name: String,
+        status: String,
+        path: Option<String>,
+        sha256: Option<String>,
+        size_bytes: i64,
+        expires_at: DateTime<Utc>,
+    }
+    let row: Option<Row> = sqlx::query_as(
         "SELECT file_name, status, path, sha256, size_bytes, expires_at FROM uploads WHERE id = ?",
     )
     .bind(id)
     .fetch_optional(&engine.db)
     .await?;
     Ok(match row {
-        Some((file_name, status, Some(path), Some(sha256), size, expires))
-            if status == "validated" && expires > Utc::now() =>
-        {
-            Some(Ready {
-                id: id.to_string(),
-                file_name,
-                path: engine.data_dir.join(path),
-                sha256,
-                size,
-            })
-        }
+        Some(Row {
+            file_name,
+            status,
+            path: Some(path),
+            sha256: Some(sha256),
+            size_bytes,
+            expires_at,
+        }) if status == "validated" && expires_at > Utc::now() => Some(Ready {
+            id: id.to_string(),
+            file_name,
+            path: engine.data_dir.join(path),
+            sha256,
+            size: size_bytes,
+        }),
         _ => None,
     })
 }

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tower::ServiceExt;
@@ -24,7 +24,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/backups", get(list).post(start))
         .route("/backups/status", get(status))
-        .route("/backups/{id}", get(detail))
+        .route("/backups/{id}", get(detail).delete(remove))
+        .route("/backups/{id}/pin", post(pin))
+        .route("/retention/plan", get(retention_plan))
+        .route("/schedule", get(schedule))
         .route("/backups/{id}/download", get(download))
         .route("/backups/{id}/metadata", get(metadata))
 }
@@ -77,6 +80,12 @@ async fn status(
         total_bytes: space.map(|s| s.1 as i64),
         running_job,
         confirm_backup: st.config.confirm_backup,
+        next_run: st
+            .config
+            .scheduler
+            .schedule
+            .as_ref()
+            .and_then(|s| s.next_after(chrono::Utc::now())),
     }))
 }
 
@@ -248,4 +257,103 @@ async fn send_stored(
     let resp = send_file(path, &name, req).await?;
     audit_download(st, user, &b, &name, range.as_deref(), resp.status()).await?;
     Ok(resp)
+}
+
+/// Deletes a stored backup by hand. Refused for the newest successful backup (the last
+/// good restore point), for pinned backups (unpin first), and for anything not stored.
+async fn remove(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    let b = backups::get(&st.db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no backup {id}.")))?;
+    if b.status != job_status::SUCCEEDED {
+        return Err(AppError::Conflict(format!(
+            "Backup {id} is {}: there is no stored file to delete.",
+            b.status
+        )));
+    }
+    if b.pinned {
+        return Err(AppError::Conflict(format!(
+            "Backup {id} is pinned: unpin it first."
+        )));
+    }
+    let newest = backups::last_success(&st.db, &b.database).await?;
+    if newest.is_some_and(|n| n.id == id) {
+        return Err(AppError::Conflict(format!(
+            "Backup {id} is the newest successful backup of {}: it cannot be deleted.",
+            b.database
+        )));
+    }
+    crate::retention::delete(&st.engine, &b, "deleted by hand", &user.origin()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn pin(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    axum::Json(req): axum::Json<app::api::PinRequest>,
+) -> Result<Json<Backup>, AppError> {
+    let b = backups::get(&st.db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no backup {id}.")))?;
+    sqlx::query("UPDATE backups SET pinned = ? WHERE id = ?")
+        .bind(req.pinned)
+        .bind(id)
+        .execute(&st.db)
+        .await?;
+    audit::record(
+        &st.db,
+        &user.origin(),
+        Entry {
+            action: audit_action::BACKUP_PIN,
+            target: Some(&b.database),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({ "backup_id": id, "pinned": req.pinned, "file": b.file_name }),
+        },
+    )
+    .await?;
+    backups::get(&st.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("There is no backup {id}.")))
+}
+
+/// What retention would delete now (nothing is deleted).
+async fn retention_plan(
+    State(st): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<app::api::Pruned>>, AppError> {
+    let plan = crate::retention::prune(
+        &st.engine,
+        &st.config.scheduler.retention,
+        &user.origin(),
+        true,
+    )
+    .await?;
+    Ok(Json(plan))
+}
+
+async fn schedule(State(st): State<AppState>, _user: CurrentUser) -> Json<app::api::ScheduleInfo> {
+    let s = &st.config.scheduler;
+    Json(app::api::ScheduleInfo {
+        expression: s.schedule.as_ref().map(|x| x.expression.clone()),
+        zone: s
+            .schedule
+            .as_ref()
+            .map(|x| x.zone_name())
+            .unwrap_or_else(|| "server time".into()),
+        next_run: s
+            .schedule
+            .as_ref()
+            .and_then(|x| x.next_after(chrono::Utc::now())),
+        attempts: s.attempts,
+        retry_delay_secs: s.retry_delay.as_secs(),
+        catch_up: s.catch_up,
+        retention_keep: s.retention.keep_last as u32,
+        retention_max_age_secs: s.retention.max_age.map(|d| d.as_secs()),
+    })
 }

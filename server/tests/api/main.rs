@@ -7,5 +7,6 @@ mod cli;
 mod health;
 mod restores;
 mod runbook;
+mod schedule;
 mod setup_and_audit;
 mod support;

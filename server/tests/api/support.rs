@@ -45,6 +45,8 @@ pub fn config_for(data_dir: &std::path::Path, opts: &Options) -> Config {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("LIFEBOAT_DATA_DIR".into(), data_dir.display().to_string());
     env.insert("LIFEBOAT_ADDR".into(), "127.0.0.1:0".into());
+    // Scheduled backups would start at 02:00 in the middle of a test run.
+    env.insert("LIFEBOAT_SCHEDULE".into(), "off".into());
     if let Some(t) = &opts.target {
         env.insert("LIFEBOAT_TARGET_URL".into(), t.clone());
     }

@@ -1,0 +1,300 @@
+//! Retention: which stored backups a policy deletes, and deleting them.
+//!
+//! The rules, in [`plan`] (a pure function, property-tested):
+//! - only successful backups are counted, ordered by completion time (never file names);
+//! - safety backups (taken before a restore) and pinned backups are never deleted, and do
+//!   not count towards "keep the last N";
+//! - the last `keep_last` remaining backups are kept; older ones are deleted;
+//! - with a maximum age, older backups are deleted too;
+//! - the newest successful backup is never deleted, whatever the rules say.
+
+use crate::audit::{self, Entry, Origin};
+use crate::engine::Engine;
+use crate::storage;
+use app::api::{audit_action, backup_kind, job_status, outcome};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// At least 1.
+    pub keep_last: usize,
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            keep_last: 30,
+            max_age: None,
+        }
+    }
+}
+
+/// What the policy needs to know of a journal row.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Candidate {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub pinned: bool,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One backup to delete, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    pub id: i64,
+    pub reason: String,
+}
+
+/// The backups of one database that `policy` deletes at `now`.
+pub fn plan(history: &[Candidate], policy: &Policy, now: DateTime<Utc>) -> Vec<Deletion> {
+    let mut succeeded: Vec<&Candidate> = history
+        .iter()
+        .filter(|c| c.status == job_status::SUCCEEDED && c.finished_at.is_some())
+        .collect();
+    // Newest first; ties broken by id so the order is total.
+    succeeded.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
+    let newest = succeeded.first().map(|c| c.id);
+    let keep_last = policy.keep_last.max(1);
+    let mut out = vec![];
+    let mut rank = 0usize;
+    for c in succeeded {
+        if c.pinned || c.kind == backup_kind::SAFETY {
+            continue;
+        }
+        rank += 1;
+        if Some(c.id) == newest {
+            continue;
+        }
+        let finished = c.finished_at.unwrap_or(now);
+        let reason = if rank > keep_last {
+            Some(format!(
+                "retention: more than the last {keep_last} successful backups"
+            ))
+        } else {
+            policy.max_age.and_then(|age| {
+                let age = chrono::Duration::from_std(age).ok()?;
+                (now - finished > age).then(|| {
+                    format!(
+                        "retention: older than the maximum age of {}",
+                        human_duration(age)
+                    )
+                })
+            })
+        };
+        if let Some(reason) = reason {
+            out.push(Deletion { id: c.id, reason });
+        }
+    }
+    out
+}
+
+fn human_duration(d: chrono::Duration) -> String {
+    let days = d.num_days();
+    if days >= 1 && d.num_seconds() % 86_400 == 0 {
+        format!("{days} days")
+    } else {
+        format!("{} hours", d.num_hours())
+    }
+}
+
+/// The journal rows of `database`, as the policy sees them.
+pub async fn candidates(db: &sqlx::SqlitePool, database: &str) -> sqlx::Result<Vec<Candidate>> {
+    sqlx::query_as::<_, Candidate>(
+        "SELECT id, kind, status, pinned, finished_at FROM backups WHERE database = ?",
+    )
+    .bind(database)
+    .fetch_all(db)
+    .await
+}
+
+pub use app::api::Pruned as Deleted;
+
+/// Applies the policy to the target database's backups (or, with `dry_run`, only says
+/// what it would delete).
+pub async fn prune(
+    engine: &Engine,
+    policy: &Policy,
+    origin: &Origin,
+    dry_run: bool,
+) -> anyhow::Result<Vec<Deleted>> {
+    let Some(target) = &engine.target else {
+        return Ok(vec![]);
+    };
+    let database = target.database();
+    let history = candidates(&engine.db, &database).await?;
+    let mut out = vec![];
+    for d in plan(&history, policy, Utc::now()) {
+        let b = crate::backups::get(&engine.db, d.id).await?;
+        let Some(b) = b else { continue };
+        if !dry_run {
+            delete(engine, &b, &d.reason, origin).await?;
+        }
+        out.push(Deleted {
+            id: b.id,
+            file_name: b.file_name.clone(),
+            size_bytes: b.size_bytes,
+            reason: d.reason,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes one stored backup's file and sidecar, marks its row `deleted` with the
+/// reason, and audits it.
+pub async fn delete(
+    engine: &Engine,
+    b: &app::api::Backup,
+    reason: &str,
+    origin: &Origin,
+) -> anyhow::Result<()> {
+    if let Some(path) = crate::backups::file_path(engine, b) {
+        for p in [storage::sidecar_path(&path), path.clone()] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => anyhow::bail!("cannot delete {}: {e}", p.display()),
+            }
+        }
+        if let Some(dir) = path.parent() {
+            let _ = storage::fsync_dir(dir);
+        }
+    }
+    sqlx::query("UPDATE backups SET status = 'deleted', location = NULL, message = ? WHERE id = ?")
+        .bind(format!("deleted: {reason}"))
+        .bind(b.id)
+        .execute(&engine.db)
+        .await?;
+    audit::record(
+        &engine.db,
+        origin,
+        Entry {
+            action: audit_action::BACKUP_DELETE,
+            target: Some(&b.database),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({
+                "backup_id": b.id,
+                "file": b.file_name,
+                "size_bytes": b.size_bytes,
+                "sha256": b.sha256,
+                "reason": reason,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000 + minutes * 60, 0).unwrap_or_default()
+    }
+
+    fn c(id: i64, kind: &str, status: &str, pinned: bool, minute: i64) -> Candidate {
+        Candidate {
+            id,
+            kind: kind.into(),
+            status: status.into(),
+            pinned,
+            finished_at: Some(at(minute)),
+        }
+    }
+
+    #[test]
+    fn keeps_the_last_n_by_completion_time_not_id() {
+        // Ids out of order with completion times.
+        let h = vec![
+            c(1, "manual", "succeeded", false, 30),
+            c(2, "manual", "succeeded", false, 10),
+            c(3, "scheduled", "succeeded", false, 20),
+            c(4, "scheduled", "failed", false, 5),
+        ];
+        let p = Policy {
+            keep_last: 2,
+            max_age: None,
+        };
+        let d = plan(&h, &p, at(40));
+        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![2]);
+    }
+
+    fn history() -> impl Strategy<Value = Vec<Candidate>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["manual", "scheduled", "safety"]),
+                prop::sample::select(vec!["succeeded", "failed", "cancelled", "interrupted"]),
+                prop::bool::weighted(0.15),
+                0i64..10_000,
+                prop::bool::weighted(0.05),
+            ),
+            0..60,
+        )
+        .prop_map(|rows| {
+            rows.into_iter()
+                .enumerate()
+                .map(
+                    |(i, (kind, status, pinned, minute, unfinished))| Candidate {
+                        id: i as i64 + 1,
+                        kind: kind.into(),
+                        status: status.into(),
+                        pinned,
+                        finished_at: (!unfinished).then(|| at(minute)),
+                    },
+                )
+                .collect()
+        })
+    }
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        (1usize..40, prop::option::of(1u64..20_000)).prop_map(|(keep_last, age)| Policy {
+            keep_last,
+            max_age: age.map(|m| Duration::from_secs(m * 60)),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_rules_hold_for_any_history(h in history(), p in policy(), now_min in 0i64..30_000) {
+            let now = at(now_min);
+            let deleted = plan(&h, &p, now);
+            let ids: Vec<i64> = deleted.iter().map(|d| d.id).collect();
+            let by_id = |id: i64| h.iter().find(|c| c.id == id).expect("known id");
+            // Only successful, unpinned, non-safety backups are ever deleted, once each.
+            for id in &ids {
+                let c = by_id(*id);
+                prop_assert_eq!(c.status.as_str(), "succeeded");
+                prop_assert!(!c.pinned);
+                prop_assert_ne!(c.kind.as_str(), "safety");
+            }
+            let mut unique = ids.clone();
+            unique.sort();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), ids.len());
+            // The newest successful backup survives.
+            let newest = h.iter()
+                .filter(|c| c.status == "succeeded" && c.finished_at.is_some())
+                .max_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
+            if let Some(n) = newest {
+                prop_assert!(!ids.contains(&n.id));
+            }
+            // The last N counted backups survive unless too old; none beyond N survives.
+            let mut counted: Vec<&Candidate> = h.iter()
+                .filter(|c| c.status == "succeeded" && c.finished_at.is_some() && !c.pinned && c.kind != "safety")
+                .collect();
+            counted.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
+            for (i, c) in counted.iter().enumerate() {
+                let too_old = p.max_age.is_some_and(|a| {
+                    now - c.finished_at.unwrap_or(now) > chrono::Duration::from_std(a).unwrap_or_default()
+                });
+                let is_newest = newest.is_some_and(|n| n.id == c.id);
+                let expected = !is_newest && (i >= p.keep_last || too_old);
+                prop_assert_eq!(ids.contains(&c.id), expected, "row {:?} at rank {}", c, i);
+            }
+        }
+    }
+}
