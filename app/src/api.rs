@@ -92,6 +92,8 @@ pub mod audit_action {
     /// A `.dump` received and validated (or refused).
     pub const UPLOAD: &str = "upload.received";
     pub const RESTORE: &str = "restore.run";
+    /// An alert delivered (or not) on one channel.
+    pub const ALERT: &str = "alert.sent";
 
     pub const ALL: &[&str] = &[
         SETUP_COMPLETED,
@@ -106,6 +108,7 @@ pub mod audit_action {
         BACKUP_PIN,
         UPLOAD,
         RESTORE,
+        ALERT,
     ];
 }
 

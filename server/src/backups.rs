@@ -792,7 +792,21 @@ impl Run {
         .await?;
         self.audit(job.id, status, &message, stored.as_ref())
             .await?;
+        self.check_for_alerts();
         Ok(job)
+    }
+
+    /// Consecutive failures, an abnormally small file, low space: checked in the
+    /// background, never holding up the job.
+    fn check_for_alerts(&self) {
+        let engine = self.engine.clone();
+        let database = self.database.clone();
+        let backup_id = self.backup_id;
+        tokio::spawn(async move {
+            let dir = storage::database_dir(&engine.data_dir, &database);
+            crate::alerts::after_backup(&engine.alerts, &engine.db, &database, backup_id, &dir)
+                .await;
+        });
     }
 
     /// Writes the outcome into the backup's journal row.

@@ -144,6 +144,8 @@ pub struct Config {
     pub upload_ttl: Duration,
     /// Scheduled backups, their retries, and retention.
     pub scheduler: crate::schedule::Settings,
+    /// Alert channels and thresholds.
+    pub alerts: crate::alerts::Settings,
 }
 
 /// One problem with one setting.
@@ -209,11 +211,34 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_SCHEDULE_CATCH_UP", "schedule_catch_up"),
     ("LIFEBOAT_RETENTION_KEEP", "retention_keep"),
     ("LIFEBOAT_RETENTION_MAX_AGE", "retention_max_age"),
+    ("LIFEBOAT_ALERT_WEBHOOK_URL", "alert_webhook_url"),
+    ("LIFEBOAT_ALERT_WEBHOOK_FORMAT", "alert_webhook_format"),
+    ("LIFEBOAT_SMTP_HOST", "smtp_host"),
+    ("LIFEBOAT_SMTP_PORT", "smtp_port"),
+    ("LIFEBOAT_SMTP_SECURITY", "smtp_security"),
+    ("LIFEBOAT_SMTP_USER", "smtp_user"),
+    ("LIFEBOAT_SMTP_PASSWORD", "smtp_password"),
+    ("LIFEBOAT_ALERT_EMAIL_FROM", "alert_email_from"),
+    ("LIFEBOAT_ALERT_EMAIL_TO", "alert_email_to"),
+    (
+        "LIFEBOAT_ALERT_CONSECUTIVE_FAILURES",
+        "alert_consecutive_failures",
+    ),
+    (
+        "LIFEBOAT_ALERT_LOW_SPACE_PERCENT",
+        "alert_low_space_percent",
+    ),
+    ("LIFEBOAT_ALERT_LOW_SPACE", "alert_low_space"),
 ];
 
 /// Settings that may instead be read from a file named by `<VAR>_FILE` (for secrets
 /// mounted by an orchestrator).
-const FILE_SETTINGS: &[&str] = &["LIFEBOAT_TARGET_URL", "LIFEBOAT_ADMIN_PASSWORD"];
+const FILE_SETTINGS: &[&str] = &[
+    "LIFEBOAT_TARGET_URL",
+    "LIFEBOAT_ADMIN_PASSWORD",
+    "LIFEBOAT_ALERT_WEBHOOK_URL",
+    "LIFEBOAT_SMTP_PASSWORD",
+];
 
 /// Where configuration values come from: the environment and an optional TOML file.
 pub struct Sources {
@@ -611,6 +636,11 @@ impl Config {
             },
         };
         let attempts = count("LIFEBOAT_SCHEDULE_ATTEMPTS", 3, "attempts");
+        let consecutive_failures = count(
+            "LIFEBOAT_ALERT_CONSECUTIVE_FAILURES",
+            2,
+            "consecutive failures",
+        );
         let keep_last = count("LIFEBOAT_RETENTION_KEEP", 30, "backups to keep");
         let zone = value("LIFEBOAT_SCHEDULE_TZ");
         let schedule = match value("LIFEBOAT_SCHEDULE") {
@@ -655,6 +685,121 @@ impl Config {
                 max_age,
             },
         };
+        let alerts = {
+            use crate::alerts::{Email, SmtpSecurity, Webhook, WebhookFormat};
+            let mut a = crate::alerts::Settings {
+                consecutive_failures,
+                ..Default::default()
+            };
+            let format = match value("LIFEBOAT_ALERT_WEBHOOK_FORMAT") {
+                None => WebhookFormat::Generic,
+                Some((v, origin)) => match v.trim().to_ascii_lowercase().as_str() {
+                    "generic" | "json" => WebhookFormat::Generic,
+                    "slack" => WebhookFormat::Slack,
+                    "discord" => WebhookFormat::Discord,
+                    _ => {
+                        problems.push(ConfigProblem {
+                            setting: origin,
+                            message: format!(
+                                "`{v}` is not a webhook format; use generic, slack or discord"
+                            ),
+                        });
+                        WebhookFormat::Generic
+                    }
+                },
+            };
+            if let Some((v, origin)) = value("LIFEBOAT_ALERT_WEBHOOK_URL") {
+                match url::Url::parse(v.trim()) {
+                    Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
+                        a.webhook = Some(Webhook {
+                            url: Secret::new(v.trim().to_string()),
+                            format,
+                        })
+                    }
+                    _ => problems.push(ConfigProblem {
+                        setting: origin,
+                        message: "is not an http(s) URL".into(),
+                    }),
+                }
+            }
+            if let Some((host, _)) = value("LIFEBOAT_SMTP_HOST") {
+                let security = match value("LIFEBOAT_SMTP_SECURITY") {
+                    None => SmtpSecurity::StartTls,
+                    Some((v, origin)) => match v.trim().to_ascii_lowercase().as_str() {
+                        "starttls" => SmtpSecurity::StartTls,
+                        "tls" | "smtps" => SmtpSecurity::Tls,
+                        "none" | "plain" => SmtpSecurity::None,
+                        _ => {
+                            problems.push(ConfigProblem {
+                                setting: origin,
+                                message: format!("`{v}` is not starttls, tls or none"),
+                            });
+                            SmtpSecurity::StartTls
+                        }
+                    },
+                };
+                let default_port = match security {
+                    SmtpSecurity::Tls => 465,
+                    SmtpSecurity::StartTls => 587,
+                    SmtpSecurity::None => 25,
+                };
+                let port = match value("LIFEBOAT_SMTP_PORT") {
+                    None => default_port,
+                    Some((v, origin)) => v.trim().parse::<u16>().unwrap_or_else(|_| {
+                        problems.push(ConfigProblem {
+                            setting: origin,
+                            message: format!("`{v}` is not a port number"),
+                        });
+                        default_port
+                    }),
+                };
+                let from = value("LIFEBOAT_ALERT_EMAIL_FROM").map(|v| v.0);
+                let to: Vec<String> = value("LIFEBOAT_ALERT_EMAIL_TO")
+                    .map(|v| {
+                        v.0.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match from {
+                    Some(from) if !to.is_empty() => {
+                        a.email = Some(Email {
+                            host: host.trim().to_string(),
+                            port,
+                            security,
+                            user: value("LIFEBOAT_SMTP_USER").map(|v| v.0),
+                            password: value("LIFEBOAT_SMTP_PASSWORD").map(|v| Secret::new(v.0)),
+                            from,
+                            to,
+                        })
+                    }
+                    _ => problems.push(ConfigProblem {
+                        setting: "LIFEBOAT_SMTP_HOST".into(),
+                        message: "email alerts also need LIFEBOAT_ALERT_EMAIL_FROM and LIFEBOAT_ALERT_EMAIL_TO".into(),
+                    }),
+                }
+            }
+            if let Some((v, origin)) = value("LIFEBOAT_ALERT_LOW_SPACE_PERCENT") {
+                match v.trim().trim_end_matches('%').parse::<f64>() {
+                    Ok(p) if (0.0..=100.0).contains(&p) => a.low_space_percent = p,
+                    _ => problems.push(ConfigProblem {
+                        setting: origin,
+                        message: format!("`{v}` is not a percentage (0–100)"),
+                    }),
+                }
+            }
+            if let Some((v, origin)) = value("LIFEBOAT_ALERT_LOW_SPACE") {
+                match parse_size(&v) {
+                    Ok(b) => a.low_space_bytes = b,
+                    Err(m) => problems.push(ConfigProblem {
+                        setting: origin,
+                        message: m,
+                    }),
+                }
+            }
+            a
+        };
         let log = value("LIFEBOAT_LOG")
             .map(|(v, _)| v)
             .unwrap_or_else(|| "info".into());
@@ -688,6 +833,7 @@ impl Config {
             upload_max_bytes,
             upload_ttl,
             scheduler,
+            alerts,
         })
     }
 

@@ -4,6 +4,7 @@
 // The server renders deeply nested Leptos views, whose types exceed the default limit.
 #![recursion_limit = "256"]
 
+pub mod alerts;
 pub mod archive;
 pub mod audit;
 pub mod backups;

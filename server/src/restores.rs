@@ -565,6 +565,21 @@ impl Run {
             },
         )
         .await?;
+        self.engine.alerts.send(crate::alerts::Alert {
+            event: crate::alerts::event::RESTORE,
+            database: Some(self.database.clone()),
+            title: format!("Restore of {} {status}", self.database),
+            text: format!(
+                "{} restored {} (sha256 {}) over {}: {status}. {message}{}",
+                self.origin.actor.as_deref().unwrap_or("someone"),
+                self.source.file_name,
+                short(&self.source.sha256),
+                self.database,
+                self.safety_backup_id
+                    .map(|id| format!(" Safety backup: {id}."))
+                    .unwrap_or_default()
+            ),
+        });
         Ok(job)
     }
 }

@@ -231,6 +231,16 @@ pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::
             tokio::time::sleep(settings.retry_delay).await;
         }
     }
+    let database = engine.target.as_ref().map(|t| t.database());
+    engine.alerts.send(crate::alerts::Alert {
+        event: crate::alerts::event::BACKUP_FAILED,
+        title: format!(
+            "Scheduled backup of {} failed after {attempts} attempt(s)",
+            database.as_deref().unwrap_or("the database")
+        ),
+        text: "Every attempt of the scheduled backup failed; the reasons are in the Backups history. The next scheduled run will try again.".into(),
+        database,
+    });
     None
 }
 

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/backups/{id}/pin", post(pin))
         .route("/retention/plan", get(retention_plan))
         .route("/schedule", get(schedule))
+        .route("/alerts/test", post(test_alert))
         .route("/backups/{id}/download", get(download))
         .route("/backups/{id}/metadata", get(metadata))
 }
@@ -356,4 +357,27 @@ async fn schedule(State(st): State<AppState>, _user: CurrentUser) -> Json<app::a
         retention_keep: s.retention.keep_last as u32,
         retention_max_age_secs: s.retention.max_age.map(|d| d.as_secs()),
     })
+}
+
+/// Sends a test alert on every configured channel and says how each went (audited).
+async fn test_alert(
+    State(st): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<crate::alerts::Delivery>>, AppError> {
+    if !st.engine.alerts.configured() {
+        return Err(AppError::BadRequest(
+            "No alert channel is configured: set LIFEBOAT_ALERT_WEBHOOK_URL, or LIFEBOAT_SMTP_HOST with LIFEBOAT_ALERT_EMAIL_FROM and LIFEBOAT_ALERT_EMAIL_TO.".into(),
+        ));
+    }
+    let alert = crate::alerts::Alert {
+        event: crate::alerts::event::TEST,
+        database: st.engine.target.as_ref().map(|t| t.database()),
+        title: "Test alert".into(),
+        text: format!(
+            "{} sent this test from Lifeboat at {}: alerts reach you.",
+            user.username,
+            st.config.base_url()
+        ),
+    };
+    Ok(Json(st.engine.alerts.deliver(&alert).await))
 }

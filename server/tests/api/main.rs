@@ -1,6 +1,7 @@
 //! Black-box tests: a real Lifeboat on port 0, driven over HTTP (and its CLI), against a
 //! real PostgreSQL.
 
+mod alerts;
 mod auth;
 mod backups;
 mod cli;

@@ -1,0 +1,232 @@
+//! Alerts: delivered to a real SMTP server (aiosmtpd) and to a local HTTP receiver, with
+//! the messages' content checked; consecutive failures raise one; delivery failures are
+//! retried and audited.
+
+use crate::support::*;
+use app::api::{audit_action, outcome};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A local HTTP receiver: records every JSON body posted to it, answers `status`.
+async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use axum::routing::post;
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push(v);
+                axum::http::StatusCode::from_u16(status).expect("status")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), got)
+}
+
+/// aiosmtpd on a free loopback port, printing each message it receives.
+struct Smtp {
+    child: Child,
+    port: u16,
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let pythonpath = std::env::var("LIFEBOAT_TEST_PYTHONPATH")
+            .expect("LIFEBOAT_TEST_PYTHONPATH: aiosmtpd (scripts/bootstrap.sh --test installs it)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("mail.txt");
+        let child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("PYTHONPATH", pythonpath)
+            .stdout(std::fs::File::create(&out).expect("out"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Smtp {
+            child,
+            port,
+            out,
+            _dir: dir,
+        }
+    }
+
+    fn received(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_test_alert_reaches_the_webhook_and_the_mailbox() {
+    let url = sample_database("lb_alert_test", 100).await;
+    let (hook, got) = receiver(200).await;
+    let smtp = Smtp::start();
+    let app = TestApp::signed_in(Options {
+        env: vec![
+            ("LIFEBOAT_ALERT_WEBHOOK_URL", hook),
+            ("LIFEBOAT_ALERT_WEBHOOK_FORMAT", "generic".into()),
+            ("LIFEBOAT_SMTP_HOST", "127.0.0.1".into()),
+            ("LIFEBOAT_SMTP_PORT", smtp.port.to_string()),
+            ("LIFEBOAT_SMTP_SECURITY", "none".into()),
+            (
+                "LIFEBOAT_ALERT_EMAIL_FROM",
+                "Lifeboat <lifeboat@example.com>".into(),
+            ),
+            (
+                "LIFEBOAT_ALERT_EMAIL_TO",
+                "ops@example.com, dba@example.com".into(),
+            ),
+        ],
+        target: Some(url),
+    })
+    .await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/alerts/test"))
+        .send()
+        .await
+        .expect("test alert");
+    assert_eq!(r.status(), 200);
+    let deliveries: Vec<server::alerts::Delivery> = r.json().await.expect("json");
+    assert_eq!(deliveries.len(), 2);
+    assert!(deliveries.iter().all(|d| d.ok), "{deliveries:?}");
+
+    let hooks = got.lock().expect("lock").clone();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["event"], "test");
+    assert_eq!(hooks[0]["title"], "Test alert");
+    assert_eq!(hooks[0]["database"], "lb_alert_test");
+    assert!(hooks[0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("admin sent this test"));
+
+    let mut mail = String::new();
+    for _ in 0..50 {
+        mail = smtp.received();
+        if mail.contains("Test alert") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(mail.contains("Subject: [Lifeboat] Test alert"), "{mail}");
+    assert!(
+        mail.contains("ops@example.com") && mail.contains("dba@example.com"),
+        "{mail}"
+    );
+    assert!(mail.contains("admin sent this test"), "{mail}");
+
+    let audits = app.audit_with(audit_action::ALERT).await;
+    assert_eq!(audits.len(), 2);
+    assert!(audits.iter().all(|a| a.outcome == outcome::SUCCESS));
+}
+
+#[tokio::test]
+async fn consecutive_failed_backups_raise_an_alert() {
+    let url = sample_database("lb_alert_failures", 100).await;
+    let (hook, got) = receiver(200).await;
+    let broken = fake_pg_dump("echo 'pg_dump: error: disk on fire' >&2; exit 1");
+    let app = TestApp::signed_in(Options {
+        env: vec![
+            ("LIFEBOAT_ALERT_WEBHOOK_URL", hook),
+            ("LIFEBOAT_ALERT_WEBHOOK_FORMAT", "slack".into()),
+            ("LIFEBOAT_PG_BIN_DIR", broken.path().display().to_string()),
+        ],
+        target: Some(url),
+    })
+    .await;
+    for _ in 0..2 {
+        let s: app::api::StartedJob = app.start_backup().await.json().await.expect("started");
+        assert_eq!(app.wait(s.job_id).await.status, "failed");
+    }
+    let mut hooks = vec![];
+    for _ in 0..100 {
+        hooks = got.lock().expect("lock").clone();
+        if !hooks.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks.len(), 1, "one alert at the second failure: {hooks:?}");
+    let text = hooks[0]["text"].as_str().unwrap_or("");
+    assert!(
+        text.starts_with("*2 backups of lb_alert_failures failed in a row*"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_undeliverable_alert_is_retried_then_audited_as_failed() {
+    let url = sample_database("lb_alert_retry", 100).await;
+    let (hook, got) = receiver(500).await;
+    let app = spawn_app(Options {
+        env: vec![],
+        target: Some(url),
+    })
+    .await;
+    let settings = server::alerts::Settings {
+        webhook: Some(server::alerts::Webhook {
+            url: server::config::Secret::new(hook),
+            format: server::alerts::WebhookFormat::Generic,
+        }),
+        retry_delays: vec![Duration::from_millis(50), Duration::from_millis(100)],
+        ..Default::default()
+    };
+    let alerter = server::alerts::Alerter::new(settings, app.server.state.db.clone());
+    let d = alerter
+        .deliver(&server::alerts::Alert {
+            event: server::alerts::event::TEST,
+            database: None,
+            title: "unreachable".into(),
+            text: "x".into(),
+        })
+        .await;
+    assert_eq!(d.len(), 1);
+    assert!(!d[0].ok);
+    assert_eq!(d[0].attempts, 3);
+    assert!(d[0].error.clone().unwrap_or_default().contains("500"));
+    assert_eq!(
+        got.lock().expect("lock").len(),
+        3,
+        "three attempts reached the receiver"
+    );
+    let audits: Vec<_> = app.audit_with(audit_action::ALERT).await;
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].outcome, outcome::FAILURE);
+    assert_eq!(audits[0].details["attempts"], 3);
+}
