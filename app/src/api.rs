@@ -211,6 +211,13 @@ pub struct Backup {
     /// The technical result in one line (`pg_dump exited with 1: …`, `verified`, …).
     pub message: Option<String>,
     pub pinned: bool,
+    /// The offsite copy: `None` (no offsite storage configured), `pending`, `copied`,
+    /// `failed` (retried on the next run) or `deleted` (offsite retention).
+    #[serde(default)]
+    pub offsite_status: Option<String>,
+    /// What happened to the offsite copy, in words (the reason of a failure).
+    #[serde(default)]
+    pub offsite_message: Option<String>,
 }
 
 /// `GET /api/v1/backups/{id}`: a backup and everything that explains it.

@@ -21,6 +21,7 @@ pub mod event {
     pub const SMALL_BACKUP: &str = "small_backup";
     pub const LOW_SPACE: &str = "low_space";
     pub const RESTORE: &str = "restore";
+    pub const OFFSITE_FAILED: &str = "offsite_failed";
     pub const TEST: &str = "test";
 }
 

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-const BACKUP_COLUMNS: &str = "id, job_id, database, kind, status, file_name, location, size_bytes, sha256, started_at, finished_at, duration_ms, actor, message, pinned";
+const BACKUP_COLUMNS: &str = "id, job_id, database, kind, status, file_name, location, size_bytes, sha256, started_at, finished_at, duration_ms, actor, message, pinned, offsite_status, offsite_message";
 
 /// Share of the overall percentage each phase covers.
 const DUMP_SPAN: (f64, f64) = (2.0, 85.0);
@@ -793,6 +793,9 @@ impl Run {
         self.audit(job.id, status, &message, stored.as_ref())
             .await?;
         self.check_for_alerts();
+        if status == job_status::SUCCEEDED {
+            crate::offsite::after_backup(&self.engine, self.backup_id);
+        }
         Ok(job)
     }
 

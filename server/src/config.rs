@@ -146,6 +146,8 @@ pub struct Config {
     pub scheduler: crate::schedule::Settings,
     /// Alert channels and thresholds.
     pub alerts: crate::alerts::Settings,
+    /// Offsite copies to S3-compatible storage (`None`: not configured).
+    pub offsite: Option<crate::offsite::Offsite>,
 }
 
 /// One problem with one setting.
@@ -229,6 +231,13 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "alert_low_space_percent",
     ),
     ("LIFEBOAT_ALERT_LOW_SPACE", "alert_low_space"),
+    ("LIFEBOAT_S3_BUCKET", "s3_bucket"),
+    ("LIFEBOAT_S3_ENDPOINT", "s3_endpoint"),
+    ("LIFEBOAT_S3_REGION", "s3_region"),
+    ("LIFEBOAT_S3_PREFIX", "s3_prefix"),
+    ("LIFEBOAT_S3_ACCESS_KEY_ID", "s3_access_key_id"),
+    ("LIFEBOAT_S3_SECRET_ACCESS_KEY", "s3_secret_access_key"),
+    ("LIFEBOAT_OFFSITE_KEEP", "offsite_keep"),
 ];
 
 /// Settings that may instead be read from a file named by `<VAR>_FILE` (for secrets
@@ -238,6 +247,8 @@ const FILE_SETTINGS: &[&str] = &[
     "LIFEBOAT_ADMIN_PASSWORD",
     "LIFEBOAT_ALERT_WEBHOOK_URL",
     "LIFEBOAT_SMTP_PASSWORD",
+    "LIFEBOAT_S3_ACCESS_KEY_ID",
+    "LIFEBOAT_S3_SECRET_ACCESS_KEY",
 ];
 
 /// Where configuration values come from: the environment and an optional TOML file.
@@ -636,6 +647,7 @@ impl Config {
             },
         };
         let attempts = count("LIFEBOAT_SCHEDULE_ATTEMPTS", 3, "attempts");
+        let offsite_keep = count("LIFEBOAT_OFFSITE_KEEP", 7, "offsite copies to keep");
         let consecutive_failures = count(
             "LIFEBOAT_ALERT_CONSECUTIVE_FAILURES",
             2,
@@ -800,6 +812,47 @@ impl Config {
             }
             a
         };
+        let offsite = match value("LIFEBOAT_S3_BUCKET") {
+            None => None,
+            Some((bucket, _)) => {
+                let key = value("LIFEBOAT_S3_ACCESS_KEY_ID");
+                let secret = value("LIFEBOAT_S3_SECRET_ACCESS_KEY");
+                match (key, secret) {
+                    (Some(k), Some(s)) => {
+                        let settings = crate::offsite::Settings {
+                            bucket: bucket.trim().to_string(),
+                            endpoint: value("LIFEBOAT_S3_ENDPOINT").map(|v| v.0.trim().to_string()),
+                            region: value("LIFEBOAT_S3_REGION")
+                                .map(|v| v.0.trim().to_string())
+                                .unwrap_or_else(|| "us-east-1".into()),
+                            prefix: value("LIFEBOAT_S3_PREFIX")
+                                .map(|v| v.0)
+                                .unwrap_or_else(|| "lifeboat".into()),
+                            access_key_id: Secret::new(k.0.trim().to_string()),
+                            secret_access_key: Secret::new(s.0.trim().to_string()),
+                            keep: offsite_keep as usize,
+                        };
+                        match crate::offsite::Offsite::new(settings) {
+                            Ok(o) => Some(o),
+                            Err(m) => {
+                                problems.push(ConfigProblem {
+                                    setting: "LIFEBOAT_S3_BUCKET".into(),
+                                    message: m,
+                                });
+                                None
+                            }
+                        }
+                    }
+                    _ => {
+                        problems.push(ConfigProblem {
+                            setting: "LIFEBOAT_S3_BUCKET".into(),
+                            message: "offsite copies also need LIFEBOAT_S3_ACCESS_KEY_ID and LIFEBOAT_S3_SECRET_ACCESS_KEY (or their _FILE variants)".into(),
+                        });
+                        None
+                    }
+                }
+            }
+        };
         let log = value("LIFEBOAT_LOG")
             .map(|(v, _)| v)
             .unwrap_or_else(|| "info".into());
@@ -834,6 +887,7 @@ impl Config {
             upload_ttl,
             scheduler,
             alerts,
+            offsite,
         })
     }
 

@@ -18,12 +18,15 @@ pub struct Engine {
     pub upload_max_bytes: u64,
     pub upload_ttl: std::time::Duration,
     pub alerts: crate::alerts::Alerter,
+    /// Offsite storage, when configured.
+    pub offsite: Option<crate::offsite::Offsite>,
 }
 
 impl Engine {
     pub fn new(db: SqlitePool, config: &Config, target: Option<TargetUrl>) -> Engine {
         Engine {
             alerts: crate::alerts::Alerter::new(config.alerts.clone(), db.clone()),
+            offsite: config.offsite.clone(),
             db,
             data_dir: config.data_dir.clone(),
             pg_bin_dir: config.pg_bin_dir.clone(),

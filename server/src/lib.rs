@@ -14,6 +14,7 @@ pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod jobs;
+pub mod offsite;
 pub mod pgcluster;
 pub mod pgtools;
 pub mod restores;

@@ -6,6 +6,7 @@ mod auth;
 mod backups;
 mod cli;
 mod health;
+mod offsite;
 mod restores;
 mod runbook;
 mod schedule;

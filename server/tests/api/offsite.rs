@@ -1,0 +1,182 @@
+//! Offsite copies against a real S3-compatible server on loopback (moto's server): copy
+//! and verify, offsite retention, and a failed copy that leaves the local backup good.
+
+use crate::support::*;
+use app::api::{job_status, Backup, StartedJob};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct S3 {
+    child: Child,
+    endpoint: String,
+}
+
+impl S3 {
+    async fn start() -> S3 {
+        let pythonpath = std::env::var("LIFEBOAT_TEST_PYTHONPATH")
+            .expect("LIFEBOAT_TEST_PYTHONPATH: moto (scripts/bootstrap.sh --test installs it)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .env("PYTHONPATH", pythonpath)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(&endpoint).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The bucket (moto accepts any credentials).
+        let r = client
+            .put(format!("{endpoint}/offsite-test"))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(r.status().is_success());
+        S3 { child, endpoint }
+    }
+
+    /// Reads an object with signed requests, as any S3 client would.
+    async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        let client = server::offsite::Offsite::new(server::offsite::Settings {
+            bucket: "offsite-test".into(),
+            endpoint: Some(self.endpoint.clone()),
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            access_key_id: server::config::Secret::new("test-key".into()),
+            secret_access_key: server::config::Secret::new("test-secret".into()),
+            keep: 1,
+        })
+        .expect("client");
+        client.read(key).await.ok()
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3_env(endpoint: &str, keep: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("LIFEBOAT_S3_BUCKET", "offsite-test".into()),
+        ("LIFEBOAT_S3_ENDPOINT", endpoint.into()),
+        ("LIFEBOAT_S3_PREFIX", "nightly".into()),
+        ("LIFEBOAT_S3_ACCESS_KEY_ID", "test-key".into()),
+        ("LIFEBOAT_S3_SECRET_ACCESS_KEY", "test-secret".into()),
+        ("LIFEBOAT_OFFSITE_KEEP", keep.to_string()),
+    ]
+}
+
+impl TestApp {
+    async fn backup_until_offsite(&self) -> Backup {
+        let s: StartedJob = self.start_backup().await.json().await.expect("started");
+        let job = self.wait(s.job_id).await;
+        assert_eq!(job.status, job_status::SUCCEEDED);
+        let id = job.backup_id.expect("id");
+        for _ in 0..300 {
+            let b = self.backup_detail(id).await.backup;
+            if matches!(b.offsite_status.as_deref(), Some("copied") | Some("failed")) {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the offsite copy of backup {id} did not end within 30 s");
+    }
+}
+
+#[tokio::test]
+async fn backups_are_copied_offsite_verified_and_pruned() {
+    let s3 = S3::start().await;
+    // Big enough for several multipart parts.
+    let url = sample_database("lb_offsite", 150_000).await;
+    let app = TestApp::signed_in(Options {
+        env: s3_env(&s3.endpoint, 2),
+        target: Some(url),
+    })
+    .await;
+    let mut made = vec![];
+    for _ in 0..3 {
+        let b = app.backup_until_offsite().await;
+        assert_eq!(
+            b.offsite_status.as_deref(),
+            Some("copied"),
+            "{:?}",
+            b.offsite_message
+        );
+        made.push(b);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    // The newest two are offsite, byte for byte; the oldest was removed by offsite
+    // retention, while the local file stays (local retention is separate).
+    for b in &made[1..] {
+        let key = format!("nightly/lb_offsite/{}", b.file_name.clone().expect("name"));
+        let remote = s3.object(&key).await.expect("object offsite");
+        let local = std::fs::read(app.data_dir.path().join(b.location.clone().expect("loc")))
+            .expect("local");
+        assert_eq!(remote.len(), local.len());
+        assert!(remote == local, "the offsite copy is identical");
+        let sidecar = s3
+            .object(&format!("{key}.json"))
+            .await
+            .expect("sidecar offsite");
+        let v: serde_json::Value = serde_json::from_slice(&sidecar).expect("json");
+        assert_eq!(v["sha256"], b.sha256.clone().expect("sha").as_str());
+    }
+    let oldest = app.backup_detail(made[0].id).await.backup;
+    assert_eq!(oldest.offsite_status.as_deref(), Some("deleted"));
+    let key = format!(
+        "nightly/lb_offsite/{}",
+        made[0].file_name.clone().expect("name")
+    );
+    assert!(s3.object(&key).await.is_none(), "deleted offsite");
+    assert!(app
+        .data_dir
+        .path()
+        .join(made[0].location.clone().expect("loc"))
+        .exists());
+}
+
+#[tokio::test]
+async fn a_failed_offsite_copy_keeps_the_local_backup_good() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let url = sample_database("lb_offsite_down", 500).await;
+    let app = TestApp::signed_in(Options {
+        env: s3_env(&format!("http://127.0.0.1:{port}"), 7),
+        target: Some(url),
+    })
+    .await;
+    let b = app.backup_until_offsite().await;
+    assert_eq!(b.status, job_status::SUCCEEDED, "the backup itself is fine");
+    assert_eq!(b.offsite_status.as_deref(), Some("failed"));
+    assert!(
+        !b.offsite_message.clone().unwrap_or_default().is_empty(),
+        "the reason is kept"
+    );
+    // The credentials never appear in what is shown.
+    assert!(!b
+        .offsite_message
+        .unwrap_or_default()
+        .contains("test-secret"));
+}
