@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::StatusPage />
                     <Route path=path!("backups") view=pages::BackupsPage />
                     <Route path=path!("backups/:id") view=pages::BackupDetailPage />
+                    <Route path=path!("restore") view=pages::RestorePage />
                     <Route path=path!("audit") view=pages::AuditPage />
                 </ParentRoute>
             </Routes>

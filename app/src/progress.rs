@@ -7,6 +7,11 @@
 //! history when a job starts or ends. When the Layout mounts it asks
 //! `/api/v1/backups/status` whether a backup is already running, so a reload or a second tab
 //! reattaches to it.
+//!
+//! The panel also shows restore jobs (reattached, or handed over by the Restore page when
+//! one leaves it while a restore runs), with their own steps and words; on the Restore page
+//! itself a restore is shown in the page instead. [`follow_job`] is the event-stream
+//! follower both use.
 
 use crate::api::{job_status, phase, BackupStatus, Job, StartedJob};
 use crate::client::{self, Refusal};
@@ -97,7 +102,7 @@ impl PanelState {
         }
     }
 
-    fn job(&self) -> Option<&Job> {
+    pub(crate) fn job(&self) -> Option<&Job> {
         match self {
             PanelState::Following { job, .. } => job.as_deref(),
             _ => None,
@@ -119,11 +124,12 @@ impl PanelState {
         match self {
             PanelState::Refused { message } => Some(message.clone()),
             PanelState::Following { job: Some(j), .. } => {
+                let what = job_noun(&j.kind);
                 Some(j.message.clone().unwrap_or_else(|| {
                     if j.status == job_status::INTERRUPTED {
-                        "Lifeboat stopped while this backup was running.".into()
+                        format!("Lifeboat stopped while this {what} was running.")
                     } else {
-                        "The backup failed.".into()
+                        format!("The {what} failed.")
                     }
                 }))
             }
@@ -188,10 +194,7 @@ pub fn provide_backups() -> Backups {
     let following = Memo::new(move |_| b.state.with(PanelState::job_id));
     Effect::new(move |_| {
         if let Some(job_id) = following.get() {
-            #[cfg(feature = "hydrate")]
-            live::follow(job_id, b);
-            #[cfg(not(feature = "hydrate"))]
-            let _ = job_id;
+            follow_job(job_id, b);
         }
     });
 
@@ -207,6 +210,48 @@ pub fn provide_backups() -> Backups {
     install_shortcut(b);
     b
 }
+
+/// What follows a job receives: each new state, the news that it can no longer be followed,
+/// and the question whether following it is over.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(crate) trait JobSink: Copy + 'static {
+    fn apply(&self, job: Job);
+    fn lose(&self, job_id: i64, why: String);
+    fn settled(&self, job_id: i64) -> bool;
+}
+
+impl JobSink for Backups {
+    fn apply(&self, job: Job) {
+        Backups::apply(self, job);
+    }
+    fn lose(&self, job_id: i64, why: String) {
+        Backups::lose(self, job_id, why);
+    }
+    fn settled(&self, job_id: i64) -> bool {
+        Backups::settled(self, job_id)
+    }
+}
+
+/// Follows `job_id` over `/api/v1/jobs/{id}/events` for as long as the calling owner lives
+/// (or until `sink` says it is settled), reconnecting when the stream drops.
+pub(crate) fn follow_job<S: JobSink>(job_id: i64, sink: S) {
+    #[cfg(feature = "hydrate")]
+    live::follow(job_id, sink);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (job_id, sink);
+}
+
+/// "backup" or "restore", for sentences about a job.
+pub(crate) fn job_noun(kind: &str) -> &'static str {
+    if kind == JOB_KIND_RESTORE {
+        "restore"
+    } else {
+        "backup"
+    }
+}
+
+/// `Job::kind` of a restore.
+pub(crate) const JOB_KIND_RESTORE: &str = "restore";
 
 /// Ctrl+Alt+S asks for a backup from any page; Escape closes the confirmation.
 fn install_shortcut(b: Backups) {
@@ -409,7 +454,7 @@ impl Backups {
 /// still runs, a new `EventSource`.
 #[cfg(feature = "hydrate")]
 mod live {
-    use super::Backups;
+    use super::JobSink;
     use crate::api::{job_status, Job};
     use crate::client::{self, ClientError};
     use leptos::prelude::*;
@@ -477,7 +522,7 @@ mod live {
     }
 
     /// Follows `job_id` for as long as the calling owner lives.
-    pub(super) fn follow(job_id: i64, b: Backups) {
+    pub(super) fn follow<S: JobSink>(job_id: i64, b: S) {
         let sub = StoredValue::new_local(None::<Subscription>);
         let attempt = RwSignal::new(0u32);
         let failures = StoredValue::new(0u32);
@@ -726,11 +771,28 @@ enum Body {
     Lost,
 }
 
-/// The panel in the bottom-right corner (full width at the bottom of narrow windows).
+/// The panel in the bottom-right corner (full width at the bottom of narrow windows). On the
+/// Restore page a restore job is shown by the page itself, so the panel stays out of the way.
 #[component]
 pub fn JobPanel() -> impl IntoView {
     let b = use_backups();
-    let stage = Memo::new(move |_| b.state.with(PanelState::stage));
+    let location = leptos_router::hooks::use_location();
+    let shown_by_page = Memo::new(move |_| {
+        let restore = b
+            .state
+            .with(|s| s.job().is_some_and(|j| j.kind == JOB_KIND_RESTORE));
+        restore
+            && location
+                .pathname
+                .with(|p| p.trim_end_matches('/') == "/restore")
+    });
+    let stage = Memo::new(move |_| {
+        if shown_by_page.get() {
+            Stage::Hidden
+        } else {
+            b.state.with(PanelState::stage)
+        }
+    });
     let body = Memo::new(move |_| match stage.get() {
         Stage::Succeeded => Body::Succeeded,
         Stage::Failed => Body::Failed,
@@ -768,19 +830,25 @@ fn PanelHead(stage: Memo<Stage>, job: Memo<Option<Job>>) -> impl IntoView {
         let db = job
             .with(|j| j.as_ref().map(|j| j.database.clone()))
             .or_else(|| b.database.get());
+        let restore = job.with(|j| j.as_ref().is_some_and(|j| j.kind == JOB_KIND_RESTORE));
+        let (noun, doing) = if restore {
+            ("Restore", "Restoring")
+        } else {
+            ("Backup", "Backing up")
+        };
         match stage.get() {
             Stage::Hidden | Stage::Starting => "Starting a backup…".to_string(),
             Stage::Connecting | Stage::Running => match db {
-                Some(db) => format!("Backing up {db}"),
-                None => "Backing up".to_string(),
+                Some(db) => format!("{doing} {db}"),
+                None => doing.to_string(),
             },
-            Stage::Succeeded => "Backup complete".to_string(),
+            Stage::Succeeded => format!("{noun} complete"),
             Stage::Failed if status.get() == job_status::INTERRUPTED => {
-                "Backup interrupted".to_string()
+                format!("{noun} interrupted")
             }
-            Stage::Failed => "Backup failed".to_string(),
-            Stage::Cancelled => "Backup cancelled".to_string(),
-            Stage::Lost => "Lost track of the backup".to_string(),
+            Stage::Failed => format!("{noun} failed"),
+            Stage::Cancelled => format!("{noun} cancelled"),
+            Stage::Lost => format!("Lost track of the {}", noun.to_lowercase()),
         }
     };
     let icon = move || match stage.get() {
@@ -835,17 +903,17 @@ fn Notice() -> impl IntoView {
     }
 }
 
-/// The steps of a backup, the current one highlighted (and marked failed if it failed).
+/// The steps of a job, the current one highlighted (and marked failed if it failed).
 #[component]
-fn Steps(job: Memo<Option<Job>>) -> impl IntoView {
+pub(crate) fn Steps(job: Memo<Option<Job>>) -> impl IntoView {
     let items = move || {
-        let (current, status) = job.with(|j| {
+        let (kind, current, status) = job.with(|j| {
             j.as_ref()
-                .map(|j| (j.phase.clone(), j.status.clone()))
-                .unwrap_or_else(|| (phase::PREFLIGHT.to_string(), String::new()))
+                .map(|j| (j.kind.clone(), j.phase.clone(), j.status.clone()))
+                .unwrap_or_else(|| (String::new(), phase::PREFLIGHT.to_string(), String::new()))
         });
         let failed = status == job_status::FAILED || status == job_status::INTERRUPTED;
-        let steps = step_list(&current);
+        let steps = step_list(&kind, &current);
         let at = steps.iter().position(|(p, _)| *p == current);
         steps
             .into_iter()
@@ -874,8 +942,21 @@ fn Steps(job: Memo<Option<Job>>) -> impl IntoView {
     }
 }
 
-/// preflight → dump → verify → store → done (with "offsite" when the job reports it).
-fn step_list(current: &str) -> Vec<(&'static str, &'static str)> {
+/// A backup: preflight → dump → verify → store → done (with "offsite" when the job reports
+/// it). A restore: preflight → safety backup → restore → analyze → done.
+pub(crate) fn step_list(kind: &str, current: &str) -> Vec<(&'static str, &'static str)> {
+    if kind == JOB_KIND_RESTORE {
+        return [
+            phase::PREFLIGHT,
+            phase::SAFETY_BACKUP,
+            phase::RESTORE,
+            phase::ANALYZE,
+            phase::DONE,
+        ]
+        .into_iter()
+        .map(|p| (p, phase_label(p)))
+        .collect();
+    }
     let mut steps = vec![
         (phase::PREFLIGHT, "Preflight"),
         (phase::DUMP, "Dump"),
@@ -887,6 +968,22 @@ fn step_list(current: &str) -> Vec<(&'static str, &'static str)> {
     }
     steps.push((phase::DONE, "Done"));
     steps
+}
+
+/// A phase as people read it: `safety_backup` → `Safety backup`.
+pub(crate) fn phase_label(p: &str) -> &'static str {
+    match p {
+        phase::PREFLIGHT => "Preflight",
+        phase::DUMP => "Dump",
+        phase::VERIFY => "Verify",
+        phase::STORE => "Store",
+        "offsite" => "Offsite",
+        phase::SAFETY_BACKUP => "Safety backup",
+        phase::RESTORE => "Restore",
+        phase::ANALYZE => "Analyze",
+        phase::DONE => "Done",
+        _ => "Working",
+    }
 }
 
 /// A labelled value of the panel; `—` until known.
@@ -908,12 +1005,14 @@ fn ProgressBody(job: Memo<Option<Job>>) -> impl IntoView {
         Signal::derive(move || job.with(|j| j.as_ref().and_then(f)))
     };
     let job_id = Memo::new(move |_| b.state.with(PanelState::job_id));
+    let restore =
+        Memo::new(move |_| job.with(|j| j.as_ref().is_some_and(|j| j.kind == JOB_KIND_RESTORE)));
     view! {
         <Steps job />
         <div
             class="progress"
             role="progressbar"
-            aria-label="Backup progress"
+            aria-label=move || if restore.get() { "Restore progress" } else { "Backup progress" }
             aria-valuemin="0"
             aria-valuemax="100"
             aria-valuenow=move || percent.get().floor().to_string()
@@ -935,7 +1034,24 @@ fn ProgressBody(job: Memo<Option<Job>>) -> impl IntoView {
             <Fact label="File" testid="job-file" value=field(|j| j.file_name.clone()) />
             <Fact label="Location" testid="job-location" value=field(|j| j.location.clone()) />
         </dl>
-        {move || job_id.get().map(|id| view! { <CancelButton job_id=id /> })}
+        {move || {
+            if restore.get() {
+                let link = job
+                    .with(|j| j.as_ref().and_then(|j| j.restore_id))
+                    .map(|id| format!("/restore?restore={id}"))
+                    .unwrap_or_else(|| "/restore".to_string());
+                view! {
+                    <div class="job-actions">
+                        <a class="btn btn-quiet" href=link data-testid="job-restore-page">
+                            "Follow on the Restore page"
+                        </a>
+                    </div>
+                }
+                    .into_any()
+            } else {
+                job_id.get().map(|id| view! { <CancelButton job_id=id /> }).into_any()
+            }
+        }}
     }
 }
 
@@ -1004,6 +1120,30 @@ fn SucceededBody(job: Memo<Option<Job>>) -> impl IntoView {
         Signal::derive(move || job.with(|j| j.as_ref().and_then(f)))
     };
     let backup_id = job.with_untracked(|j| j.as_ref().and_then(|j| j.backup_id));
+    let restore_id = job.with_untracked(|j| {
+        j.as_ref()
+            .filter(|j| j.kind == JOB_KIND_RESTORE)
+            .map(|j| j.restore_id)
+    });
+    if let Some(restore_id) = restore_id {
+        return view! {
+            <div class="progress progress-done" aria-hidden="true">
+                <div class="progress-fill" style:width="100%"></div>
+            </div>
+            <dl class="job-facts">
+                <Fact label="Database" testid="job-database" value=field(|j| Some(j.database.clone())) />
+                <Fact label="Elapsed" testid="job-elapsed" value=field(|j| Some(format::duration_ms(j.elapsed_ms))) />
+            </dl>
+            {move || job.with(|j| j.as_ref().and_then(|j| j.message.clone())).map(|m| view! { <p class="muted job-detail">{m}</p> })}
+            <div class="job-actions">
+                <RestoreLinks restore_id safety_backup_id=backup_id />
+                <span class="muted job-dismiss-hint">
+                    {format!("Closes in {} s", DISMISS_AFTER.as_secs())}
+                </span>
+            </div>
+        }
+        .into_any();
+    }
     view! {
         <div class="progress progress-done" aria-hidden="true">
             <div class="progress-fill" style:width="100%"></div>
@@ -1027,6 +1167,29 @@ fn SucceededBody(job: Memo<Option<Job>>) -> impl IntoView {
             </span>
         </div>
     }
+    .into_any()
+}
+
+/// Links of a finished restore: its result (with pg_restore's messages) and its safety
+/// backup.
+#[component]
+fn RestoreLinks(restore_id: Option<i64>, safety_backup_id: Option<i64>) -> impl IntoView {
+    let result = restore_id
+        .map(|id| format!("/restore?restore={id}"))
+        .unwrap_or_else(|| "/restore".to_string());
+    view! {
+        <a class="btn btn-quiet" href=result data-testid="job-restore-result">
+            "Result"
+        </a>
+        {safety_backup_id
+            .map(|id| {
+                view! {
+                    <a class="btn btn-quiet" href=format!("/backups/{id}") data-testid="job-safety-backup">
+                        "Safety backup"
+                    </a>
+                }
+            })}
+    }
 }
 
 #[component]
@@ -1035,6 +1198,23 @@ fn FailedBody(job: Memo<Option<Job>>) -> impl IntoView {
     let reason = Memo::new(move |_| b.state.with(PanelState::failure).unwrap_or_default());
     let backup_id = job.with_untracked(|j| j.as_ref().and_then(|j| j.backup_id));
     let has_job = job.with_untracked(Option::is_some);
+    let restore_id = job.with_untracked(|j| {
+        j.as_ref()
+            .filter(|j| j.kind == JOB_KIND_RESTORE)
+            .map(|j| j.restore_id)
+    });
+    if let Some(restore_id) = restore_id {
+        return view! {
+            <Steps job />
+            <p class="job-error" role="alert" data-testid="job-message">
+                {move || reason.get()}
+            </p>
+            <div class="job-actions">
+                <RestoreLinks restore_id safety_backup_id=backup_id />
+            </div>
+        }
+        .into_any();
+    }
     view! {
         {has_job.then(|| view! { <Steps job /> })}
         <p class="job-error" role="alert" data-testid="job-message">
@@ -1052,14 +1232,22 @@ fn FailedBody(job: Memo<Option<Job>>) -> impl IntoView {
             <BackupLinks backup_id downloadable=false />
         </div>
     }
+    .into_any()
 }
 
 #[component]
 fn CancelledBody(job: Memo<Option<Job>>) -> impl IntoView {
     let message = move || job.with(|j| j.as_ref().and_then(|j| j.message.clone()));
+    let noun = job.with_untracked(|j| {
+        if j.as_ref().is_some_and(|j| j.kind == JOB_KIND_RESTORE) {
+            "Restore cancelled"
+        } else {
+            "Backup cancelled"
+        }
+    });
     view! {
         <p class="job-cancelled" data-testid="job-message">
-            "Backup cancelled"
+            {noun}
         </p>
         {move || message().map(|m| view! { <p class="muted job-detail">{m}</p> })}
     }
@@ -1074,9 +1262,12 @@ fn LostBody() -> impl IntoView {
             _ => String::new(),
         })
     };
+    let noun = b
+        .state
+        .with_untracked(|s| s.job().map(|j| job_noun(&j.kind)).unwrap_or("backup"));
     view! {
         <p class="job-error" role="alert" data-testid="job-message">
-            "Lifeboat could not follow this backup: "
+            {format!("Lifeboat could not follow this {noun}: ")}
             {why}
         </p>
         <p class="muted job-detail">
@@ -1103,6 +1294,7 @@ mod tests {
             elapsed_ms: 1500,
             database: "shop".into(),
             backup_id: Some(3),
+            restore_id: None,
             file_name: None,
             location: None,
             size_bytes: None,
@@ -1155,9 +1347,27 @@ mod tests {
 
     #[test]
     fn offsite_appears_only_when_reported() {
-        assert_eq!(step_list("dump").len(), 5);
-        let with = step_list("offsite");
+        assert_eq!(step_list("backup", "dump").len(), 5);
+        let with = step_list("backup", "offsite");
         assert_eq!(with.len(), 6);
         assert_eq!(with[4].0, "offsite");
+    }
+
+    #[test]
+    fn a_restore_has_its_own_steps() {
+        let steps: Vec<_> = step_list(JOB_KIND_RESTORE, phase::RESTORE)
+            .into_iter()
+            .map(|(_, label)| label)
+            .collect();
+        assert_eq!(
+            steps,
+            ["Preflight", "Safety backup", "Restore", "Analyze", "Done"]
+        );
+        let mut failed = job("failed");
+        failed.kind = JOB_KIND_RESTORE.into();
+        assert_eq!(
+            following(Some(failed)).failure().as_deref(),
+            Some("The restore failed.")
+        );
     }
 }

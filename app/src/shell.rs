@@ -60,6 +60,7 @@ fn Layout(user: Me) -> impl IntoView {
                 </a>
                 <nav class="nav" aria-label="Main">
                     <A href="/backups">"Backups"</A>
+                    <A href="/restore">"Restore"</A>
                     <A href="/" exact=true>
                         "Status"
                     </A>

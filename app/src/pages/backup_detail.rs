@@ -2,7 +2,7 @@
 //! full, `pg_dump`'s own output, the exit status, versions, timings per phase, the whole
 //! checksum and the files.
 
-use super::backups::{kind_label, CopyHash, DownloadLinks, StatusPill};
+use super::backups::{kind_label, CopyHash, DownloadLinks, RestoreLink, StatusPill};
 use super::ErrorNote;
 use crate::api::{job_status, BackupDetail, PhaseTiming};
 use crate::client;
@@ -84,7 +84,7 @@ fn Detail(d: BackupDetail) -> impl IntoView {
                 <p class="detail-message" data-testid="backup-detail-message">
                     {b.message.clone().unwrap_or_else(|| "No result recorded yet.".into())}
                 </p>
-                {succeeded.then(|| view! { <div class="detail-actions"><DownloadLinks id /></div> })}
+                {succeeded.then(|| view! { <div class="detail-actions"><DownloadLinks id /><RestoreLink id small=false /></div> })}
             </section>
             <section class="detail-block">
                 <h2 class="section-title">"Backup"</h2>

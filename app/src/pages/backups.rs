@@ -270,7 +270,7 @@ fn history_row(b: Backup) -> impl IntoView {
                 <a class="btn btn-small" href=format!("/backups/{id}") data-testid="backup-details">
                     "Details"
                 </a>
-                {succeeded.then(|| view! { <DownloadLinks id /> })}
+                {succeeded.then(|| view! { <DownloadLinks id /> <RestoreLink id small=true /> })}
             </td>
         </tr>
     }
@@ -328,6 +328,22 @@ pub(super) fn StatusPill(status: String) -> impl IntoView {
         <span class=class data-testid="backup-status-pill">
             {status}
         </span>
+    }
+}
+
+/// "Restore this backup": the Restore page with this backup instead of an upload.
+#[component]
+pub(super) fn RestoreLink(id: i64, small: bool) -> impl IntoView {
+    view! {
+        <a
+            class=if small { "btn btn-small" } else { "btn" }
+            href=format!("/restore?backup={id}")
+            data-testid="restore-backup"
+            aria-label="Restore this backup"
+            title="Restore this backup into the database"
+        >
+            {if small { "Restore" } else { "Restore this backup" }}
+        </a>
     }
 }
 

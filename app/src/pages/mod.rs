@@ -5,6 +5,7 @@ mod backup_chart;
 mod backup_detail;
 mod backups;
 mod login;
+mod restore;
 mod setup;
 mod status;
 
@@ -12,6 +13,7 @@ pub use audit::AuditPage;
 pub use backup_detail::BackupDetailPage;
 pub use backups::BackupsPage;
 pub use login::LoginPage;
+pub use restore::RestorePage;
 pub use setup::SetupPage;
 pub use status::StatusPage;
 
