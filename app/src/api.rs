@@ -94,6 +94,7 @@ pub mod audit_action {
     pub const RESTORE: &str = "restore.run";
     /// An alert delivered (or not) on one channel.
     pub const ALERT: &str = "alert.sent";
+    pub const SETTINGS_CHANGED: &str = "settings.changed";
 
     pub const ALL: &[&str] = &[
         SETUP_COMPLETED,
@@ -109,6 +110,7 @@ pub mod audit_action {
         UPLOAD,
         RESTORE,
         ALERT,
+        SETTINGS_CHANGED,
     ];
 }
 
@@ -266,6 +268,20 @@ pub struct BackupStatus {
     /// When the next scheduled backup runs (`None`: scheduled backups are off).
     #[serde(default)]
     pub next_run: Option<DateTime<Utc>>,
+    /// The last successful backup is older than the schedule's interval plus a grace
+    /// period (or there is none while scheduled backups are on): show it in red.
+    #[serde(default)]
+    pub stale: bool,
+    /// Offsite copies held now and their bytes (`None`: offsite storage not configured).
+    #[serde(default)]
+    pub offsite_count: Option<i64>,
+    #[serde(default)]
+    pub offsite_bytes: Option<i64>,
+    /// The last alert sent (its title) and when.
+    #[serde(default)]
+    pub last_alert: Option<String>,
+    #[serde(default)]
+    pub last_alert_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/backups` → 202.
@@ -452,6 +468,49 @@ pub struct ScheduleInfo {
     pub catch_up: bool,
     pub retention_keep: u32,
     pub retention_max_age_secs: Option<u64>,
+    /// `environment` (LIFEBOAT_SCHEDULE) or `settings page` (changed in the console,
+    /// which then wins over the environment).
+    #[serde(default)]
+    pub source: String,
+}
+
+/// `PUT /api/v1/schedule`: change the schedule from the Settings page (audited).
+/// `expression: null` turns scheduled backups off.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleUpdate {
+    pub expression: Option<String>,
+    /// IANA time zone name; `None` = the server's zone.
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+/// A file in the backup directory the journal does not know (reported, never deleted).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFile {
+    /// Relative to the data directory.
+    pub path: String,
+    pub size_bytes: i64,
+}
+
+/// `GET /api/v1/settings`: everything the Settings page shows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SettingsInfo {
+    pub schedule: ScheduleInfo,
+    /// `s3://bucket/prefix`, when offsite copies are configured.
+    pub offsite: Option<String>,
+    pub offsite_keep: Option<u32>,
+    /// e.g. `webhook (slack)`, `email to ops@example.com`.
+    pub alert_channels: Vec<String>,
+    pub unknown_files: Vec<UnknownFile>,
+}
+
+/// How a test alert went on one channel (`POST /api/v1/alerts/test`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct AlertDelivery {
+    pub channel: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub attempts: u32,
 }
 
 /// One backup retention deletes (or, in a dry run, would delete).

@@ -115,13 +115,7 @@ pub struct Alerter {
 }
 
 /// How delivery went on one channel.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct Delivery {
-    pub channel: String,
-    pub ok: bool,
-    pub error: Option<String>,
-    pub attempts: u32,
-}
+pub use app::api::AlertDelivery as Delivery;
 
 impl Alerter {
     pub fn new(settings: Settings, db: SqlitePool) -> Alerter {

@@ -20,6 +20,8 @@ pub struct Engine {
     pub alerts: crate::alerts::Alerter,
     /// Offsite storage, when configured.
     pub offsite: Option<crate::offsite::Offsite>,
+    /// The backup schedule in force (environment, or the Settings page).
+    pub schedule: crate::schedule::Live,
 }
 
 impl Engine {
@@ -27,6 +29,7 @@ impl Engine {
         Engine {
             alerts: crate::alerts::Alerter::new(config.alerts.clone(), db.clone()),
             offsite: config.offsite.clone(),
+            schedule: crate::schedule::live(config.scheduler.schedule.clone()),
             db,
             data_dir: config.data_dir.clone(),
             pg_bin_dir: config.pg_bin_dir.clone(),

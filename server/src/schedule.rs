@@ -18,6 +18,100 @@ pub const ACTOR: &str = "scheduler";
 
 /// Where the time of the last slot the scheduler handled is kept.
 const LAST_SLOT_KEY: &str = "schedule.last_slot";
+/// A schedule changed on the Settings page (JSON ScheduleUpdate); wins over the
+/// environment.
+const OVERRIDE_KEY: &str = "schedule.override";
+
+/// The schedule in force and where it comes from.
+#[derive(Clone, Debug)]
+pub struct Current {
+    pub schedule: Option<Schedule>,
+    /// `environment` or `settings page`.
+    pub source: &'static str,
+}
+
+/// The schedule in force, shared by the scheduler and the web edge: a change on the
+/// Settings page reaches the scheduler at once.
+pub type Live = std::sync::Arc<tokio::sync::watch::Sender<Current>>;
+
+pub fn live(from_environment: Option<Schedule>) -> Live {
+    std::sync::Arc::new(tokio::sync::watch::Sender::new(Current {
+        schedule: from_environment,
+        source: "environment",
+    }))
+}
+
+/// Applies a schedule saved from the Settings page, if any (at start-up).
+pub async fn load_override(db: &sqlx::SqlitePool, live: &Live) -> anyhow::Result<()> {
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(OVERRIDE_KEY)
+        .fetch_optional(db)
+        .await?;
+    let Some(v) = v else { return Ok(()) };
+    let update: app::api::ScheduleUpdate = serde_json::from_str(&v)?;
+    match parse_update(&update) {
+        Ok(schedule) => {
+            live.send_replace(Current {
+                schedule,
+                source: "settings page",
+            });
+        }
+        Err(e) => tracing::warn!(
+            "the schedule saved from the Settings page is not valid ({e}); using the environment's"
+        ),
+    }
+    Ok(())
+}
+
+fn parse_update(u: &app::api::ScheduleUpdate) -> Result<Option<Schedule>, String> {
+    match u.expression.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(e) => Schedule::parse(e, u.zone.as_deref()).map(Some),
+    }
+}
+
+/// Validates, saves and applies a schedule from the Settings page.
+pub async fn update(
+    db: &sqlx::SqlitePool,
+    live: &Live,
+    u: &app::api::ScheduleUpdate,
+) -> Result<Option<Schedule>, String> {
+    let schedule = parse_update(u)?;
+    let text = serde_json::to_string(u).map_err(|e| e.to_string())?;
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(OVERRIDE_KEY)
+    .bind(text)
+    .execute(db)
+    .await
+    .map_err(|e| format!("cannot save the schedule: {e}"))?;
+    live.send_replace(Current {
+        schedule: schedule.clone(),
+        source: "settings page",
+    });
+    Ok(schedule)
+}
+
+/// How long after the schedule's interval (plus a grace period: the interval itself, at
+/// most an hour) a last success counts as stale. `reference` is the last success, or
+/// when scheduling started in this data directory.
+pub fn is_stale(schedule: &Schedule, reference: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let Some(prev) = schedule.prev_at_or_before(now) else {
+        return false;
+    };
+    let Some(next) = schedule.next_after(prev) else {
+        return false;
+    };
+    let interval = next - prev;
+    let grace = interval.min(chrono::Duration::hours(1));
+    now - reference > interval + grace
+}
+
+/// When the scheduler started handling slots here (its baseline), if it ever did.
+pub async fn baseline(db: &sqlx::SqlitePool) -> sqlx::Result<Option<DateTime<Utc>>> {
+    last_slot(db).await
+}
 
 #[derive(Clone, Debug)]
 pub enum Zone {
@@ -149,46 +243,70 @@ async fn record_slot(db: &sqlx::SqlitePool, slot: DateTime<Utc>) -> sqlx::Result
     Ok(())
 }
 
-/// Starts the scheduler (nothing when the schedule is off).
+/// Starts the scheduler (when there is a target). It follows the live schedule: turned
+/// off, it waits; changed, it recomputes the next run.
 pub fn spawn(engine: Engine, settings: Settings) -> Option<tokio::task::JoinHandle<()>> {
-    let schedule = settings.schedule.clone()?;
     engine.target.as_ref()?;
     Some(tokio::spawn(async move {
-        if let Err(e) = run(engine, schedule, settings).await {
+        if let Err(e) = run(engine, settings).await {
             tracing::error!("the backup scheduler stopped: {e:#}");
         }
     }))
 }
 
-async fn run(engine: Engine, schedule: Schedule, settings: Settings) -> anyhow::Result<()> {
+async fn run(engine: Engine, settings: Settings) -> anyhow::Result<()> {
+    let mut rx = engine.schedule.subscribe();
     let now = Utc::now();
     let last = last_slot(&engine.db).await?;
-    match missed_slot(&schedule, last, now) {
-        Some(slot) if settings.catch_up => {
-            tracing::info!("catching up the scheduled backup missed at {slot}");
-            record_slot(&engine.db, slot).await?;
-            run_slot(&engine, &settings).await;
-        }
-        _ => {
-            // First start in this data directory, or nothing missed: from now on.
-            if last.is_none() {
-                record_slot(&engine.db, now).await?;
+    let current = rx.borrow_and_update().schedule.clone();
+    if let Some(schedule) = &current {
+        match missed_slot(schedule, last, now) {
+            Some(slot) if settings.catch_up => {
+                tracing::info!("catching up the scheduled backup missed at {slot}");
+                record_slot(&engine.db, slot).await?;
+                run_slot(&engine, &settings).await;
+            }
+            _ => {
+                // First start in this data directory, or nothing missed: from now on.
+                if last.is_none() {
+                    record_slot(&engine.db, now).await?;
+                }
             }
         }
     }
     loop {
+        let current = rx.borrow_and_update().schedule.clone();
+        let Some(schedule) = current else {
+            // Off: wait for a change.
+            if rx.changed().await.is_err() {
+                return Ok(());
+            }
+            continue;
+        };
         let Some(next) = schedule.next_after(Utc::now()) else {
             tracing::warn!(
-                "the schedule `{}` has no next run; scheduled backups stop",
+                "the schedule `{}` has no next run; waiting for a new one",
                 schedule.expression
             );
-            return Ok(());
+            if rx.changed().await.is_err() {
+                return Ok(());
+            }
+            continue;
         };
         tracing::info!("next scheduled backup at {next}");
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        tokio::time::sleep(wait).await;
-        record_slot(&engine.db, next).await?;
-        run_slot(&engine, &settings).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {
+                record_slot(&engine.db, next).await?;
+                run_slot(&engine, &settings).await;
+            }
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                tracing::info!("the schedule changed");
+            }
+        }
     }
 }
 
@@ -284,6 +402,26 @@ mod tests {
         assert!(Schedule::parse("0 2 * * *", Some("Mars/Olympus"))
             .expect_err("zone")
             .contains("time zone"));
+    }
+
+    #[test]
+    fn staleness_allows_the_interval_and_a_grace_period() {
+        let daily = Schedule::parse("0 2 * * *", Some("UTC")).expect("parse");
+        let now = utc("2026-11-21T09:00:00Z");
+        // Today's 02:00 backup is there.
+        assert!(!daily.is_stale_for_test(utc("2026-11-21T02:10:00Z"), now));
+        // Only yesterday's: older than a day plus an hour's grace.
+        assert!(daily.is_stale_for_test(utc("2026-11-20T02:30:00Z"), now));
+        assert!(!daily.is_stale_for_test(utc("2026-11-20T02:30:00Z"), utc("2026-11-21T03:00:00Z")));
+        let minutely = Schedule::parse("* * * * *", Some("UTC")).expect("parse");
+        assert!(!minutely.is_stale_for_test(now - chrono::Duration::seconds(90), now));
+        assert!(minutely.is_stale_for_test(now - chrono::Duration::seconds(150), now));
+    }
+
+    impl Schedule {
+        fn is_stale_for_test(&self, reference: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+            is_stale(self, reference, now)
+        }
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     backups::recover_at_startup(&engine).await?;
     crate::uploads::sweep(&engine, true).await?;
     crate::uploads::spawn_sweeper(engine.clone());
+    crate::schedule::load_override(&db, &engine.schedule).await?;
     let scheduler = crate::schedule::spawn(engine.clone(), config.scheduler.clone());
 
     if !config.site_dir.join("pkg").is_dir() {

@@ -27,8 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/backups/{id}", get(detail).delete(remove))
         .route("/backups/{id}/pin", post(pin))
         .route("/retention/plan", get(retention_plan))
-        .route("/schedule", get(schedule))
+        .route("/schedule", get(schedule).put(update_schedule))
         .route("/alerts/test", post(test_alert))
+        .route("/settings", get(settings))
         .route("/backups/{id}/download", get(download))
         .route("/backups/{id}/metadata", get(metadata))
 }
@@ -64,6 +65,24 @@ async fn status(
         None => None,
     };
     let (used_bytes, backup_count) = backups::usage(&st.db).await?;
+    let last_success_at = last_success.as_ref().and_then(|b| b.finished_at);
+    let offsite: Option<(i64, i64)> = match (&st.engine.offsite, &database) {
+        (Some(_), Some(d)) => Some(
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM backups WHERE database = ? AND offsite_status = 'copied'",
+            )
+            .bind(d)
+            .fetch_one(&st.db)
+            .await?,
+        ),
+        _ => None,
+    };
+    let last_alert: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT COALESCE(json_extract(details, '$.title'), ''), at FROM audit_events WHERE action = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(audit_action::ALERT)
+    .fetch_optional(&st.db)
+    .await?;
     let space = storage::volume_space(&storage::backups_root(&st.config.data_dir)).ok();
     let running_job = match &database {
         Some(d) => match jobs::running_for(&st.db, d).await? {
@@ -81,12 +100,12 @@ async fn status(
         total_bytes: space.map(|s| s.1 as i64),
         running_job,
         confirm_backup: st.config.confirm_backup,
-        next_run: st
-            .config
-            .scheduler
-            .schedule
-            .as_ref()
-            .and_then(|s| s.next_after(chrono::Utc::now())),
+        next_run: current_schedule(&st).and_then(|s| s.next_after(chrono::Utc::now())),
+        stale: stale(&st, last_success_at).await?,
+        offsite_count: offsite.map(|o| o.0),
+        offsite_bytes: offsite.map(|o| o.1),
+        last_alert: last_alert.as_ref().map(|a| a.0.clone()),
+        last_alert_at: last_alert.map(|a| a.1),
     }))
 }
 
@@ -338,16 +357,37 @@ async fn retention_plan(
     Ok(Json(plan))
 }
 
-async fn schedule(State(st): State<AppState>, _user: CurrentUser) -> Json<app::api::ScheduleInfo> {
+fn current_schedule(st: &AppState) -> Option<crate::schedule::Schedule> {
+    st.engine.schedule.borrow().schedule.clone()
+}
+
+/// Whether the last success (or, without one, the start of scheduling here) is older
+/// than the schedule allows. Never stale when scheduled backups are off.
+pub async fn stale(
+    st: &AppState,
+    last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<bool, AppError> {
+    let Some(schedule) = current_schedule(st) else {
+        return Ok(false);
+    };
+    let reference = match last_success_at {
+        Some(t) => Some(t),
+        None => crate::schedule::baseline(&st.db).await?,
+    };
+    Ok(reference.is_some_and(|r| crate::schedule::is_stale(&schedule, r, chrono::Utc::now())))
+}
+
+fn schedule_info(st: &AppState) -> app::api::ScheduleInfo {
     let s = &st.config.scheduler;
-    Json(app::api::ScheduleInfo {
-        expression: s.schedule.as_ref().map(|x| x.expression.clone()),
-        zone: s
+    let current = st.engine.schedule.borrow().clone();
+    app::api::ScheduleInfo {
+        expression: current.schedule.as_ref().map(|x| x.expression.clone()),
+        zone: current
             .schedule
             .as_ref()
             .map(|x| x.zone_name())
             .unwrap_or_else(|| "server time".into()),
-        next_run: s
+        next_run: current
             .schedule
             .as_ref()
             .and_then(|x| x.next_after(chrono::Utc::now())),
@@ -356,7 +396,121 @@ async fn schedule(State(st): State<AppState>, _user: CurrentUser) -> Json<app::a
         catch_up: s.catch_up,
         retention_keep: s.retention.keep_last as u32,
         retention_max_age_secs: s.retention.max_age.map(|d| d.as_secs()),
-    })
+        source: current.source.into(),
+    }
+}
+
+async fn schedule(State(st): State<AppState>, _user: CurrentUser) -> Json<app::api::ScheduleInfo> {
+    Json(schedule_info(&st))
+}
+
+async fn update_schedule(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    axum::Json(u): axum::Json<app::api::ScheduleUpdate>,
+) -> Result<Response, AppError> {
+    let before = st
+        .engine
+        .schedule
+        .borrow()
+        .schedule
+        .as_ref()
+        .map(|s| s.expression.clone());
+    let result = crate::schedule::update(&st.db, &st.engine.schedule, &u).await;
+    audit::record(
+        &st.db,
+        &user.origin(),
+        Entry {
+            action: audit_action::SETTINGS_CHANGED,
+            target: Some("schedule"),
+            outcome: if result.is_ok() {
+                outcome::SUCCESS
+            } else {
+                outcome::FAILURE
+            },
+            details: serde_json::json!({
+                "setting": "schedule",
+                "before": before,
+                "expression": u.expression,
+                "zone": u.zone,
+                "error": result.as_ref().err(),
+            }),
+        },
+    )
+    .await?;
+    match result {
+        Ok(_) => Ok(Json(schedule_info(&st)).into_response()),
+        Err(m) => Ok(crate::http::error::json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_schedule",
+            m,
+        )),
+    }
+}
+
+/// Files in the backup folders that the journal does not know (temporary files aside).
+pub async fn unknown_files(st: &AppState) -> Result<Vec<app::api::UnknownFile>, AppError> {
+    let known: Vec<(String,)> =
+        sqlx::query_as("SELECT location FROM backups WHERE location IS NOT NULL")
+            .fetch_all(&st.db)
+            .await?;
+    let known: std::collections::HashSet<String> = known
+        .into_iter()
+        .flat_map(|(l,)| [format!("{l}.json"), l])
+        .collect();
+    let data_dir = st.config.data_dir.clone();
+    let root = storage::backups_root(&data_dir);
+    let mut out = vec![];
+    for db in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(db.path()).into_iter().flatten().flatten() {
+            let p = f.path();
+            if !p.is_file() {
+                continue;
+            }
+            if p.extension().is_some_and(|e| e == "tmp" || e == "pgpass") {
+                continue;
+            }
+            let rel = p
+                .strip_prefix(&data_dir)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .to_string();
+            if !known.contains(&rel) {
+                out.push(app::api::UnknownFile {
+                    size_bytes: f.metadata().map(|m| m.len() as i64).unwrap_or(0),
+                    path: rel,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+async fn settings(
+    State(st): State<AppState>,
+    _user: CurrentUser,
+) -> Result<Json<app::api::SettingsInfo>, AppError> {
+    let a = st.engine.alerts.settings();
+    let mut alert_channels = vec![];
+    if let Some(w) = &a.webhook {
+        alert_channels.push(format!("webhook ({:?})", w.format).to_lowercase());
+    }
+    if let Some(e) = &a.email {
+        alert_channels.push(format!(
+            "email to {} via {}:{}",
+            e.to.join(", "),
+            e.host,
+            e.port
+        ));
+    }
+    Ok(Json(app::api::SettingsInfo {
+        schedule: schedule_info(&st),
+        offsite: st.engine.offsite.as_ref().map(|o| o.describe()),
+        offsite_keep: st.engine.offsite.as_ref().map(|o| o.keep() as u32),
+        alert_channels,
+        unknown_files: unknown_files(&st).await?,
+    }))
 }
 
 /// Sends a test alert on every configured channel and says how each went (audited).

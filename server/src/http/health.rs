@@ -34,6 +34,50 @@ fn check(name: &str, r: Result<String, String>) -> ReadyCheck {
 }
 
 /// Runs every readiness check (concurrently).
+/// The last successful backup is recent enough for the schedule in force.
+async fn last_backup_check(st: &AppState) -> Result<String, String> {
+    let Some(database) = st.engine.target.as_ref().map(|t| t.database()) else {
+        return Ok("no target database".into());
+    };
+    let last = crate::backups::last_success(&st.db, &database)
+        .await
+        .map_err(|e| format!("cannot read the journal: {e}"))?;
+    let at = last.as_ref().and_then(|b| b.finished_at);
+    let stale = crate::http::backups::stale(st, at)
+        .await
+        .map_err(|e| e.to_string())?;
+    let schedule = st.engine.schedule.borrow().schedule.clone();
+    let age = at.map(|t| {
+        let mins = (chrono::Utc::now() - t).num_minutes();
+        if mins >= 120 {
+            format!("{} h ago", mins / 60)
+        } else {
+            format!("{mins} min ago")
+        }
+    });
+    match (schedule, stale) {
+        (None, _) => Ok(match age {
+            Some(a) => format!("last successful backup {a}; scheduled backups are off"),
+            None => "no successful backup yet; scheduled backups are off".into(),
+        }),
+        (Some(s), true) => Err(match age {
+            Some(a) => format!(
+                "the last successful backup of {database} is stale ({a}) for the schedule `{}` ({})",
+                s.expression,
+                s.zone_name()
+            ),
+            None => format!(
+                "no successful backup of {database} since scheduling started (`{}`)",
+                s.expression
+            ),
+        }),
+        (Some(s), false) => Ok(match age {
+            Some(a) => format!("last successful backup {a}; schedule `{}`", s.expression),
+            None => format!("no backup yet; the first is due by the schedule `{}`", s.expression),
+        }),
+    }
+}
+
 pub async fn report(st: &AppState) -> ReadyReport {
     let db = async {
         sqlx::query_scalar::<_, i64>("SELECT 1")
@@ -103,12 +147,14 @@ pub async fn report(st: &AppState) -> ReadyReport {
             )),
         }
     };
+    let last_backup = last_backup_check(st).await;
     let checks = vec![
         check("metadata_db", db),
         check("data_dir", data_dir),
         check("target", target_check),
         check("pg_dump", tool_check(dump, "pg_dump")),
         check("pg_restore", tool_check(restore, "pg_restore")),
+        check("last_backup", last_backup),
     ];
     ReadyReport {
         ready: checks.iter().all(|c| c.ok),

@@ -32,7 +32,14 @@ async fn readyz_is_200_when_everything_is_in_place() {
     let names: Vec<_> = report.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["metadata_db", "data_dir", "target", "pg_dump", "pg_restore"]
+        [
+            "metadata_db",
+            "data_dir",
+            "target",
+            "pg_dump",
+            "pg_restore",
+            "last_backup"
+        ]
     );
     assert!(check(&report, "target").detail.contains("PostgreSQL"));
     let text = serde_json::to_string(&report).expect("json");

@@ -155,3 +155,31 @@ async fn every_command_of_the_restore_runbook_works() {
     ok(6, &run_block(&blocks[6], work.path(), &env));
     assert_eq!(marker(&url).await, "at-backup-time");
 }
+
+/// docs/operations.md lists exactly the variables the code reads.
+#[test]
+fn the_operations_guide_lists_every_setting() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md"),
+    )
+    .expect("docs/operations.md");
+    for (var, _) in server::config::SETTINGS {
+        assert!(
+            text.contains(&format!("`{var}`")),
+            "{var} is not documented"
+        );
+    }
+    let documented: Vec<&str> = text
+        .split('`')
+        .filter(|w| w.starts_with("LIFEBOAT_") && !w.contains(' ') && !w.contains('='))
+        .map(|w| w.trim_end_matches("_FILE"))
+        .collect();
+    for var in documented {
+        let known = server::config::SETTINGS.iter().any(|(v, _)| *v == var)
+            || ["LIFEBOAT_CONFIG", "LIFEBOAT_TOOLS_DIR"].contains(&var);
+        assert!(
+            known,
+            "docs/operations.md names {var}, which the code does not read"
+        );
+    }
+}

@@ -270,3 +270,50 @@ async fn retention_keeps_the_last_n_and_never_a_pinned_backup() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn readyz_fails_when_the_last_success_is_older_than_the_schedule_allows() {
+    let url = sample_database("lb_sched_stale", 200).await;
+    let data = tempfile::tempdir().expect("data");
+    {
+        let db = server::store::open(data.path()).await.expect("store");
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('schedule.last_slot', ?)")
+            .bind((chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339())
+            .execute(&db)
+            .await
+            .expect("seed");
+        db.close().await;
+    }
+    let config = config_for(
+        data.path(),
+        &with(
+            &url,
+            vec![
+                ("LIFEBOAT_SCHEDULE", "0 2 * * *".into()),
+                ("LIFEBOAT_SCHEDULE_TZ", "UTC".into()),
+                ("LIFEBOAT_SCHEDULE_CATCH_UP", "false".into()),
+            ],
+        ),
+    );
+    let target = config.target_url.clone();
+    let server = server::startup::start(config, target)
+        .await
+        .expect("server starts");
+    let r = reqwest::get(format!("http://{}/readyz", server.addr))
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), 503);
+    let report: app::api::ReadyReport = r.json().await.expect("json");
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "last_backup")
+        .expect("last_backup check");
+    assert!(!check.ok);
+    assert!(
+        check.detail.contains("no successful backup"),
+        "{}",
+        check.detail
+    );
+    server.stop().await.expect("stop");
+}
