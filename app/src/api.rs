@@ -89,6 +89,7 @@ pub mod audit_action {
     /// A stored backup deleted (by retention or by hand).
     pub const BACKUP_DELETE: &str = "backup.delete";
     pub const BACKUP_PIN: &str = "backup.pin";
+    pub const BACKUP_VERIFY: &str = "backup.verify";
     /// A `.dump` received and validated (or refused).
     pub const UPLOAD: &str = "upload.received";
     pub const RESTORE: &str = "restore.run";
@@ -107,6 +108,7 @@ pub mod audit_action {
         DOWNLOAD,
         BACKUP_DELETE,
         BACKUP_PIN,
+        BACKUP_VERIFY,
         UPLOAD,
         RESTORE,
         ALERT,

@@ -22,6 +22,7 @@ pub mod event {
     pub const LOW_SPACE: &str = "low_space";
     pub const RESTORE: &str = "restore";
     pub const OFFSITE_FAILED: &str = "offsite_failed";
+    pub const VERIFY_FAILED: &str = "verify_failed";
     pub const TEST: &str = "test";
 }
 

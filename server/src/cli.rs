@@ -66,6 +66,15 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Re-check stored backups: hash and full read of the local file, and the offsite
+    /// copy's size and hash. Corrupted ones are marked and an alert is sent.
+    Verify {
+        /// One backup; without it, --all is needed.
+        id: Option<i64>,
+        /// Every stored backup of the target.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
     /// Apply the retention policy (LIFEBOAT_RETENTION_KEEP, LIFEBOAT_RETENTION_MAX_AGE)
     /// to the target's backups now.
     Prune {
@@ -127,6 +136,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::List { limit }) => list(config, *limit, cli.json).await,
         Some(Command::Prune { dry_run }) => prune(config, *dry_run, cli.json).await,
+        Some(Command::Verify { id, all }) => verify(config, *id, *all, cli.json).await,
         Some(Command::User {
             command:
                 UserCommand::Add {
@@ -137,6 +147,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Already said on standard output (as JSON with --json).
+        Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
         Err(e) => {
             if cli.json {
                 println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
@@ -393,6 +405,59 @@ async fn list(config: Config, limit: i64, json: bool) -> anyhow::Result<()> {
     println!("{} of {} shown (* = pinned)", page.items.len(), page.total);
     Ok(())
 }
+
+async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyhow::Result<()> {
+    if id.is_none() && !all {
+        anyhow::bail!("say which backup: `lifeboat verify ID`, or `lifeboat verify --all`");
+    }
+    let db = store::open(&config.data_dir).await?;
+    let engine = crate::engine::Engine::new(db, &config, config.target_url.clone());
+    let ids: Vec<i64> = match id {
+        Some(id) => vec![id],
+        None => sqlx::query_scalar(
+            "SELECT id FROM backups WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC",
+        )
+        .fetch_all(&engine.db)
+        .await?,
+    };
+    let mut bad = 0;
+    let mut results = vec![];
+    for id in ids {
+        let r = crate::verify::backup(&engine, id, &Origin::cli()).await?;
+        if !r.ok {
+            bad += 1;
+        }
+        if !json {
+            println!(
+                "backup {id}: {} — {}",
+                if r.ok { "OK" } else { "CORRUPTED" },
+                r.checks.join("; ")
+            );
+        }
+        results.push(r);
+    }
+    // Alerts are sent by background tasks: give them a moment before the process exits.
+    if bad > 0 && engine.alerts.configured() {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "results": results, "failed": bad })
+        );
+    } else {
+        println!("{} backup(s) verified, {bad} failed", results.len());
+    }
+    if bad > 0 {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
+
+/// A failure the command already reported in its output.
+#[derive(Debug, thiserror::Error)]
+#[error("reported")]
+struct Reported;
 
 async fn prune(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
     let Some(target) = config.target_url.clone() else {

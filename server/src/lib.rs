@@ -30,3 +30,4 @@ pub mod telemetry;
 pub mod throttle;
 pub mod uploads;
 pub mod users;
+pub mod verify;

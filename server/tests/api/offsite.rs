@@ -180,3 +180,77 @@ async fn a_failed_offsite_copy_keeps_the_local_backup_good() {
         .unwrap_or_default()
         .contains("test-secret"));
 }
+
+#[tokio::test]
+async fn verify_marks_a_damaged_backup_and_a_lost_offsite_copy() {
+    let s3 = S3::start().await;
+    let url = sample_database("lb_verify", 3_000).await;
+    let env = s3_env(&s3.endpoint, 7);
+    let app = TestApp::signed_in(Options {
+        env: env.clone(),
+        target: Some(url.clone()),
+    })
+    .await;
+    let a = app.backup_until_offsite().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let b = app.backup_until_offsite().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let c = app.backup_until_offsite().await;
+    // a: one flipped byte in the local file; b: its offsite copy is gone; c: intact.
+    let path = app.data_dir.path().join(a.location.clone().expect("loc"));
+    let mut bytes = std::fs::read(&path).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&path, bytes).expect("write");
+    let offsite = server::offsite::Offsite::new(server::offsite::Settings {
+        bucket: "offsite-test".into(),
+        endpoint: Some(s3.endpoint.clone()),
+        region: "us-east-1".into(),
+        prefix: String::new(),
+        access_key_id: server::config::Secret::new("k".into()),
+        secret_access_key: server::config::Secret::new("s".into()),
+        keep: 1,
+    })
+    .expect("client");
+    offsite
+        .delete(&format!(
+            "nightly/lb_verify/{}",
+            b.file_name.clone().expect("name")
+        ))
+        .await
+        .expect("delete");
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    cmd.args(["verify", "--all", "--json"])
+        .env("LIFEBOAT_DATA_DIR", app.data_dir.path())
+        .env("LIFEBOAT_TARGET_URL", &url)
+        .env("LIFEBOAT_PG_BIN_DIR", pg_bin_dir().expect("bin"));
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("verify");
+    assert!(
+        !out.status.success(),
+        "a corrupted backup fails the command"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let by_id = |id: i64| {
+        v["results"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .expect("result")
+    };
+    assert_eq!(by_id(a.id)["ok"], false);
+    assert_eq!(by_id(b.id)["ok"], false);
+    assert_eq!(by_id(c.id)["ok"], true, "{}", by_id(c.id));
+    assert_eq!(app.backup_detail(a.id).await.backup.status, "corrupted");
+    let b_now = app.backup_detail(b.id).await.backup;
+    assert_eq!(b_now.status, "succeeded", "the local file is fine");
+    assert_eq!(b_now.offsite_status.as_deref(), Some("failed"));
+    let audits = app.audit_with(app::api::audit_action::BACKUP_VERIFY).await;
+    assert_eq!(audits.len(), 3);
+    assert_eq!(v["failed"], 2);
+}
