@@ -31,6 +31,8 @@ export async function startLifeboat(env: Record<string, string> = {}): Promise<L
       LIFEBOAT_ADDR: "127.0.0.1:0",
       LIFEBOAT_TARGET_URL: target,
       LIFEBOAT_SITE_DIR: join(root, "target", "site"),
+      // No scheduled backup in the middle of a test (a test may turn it on).
+      LIFEBOAT_SCHEDULE: "off",
       ...(process.env.LIFEBOAT_TEST_PG_BIN_DIR
         ? { LIFEBOAT_PG_BIN_DIR: process.env.LIFEBOAT_TEST_PG_BIN_DIR }
         : {}),
