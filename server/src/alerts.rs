@@ -407,7 +407,11 @@ pub async fn after_backup(
         }
     }
     if let Ok((free, total)) = crate::storage::volume_space(backups_dir) {
-        if let Some(why) = low_space(free, total, s) {
+        let why = low_space(free, total, s);
+        if why.is_some() && !once_a_day(db, "alert.low_space.last").await {
+            return;
+        }
+        if let Some(why) = why {
             alerter.send(Alert {
                 event: event::LOW_SPACE,
                 database: Some(database.into()),
@@ -419,6 +423,32 @@ pub async fn after_backup(
             });
         }
     }
+}
+
+/// `true` at most once per 24 hours for `key` (a repeated condition, such as low space,
+/// is not re-sent after every backup).
+async fn once_a_day(db: &SqlitePool, key: &str) -> bool {
+    let now = Utc::now();
+    let last: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(key)
+        .fetch_optional(db)
+        .await
+        .ok()
+        .flatten();
+    let recent = last
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+        .is_some_and(|t| now - t.with_timezone(&Utc) < chrono::Duration::hours(24));
+    if recent {
+        return false;
+    }
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(now.to_rfc3339())
+    .execute(db)
+    .await
+    .is_ok()
 }
 
 #[cfg(test)]

@@ -212,20 +212,7 @@ pub async fn start(
         })
         .await;
 
-    let mut run = Run {
-        engine: engine.clone(),
-        origin: origin.clone(),
-        kind,
-        backup_id,
-        database,
-        started: Instant::now(),
-        timings: vec![],
-        tool_output: None,
-        exit_status: None,
-        server_version: None,
-        pg_dump_version: None,
-        archive_version: None,
-    };
+    let mut run = Run::new(engine, origin, kind, backup_id, database);
     let t0 = Instant::now();
     let ready = match preflight(engine).await {
         Ok(r) => r,
@@ -394,6 +381,29 @@ struct Stored {
 }
 
 impl Run {
+    fn new(
+        engine: &Engine,
+        origin: &Origin,
+        kind: &'static str,
+        backup_id: i64,
+        database: String,
+    ) -> Run {
+        Run {
+            engine: engine.clone(),
+            origin: origin.clone(),
+            kind,
+            backup_id,
+            database,
+            started: Instant::now(),
+            timings: vec![],
+            tool_output: None,
+            exit_status: None,
+            server_version: None,
+            pg_dump_version: None,
+            archive_version: None,
+        }
+    }
+
     async fn execute(mut self, mut handle: JobHandle, ready: Ready, _lock: DatabaseLock) -> Job {
         let result = self.pipeline(&mut handle, &ready).await;
         let (status, message, stored) = match result {
@@ -716,22 +726,9 @@ impl Run {
                 "verification failed: the file has {read} bytes, but {decoded} were decoded while it was written"
             )));
         }
-        let toc = Command::new(&ready.pg_restore.path)
-            .arg("--list")
-            .arg(tmp)
-            .env("LC_MESSAGES", "C")
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
+        pgtools::list_archive(&ready.pg_restore.path, tmp)
             .await
-            .map_err(|e| Stop::failed(format!("cannot start pg_restore --list: {e}")))?;
-        if !toc.status.success() {
-            return Err(Stop::failed(format!(
-                "verification failed: pg_restore --list {}: {}",
-                pgtools::describe_exit(toc.status),
-                pgtools::error_lines(&String::from_utf8_lossy(&toc.stderr))
-            )));
-        }
+            .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
         Ok((size as i64, hex::encode(hasher.finalize())))
     }
 
@@ -916,20 +913,7 @@ pub async fn safety_backup(
             j.current_item = Some("checking the configuration".into());
         })
         .await;
-    let mut run = Run {
-        engine: engine.clone(),
-        origin: origin.clone(),
-        kind,
-        backup_id,
-        database,
-        started: Instant::now(),
-        timings: vec![],
-        tool_output: None,
-        exit_status: None,
-        server_version: None,
-        pg_dump_version: None,
-        archive_version: None,
-    };
+    let mut run = Run::new(engine, origin, kind, backup_id, database);
     let t0 = Instant::now();
     let result = match preflight(engine).await {
         Err(problems) => {

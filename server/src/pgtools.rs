@@ -106,6 +106,27 @@ pub async fn find(name: &str, bin_dir: Option<&Path>) -> Result<Tool, String> {
     })
 }
 
+/// `pg_restore --list FILE`: the archive's table of contents, or why it cannot be read.
+pub async fn list_archive(pg_restore: &Path, archive: &Path) -> Result<String, String> {
+    let out = Command::new(pg_restore)
+        .arg("--list")
+        .arg(archive)
+        .env("LC_MESSAGES", "C")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("cannot start pg_restore --list: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pg_restore --list {}: {}",
+            describe_exit(out.status),
+            error_lines(&String::from_utf8_lossy(&out.stderr))
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Whether a tool of major `tool` can work with a server of major `server`: PostgreSQL's
 /// pg_dump refuses servers newer than itself, and a restore needs a pg_restore that
 /// reads what the same-version pg_dump wrote.

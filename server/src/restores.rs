@@ -614,23 +614,7 @@ impl Entries {
 }
 
 async fn count_entries(pg_restore: &Path, path: &Path) -> Result<Entries, String> {
-    let out = Command::new(pg_restore)
-        .arg("--list")
-        .arg(path)
-        .env("LC_MESSAGES", "C")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| format!("cannot start pg_restore --list: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pg_restore --list {}: {}",
-            pgtools::describe_exit(out.status),
-            pgtools::error_lines(&String::from_utf8_lossy(&out.stderr))
-        ));
-    }
-    Ok(entries_of(&String::from_utf8_lossy(&out.stdout)))
+    Ok(entries_of(&pgtools::list_archive(pg_restore, path).await?))
 }
 
 pub fn entries_of(list: &str) -> Entries {

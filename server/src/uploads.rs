@@ -393,22 +393,10 @@ pub async fn check_contents(
     full_read(&tool.path, path)
         .await
         .map_err(|e| UploadError::Refused(format!("the archive is damaged or truncated: {e}")))?;
-    let list = Command::new(&tool.path)
-        .arg("--list")
-        .arg(path)
-        .env("LC_MESSAGES", "C")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
+    let list = pgtools::list_archive(&tool.path, path)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot start pg_restore --list: {e}"))?;
-    if !list.status.success() {
-        return Err(UploadError::Refused(format!(
-            "pg_restore cannot list the archive: {}",
-            pgtools::error_lines(&String::from_utf8_lossy(&list.stderr))
-        )));
-    }
-    let mut summary = archive::summarize_list(&String::from_utf8_lossy(&list.stdout), header);
+        .map_err(|e| UploadError::Refused(format!("pg_restore cannot list the archive: {e}")))?;
+    let mut summary = archive::summarize_list(&list, header);
     let mut head = vec![0u8; HEAD_BYTES];
     if let Ok(mut f) = tokio::fs::File::open(path).await {
         let n = f.read(&mut head).await.unwrap_or(0);
