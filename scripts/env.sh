@@ -44,3 +44,9 @@ pg_bindir() {
     [[ -x "$d/initdb" && -x "$d/pg_dump" ]] && { echo "$d"; return; }
   done
 }
+
+# The name of the wasm bundle, as cargo-leptos sets it when it builds. Exported for every
+# cargo command so that a plain `cargo build`/`cargo test` compiles Leptos exactly as
+# cargo-leptos does: Leptos bakes this name into the server at compile time (without it,
+# pages ask for `lifeboat_bg.wasm`, which cargo-leptos does not produce).
+export LEPTOS_OUTPUT_NAME=lifeboat
