@@ -156,6 +156,21 @@ mod imp {
         Err(refusal_from(resp).await)
     }
 
+    /// `PUT` with a JSON body, answered with JSON.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let resp = Request::put(path)
+            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+            .json(body)
+            .map_err(net)?
+            .send()
+            .await
+            .map_err(net)?;
+        decode(resp).await
+    }
+
     /// `DELETE`; any success status (200, 202, 204) counts, whatever its body.
     pub async fn delete(path: &str) -> Result<(), ClientError> {
         send_without_body(Request::delete(path)).await
@@ -209,12 +224,18 @@ mod imp {
     ) -> Result<T, Refusal> {
         Err(unavailable().into())
     }
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        _path: &str,
+        _body: &B,
+    ) -> Result<T, ClientError> {
+        Err(unavailable())
+    }
     pub async fn delete(_path: &str) -> Result<(), ClientError> {
         Err(unavailable())
     }
 }
 
-pub use imp::{delete, get, get_any_status, post, post_detailed, post_empty};
+pub use imp::{delete, get, get_any_status, post, post_detailed, post_empty, put};
 
 /// Percent-encodes a query parameter value.
 pub fn enc(v: &str) -> String {

@@ -55,6 +55,40 @@ pub fn age(at: &DateTime<Utc>, now: &DateTime<Utc>) -> String {
     }
 }
 
+/// How far ahead `at` is, in the largest whole unit: `in 45 s`, `in 12 min`, `in 2 h`,
+/// `in 3 d`. A moment already past (the run is starting) reads `now`.
+pub fn until(at: &DateTime<Utc>, now: &DateTime<Utc>) -> String {
+    let secs = (*at - *now).num_seconds();
+    match secs {
+        s if s < 1 => "now".to_string(),
+        s if s < 60 => format!("in {s} s"),
+        s if s < 3600 => format!("in {} min", s / 60),
+        s if s < 86_400 => format!("in {} h", s / 3600),
+        s => format!("in {} d", s / 86_400),
+    }
+}
+
+/// A span of whole seconds as a setting reads: `45 s`, `5 min`, `2 h`, `30 d`, or the two
+/// largest units when it is not round (`1 h 30 min`).
+pub fn span_secs(secs: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3600, "h"), (60, "min"), (1, "s")];
+    if secs == 0 {
+        return "0 s".to_string();
+    }
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (size, unit) in UNITS {
+        if rest >= size {
+            parts.push(format!("{} {unit}", rest / size));
+            rest %= size;
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
 /// A job's progress as a whole number: `42 %`. Rounded down, so `100 %` means done.
 pub fn percent(p: f64) -> String {
     format!("{} %", clamp_percent(p).floor())
@@ -120,6 +154,22 @@ mod tests {
         assert_eq!(ago(600), "10 min ago");
         assert_eq!(ago(2 * 3600 + 59), "2 h ago");
         assert_eq!(ago(3 * 86_400), "3 d ago");
+        let ahead = |s: i64| until(&(now + chrono::Duration::seconds(s)), &now);
+        assert_eq!(ahead(-3), "now");
+        assert_eq!(ahead(42), "in 42 s");
+        assert_eq!(ahead(61), "in 1 min");
+        assert_eq!(ahead(5 * 3600), "in 5 h");
+        assert_eq!(ahead(2 * 86_400 + 5), "in 2 d");
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(span_secs(0), "0 s");
+        assert_eq!(span_secs(45), "45 s");
+        assert_eq!(span_secs(60), "1 min");
+        assert_eq!(span_secs(5400), "1 h 30 min");
+        assert_eq!(span_secs(30 * 86_400), "30 d");
+        assert_eq!(span_secs(86_400 + 3600 + 5), "1 d 1 h");
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("backups/:id") view=pages::BackupDetailPage />
                     <Route path=path!("restore") view=pages::RestorePage />
                     <Route path=path!("audit") view=pages::AuditPage />
+                    <Route path=path!("settings") view=pages::SettingsPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -6,7 +6,9 @@
 //! (`/api/v1/jobs/{id}/events`), and pages watch [`Backups::activity`] to refresh their
 //! history when a job starts or ends. When the Layout mounts it asks
 //! `/api/v1/backups/status` whether a backup is already running, so a reload or a second tab
-//! reattaches to it.
+//! reattaches to it; it asks again every few seconds (and just after the next scheduled run
+//! begins), so a backup the scheduler starts is followed in the panel too, and pages refresh
+//! when the server's state changed behind their back.
 //!
 //! The panel also shows restore jobs (reattached, or handed over by the Restore page when
 //! one leaves it while a restore runs), with their own steps and words; on the Restore page
@@ -16,11 +18,49 @@
 use crate::api::{job_status, phase, BackupStatus, Job, StartedJob};
 use crate::client::{self, Refusal};
 use crate::format;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use std::time::Duration;
 
 /// How long the panel stays up after a successful backup.
 const DISMISS_AFTER: Duration = Duration::from_secs(8);
+
+/// How often a signed-in page asks the server for its backup status (while it is visible).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const POLL_EVERY: Duration = Duration::from_secs(10);
+
+/// How long after the next scheduled run's time the extra look is taken (the scheduler
+/// needs a moment to start the job).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const AFTER_NEXT_RUN: Duration = Duration::from_millis(1_500);
+
+/// What of the backup status, when it changes, is worth refreshing a page for.
+#[derive(Clone, Debug, PartialEq)]
+struct Fingerprint {
+    running_job: Option<(i64, String)>,
+    last_success: Option<i64>,
+    backup_count: i64,
+    used_bytes: i64,
+    next_run: Option<DateTime<Utc>>,
+    stale: bool,
+    offsite: (Option<i64>, Option<i64>),
+    last_alert_at: Option<DateTime<Utc>>,
+}
+
+impl Fingerprint {
+    fn of(s: &BackupStatus) -> Fingerprint {
+        Fingerprint {
+            running_job: s.running_job.as_ref().map(|j| (j.id, j.status.clone())),
+            last_success: s.last_success.as_ref().map(|b| b.id),
+            backup_count: s.backup_count,
+            used_bytes: s.used_bytes,
+            next_run: s.next_run,
+            stale: s.stale,
+            offsite: (s.offsite_count, s.offsite_bytes),
+            last_alert_at: s.last_alert_at,
+        }
+    }
+}
 
 /// What the panel shows.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -158,6 +198,13 @@ pub struct Backups {
     pub confirm_backup: RwSignal<bool>,
     /// The database backups are taken of, once the server has said.
     pub database: RwSignal<Option<String>>,
+    /// Bumped when a periodic look at the server finds its backup status changed (a
+    /// scheduled backup started or ended, retention deleted something, another tab…).
+    pub server_changes: RwSignal<u64>,
+    /// When the next scheduled backup runs, as the server last said.
+    pub next_run: RwSignal<Option<DateTime<Utc>>>,
+    /// The status last seen, reduced to what matters for [`Backups::server_changes`].
+    seen: StoredValue<Option<Fingerprint>>,
     start: Action<(), Result<StartedJob, Refusal>>,
 }
 
@@ -180,6 +227,9 @@ pub fn provide_backups() -> Backups {
         confirm_open: RwSignal::new(false),
         confirm_backup: RwSignal::new(true),
         database: RwSignal::new(None),
+        server_changes: RwSignal::new(0),
+        next_run: RwSignal::new(None),
+        seen: StoredValue::new(None),
         start,
     };
     provide_context(b);
@@ -198,17 +248,55 @@ pub fn provide_backups() -> Backups {
         }
     });
 
-    // Reattach to a running job (reload, second tab).
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            if let Ok(status) = client::get::<BackupStatus>("/api/v1/backups/status").await {
-                b.absorb_status(&status);
-            }
-        });
-    });
-
+    // Reattach to a running job (reload, second tab, the scheduler).
+    watch_server(b);
     install_shortcut(b);
     b
+}
+
+/// Asks `/api/v1/backups/status` now, every [`POLL_EVERY`] while the page is visible, and
+/// just after the next scheduled run's time: a job running there is followed in the panel,
+/// and a change bumps [`Backups::server_changes`].
+fn watch_server(b: Backups) {
+    let poll = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(status) = client::get::<BackupStatus>("/api/v1/backups/status").await {
+                b.absorb(&status, true);
+            }
+        });
+    };
+    Effect::new(move |_| {
+        poll();
+        #[cfg(feature = "hydrate")]
+        {
+            let tick = move || {
+                if !document().hidden() {
+                    poll();
+                }
+            };
+            if let Ok(handle) = set_interval_with_handle(tick, POLL_EVERY) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
+    // The scheduler starts its job at the slot's time; look then rather than up to
+    // POLL_EVERY later, so even a short backup is seen while it runs.
+    #[cfg(feature = "hydrate")]
+    Effect::new(
+        move |previous: Option<Option<leptos::prelude::TimeoutHandle>>| {
+            if let Some(Some(handle)) = previous {
+                handle.clear();
+            }
+            let next = b.next_run.get()?;
+            let wait =
+                (next - format::now()?).num_milliseconds() + AFTER_NEXT_RUN.as_millis() as i64;
+            // Far-off runs are met by the regular polling (timers drift in sleeping tabs).
+            if !(0..=6 * 3_600_000).contains(&wait) {
+                return None;
+            }
+            set_timeout_with_handle(poll, Duration::from_millis(wait as u64)).ok()
+        },
+    );
 }
 
 /// What follows a job receives: each new state, the news that it can no longer be followed,
@@ -272,9 +360,10 @@ fn install_shortcut(b: Backups) {
 }
 
 impl Backups {
-    /// Any change worth refreshing a history for (a job started or ended).
+    /// Any change worth refreshing a history for (a job started or ended, or the server's
+    /// status changed).
     pub fn activity(&self) -> u64 {
-        self.jobs_finished.get() + self.jobs_started.get()
+        self.jobs_finished.get() + self.jobs_started.get() + self.server_changes.get()
     }
 
     /// "Back up now" (button or shortcut): through the confirmation unless it is off.
@@ -355,18 +444,43 @@ impl Backups {
     }
 
     /// Takes what `/api/v1/backups/status` says: the confirmation setting, the database,
-    /// and a running job to reattach to when the panel is free.
+    /// the next scheduled run, and a running job to reattach to when the panel is free (or
+    /// only shows a job that has ended). A page calling this has just fetched the status
+    /// itself, so it is not told about the change ([`Backups::server_changes`] stays).
     pub fn absorb_status(&self, status: &BackupStatus) {
-        self.confirm_backup.set(status.confirm_backup);
-        self.database.set(status.database.clone());
+        self.absorb(status, false);
+    }
+
+    fn absorb(&self, status: &BackupStatus, announce: bool) {
+        if self.confirm_backup.get_untracked() != status.confirm_backup {
+            self.confirm_backup.set(status.confirm_backup);
+        }
+        if self.database.with_untracked(|d| *d != status.database) {
+            self.database.set(status.database.clone());
+        }
+        if self.next_run.get_untracked() != status.next_run {
+            self.next_run.set(status.next_run);
+        }
+        let now = Some(Fingerprint::of(status));
+        let changed = self
+            .seen
+            .try_update_value(|seen| {
+                let changed = seen.is_some() && *seen != now;
+                *seen = now;
+                changed
+            })
+            .unwrap_or(false);
         if let Some(job) = &status.running_job {
-            if !job_status::is_terminal(&job.status)
-                && self
-                    .state
-                    .with_untracked(|s| matches!(s, PanelState::Hidden))
-            {
+            let free = self.state.with_untracked(|s| match s {
+                PanelState::Hidden => true,
+                other => other.stage().is_over() && other.job_id() != Some(job.id),
+            });
+            if !job_status::is_terminal(&job.status) && free {
                 self.follow(job.id, Some(job.clone()), None);
             }
+        }
+        if changed && announce {
+            self.server_changes.update(|n| *n += 1);
         }
     }
 

@@ -65,6 +65,7 @@ fn Layout(user: Me) -> impl IntoView {
                         "Status"
                     </A>
                     <A href="/audit">"Audit log"</A>
+                    <A href="/settings">"Settings"</A>
                 </nav>
                 <BackupNowButton />
                 <div class="who">

@@ -1,16 +1,40 @@
 //! One backup and everything that explains it (`/backups/:id`): the technical result in
 //! full, `pg_dump`'s own output, the exit status, versions, timings per phase, the whole
-//! checksum and the files.
+//! checksum, the files and the offsite copy. A stored backup can be pinned (retention never
+//! deletes it) or deleted by hand, after a confirmation; the server's refusal (the newest
+//! successful backup, a pinned one) is shown as it says it.
 
-use super::backups::{kind_label, CopyHash, DownloadLinks, RestoreLink, StatusPill};
+use super::backups::{
+    kind_label, CopyHash, DownloadLinks, OffsiteMark, PinMarker, RestoreLink, StatusPill,
+};
 use super::ErrorNote;
-use crate::api::{job_status, BackupDetail, PhaseTiming};
-use crate::client;
+use crate::api::{job_status, Backup, BackupDetail, PhaseTiming, PinRequest};
+use crate::client::{self, ClientError};
 use crate::format;
 use crate::progress::use_backups;
 use crate::shell::format_time;
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
+
+/// What the page can do to the backup, shared by the detail and the dialog (which live
+/// outside the part that is redrawn when the backup is fetched again).
+#[derive(Clone, Copy)]
+struct Actions {
+    pin: Action<(i64, bool), Result<Backup, ClientError>>,
+    delete: Action<i64, Result<(), ClientError>>,
+    /// The backup the delete confirmation is open for.
+    confirm_delete: RwSignal<Option<ConfirmDelete>>,
+    notice: RwSignal<Option<String>>,
+}
+
+/// What the delete confirmation says about the backup.
+#[derive(Clone, Debug, PartialEq)]
+struct ConfirmDelete {
+    id: i64,
+    file: Option<String>,
+    size: Option<i64>,
+    pinned: bool,
+}
 
 #[component]
 pub fn BackupDetailPage() -> impl IntoView {
@@ -30,10 +54,65 @@ pub fn BackupDetailPage() -> impl IntoView {
             }
         }
     });
+    let actions = Actions {
+        pin: Action::new_local(|&(id, pinned): &(i64, bool)| async move {
+            client::post::<_, Backup>(&format!("/api/v1/backups/{id}/pin"), &PinRequest { pinned })
+                .await
+        }),
+        delete: Action::new_local(|&id: &i64| async move {
+            client::delete(&format!("/api/v1/backups/{id}")).await
+        }),
+        confirm_delete: RwSignal::new(None),
+        notice: RwSignal::new(None),
+    };
+    // A change made here: fetch the backup again to show it.
+    Effect::new(move |_| {
+        if let Some(Ok(b)) = actions.pin.value().get() {
+            untrack(|| {
+                actions.notice.set(Some(if b.pinned {
+                    format!("Backup #{} is pinned: retention will not delete it.", b.id)
+                } else {
+                    format!("Backup #{} is no longer pinned.", b.id)
+                }));
+                detail.refetch();
+            });
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = actions.delete.value().get() {
+            untrack(|| {
+                if let Some(c) = actions.confirm_delete.get() {
+                    actions
+                        .notice
+                        .set(Some(format!("Backup #{} was deleted.", c.id)));
+                }
+                actions.confirm_delete.set(None);
+                detail.refetch();
+            });
+        }
+    });
+    // Another backup: nothing said about the previous one applies.
+    Effect::new(move |_| {
+        id.track();
+        actions.notice.set(None);
+        actions.confirm_delete.set(None);
+    });
     view! {
         <p class="back-link">
             <A href="/backups">"← All backups"</A>
         </p>
+        {move || {
+            actions
+                .notice
+                .get()
+                .map(|m| {
+                    view! {
+                        <p class="notice" role="status" data-testid="backup-notice">
+                            {m}
+                        </p>
+                    }
+                })
+        }}
         {move || match detail.get() {
             None => view! { <p class="muted">"Loading the backup…"</p> }.into_any(),
             Some(Err(e)) => {
@@ -47,7 +126,10 @@ pub fn BackupDetailPage() -> impl IntoView {
                 }
                     .into_any()
             }
-            Some(Ok(Some(d))) => view! { <Detail d /> }.into_any(),
+            Some(Ok(Some(d))) => view! { <Detail d actions /> }.into_any(),
+        }}
+        {move || {
+            actions.confirm_delete.get().map(|c| view! { <DeleteDialog c actions /> })
         }}
     }
 }
@@ -62,7 +144,7 @@ fn Row(label: &'static str, testid: &'static str, value: Option<String>) -> impl
 }
 
 #[component]
-fn Detail(d: BackupDetail) -> impl IntoView {
+fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
     let b = d.backup;
     let id = b.id;
     let title = match &b.file_name {
@@ -73,12 +155,82 @@ fn Detail(d: BackupDetail) -> impl IntoView {
     let size = b
         .size_bytes
         .map(|s| format!("{} ({s} bytes)", format::mb(s)));
+    let pinned = b.pinned;
+    let confirm = ConfirmDelete {
+        id,
+        file: b.file_name.clone(),
+        size: b.size_bytes,
+        pinned,
+    };
+    let offsite_message = b.offsite_message.clone();
     view! {
         <article class="backup-detail" data-testid="backup-detail">
             <header class="page-head">
                 <h1>{title}</h1>
-                <StatusPill status=b.status.clone() />
+                <span class="head-marks">
+                    <StatusPill status=b.status.clone() />
+                    {pinned.then(|| view! { <PinMarker /> })}
+                </span>
             </header>
+            {succeeded
+                .then(|| {
+                    let confirm = confirm.clone();
+                    view! {
+                        <section class="detail-block" aria-label="Keep or delete">
+                            <div class="detail-actions">
+                                <button
+                                    type="button"
+                                    class="btn"
+                                    data-testid="pin-toggle"
+                                    aria-pressed=if pinned { "true" } else { "false" }
+                                    title=if pinned {
+                                        "Let retention delete this backup again when it is old enough"
+                                    } else {
+                                        "Keep this backup: retention will never delete it"
+                                    }
+                                    disabled=move || actions.pin.pending().get()
+                                    on:click=move |_| {
+                                        actions.notice.set(None);
+                                        actions.pin.dispatch((id, !pinned));
+                                    }
+                                >
+                                    {move || match (actions.pin.pending().get(), pinned) {
+                                        (true, _) => "Saving…",
+                                        (false, true) => "Unpin",
+                                        (false, false) => "Pin",
+                                    }}
+                                </button>
+                                <button
+                                    type="button"
+                                    class="btn btn-danger-quiet"
+                                    data-testid="delete-backup"
+                                    on:click=move |_| {
+                                        actions.notice.set(None);
+                                        actions.delete.value().set(None);
+                                        actions.confirm_delete.set(Some(confirm.clone()));
+                                    }
+                                >
+                                    "Delete…"
+                                </button>
+                            </div>
+                            <p class="muted detail-hint">
+                                {if pinned {
+                                    "Pinned: retention never deletes this backup, and it cannot be deleted by hand until it is unpinned."
+                                } else {
+                                    "Pin a backup to keep it whatever the retention policy says."
+                                }}
+                            </p>
+                            {move || {
+                                actions
+                                    .pin
+                                    .value()
+                                    .get()
+                                    .and_then(Result::err)
+                                    .map(|e| view! { <ErrorNote error=e /> })
+                            }}
+                        </section>
+                    }
+                })}
             <section class="detail-block">
                 <h2 class="section-title">"Technical result"</h2>
                 <p class="detail-message" data-testid="backup-detail-message">
@@ -101,6 +253,20 @@ fn Detail(d: BackupDetail) -> impl IntoView {
                     <Row label="Location" testid="detail-location" value=b.location.clone() />
                     <Row label="Who" testid="detail-actor" value=b.actor.clone() />
                     <Row label="Job" testid="detail-job" value=b.job_id.map(|j| format!("#{j}")) />
+                    <dt>"Offsite copy"</dt>
+                    <dd data-testid="detail-offsite">
+                        <OffsiteMark status=b.offsite_status.clone() message=offsite_message.clone() />
+                        {offsite_message
+                            .clone()
+                            .filter(|m| !m.trim().is_empty())
+                            .map(|m| {
+                                view! {
+                                    <span class="muted offsite-message" data-testid="detail-offsite-message">
+                                        {m}
+                                    </span>
+                                }
+                            })}
+                    </dd>
                     <dt>"SHA-256"</dt>
                     <dd data-testid="detail-sha256">
                         {match b.sha256.clone() {
@@ -198,4 +364,113 @@ fn Timings(timings: Vec<PhaseTiming>) -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// "Delete this backup?": what goes, what stays, and the server's refusal if it refuses.
+#[component]
+fn DeleteDialog(c: ConfirmDelete, actions: Actions) -> impl IntoView {
+    let id = c.id;
+    let pending = actions.delete.pending();
+    let cancel_ref = NodeRef::<leptos::html::Button>::new();
+    let close = move || {
+        if !pending.get_untracked() {
+            actions.confirm_delete.set(None);
+        }
+    };
+    focus_when_shown(
+        cancel_ref,
+        Signal::derive(move || matches!(actions.delete.value().get(), Some(Err(_)))),
+    );
+    // Escape closes it wherever the focus is (a button being disabled while the request
+    // runs drops the focus out of the dialog).
+    Effect::new(move |_| {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" {
+                ev.prevent_default();
+                close();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
+    let what = match (&c.file, c.size) {
+        (Some(f), Some(s)) => format!("the file {f} ({})", format::mb(s)),
+        (Some(f), None) => format!("the file {f}"),
+        _ => "its file".to_string(),
+    };
+    let error = move || {
+        actions.delete.value().get().and_then(Result::err).map(|e| {
+            view! {
+                <p class="form-error" role="alert" data-testid="delete-error">
+                    {e.to_string()}
+                </p>
+            }
+        })
+    };
+    view! {
+        <div class="modal-backdrop" on:click=move |_| close()>
+            <div
+                class="modal"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="delete-backup-title"
+                aria-describedby="delete-backup-text"
+                data-testid="delete-dialog"
+                on:click=|ev| ev.stop_propagation()
+            >
+                <h2 id="delete-backup-title">{format!("Delete backup #{id}?")}</h2>
+                <p id="delete-backup-text">
+                    "Lifeboat will delete " {what}
+                    " and its metadata from the backup directory. This cannot be undone: the backup can no longer be downloaded or restored. "
+                    "The history keeps its row, marked deleted. An offsite copy, if there is one, is not touched."
+                </p>
+                {c
+                    .pinned
+                    .then(|| {
+                        view! {
+                            <p class="notice">
+                                "This backup is pinned: Lifeboat will refuse until it is unpinned."
+                            </p>
+                        }
+                    })}
+                {error}
+                <div class="modal-actions">
+                    <button
+                        type="button"
+                        class="btn"
+                        data-testid="delete-cancel"
+                        node_ref=cancel_ref
+                        on:click=move |_| close()
+                    >
+                        "Cancel"
+                    </button>
+                    <button
+                        type="button"
+                        class="btn btn-danger"
+                        data-testid="delete-confirm"
+                        disabled=move || pending.get()
+                        on:click=move |_| {
+                            actions.delete.dispatch(id);
+                        }
+                    >
+                        {move || if pending.get() { "Deleting…" } else { "Delete" }}
+                    </button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// Puts the focus on `target` (the safe choice) once the dialog is shown, and again when
+/// `refused` says the server refused (the button pressed was disabled meanwhile, which
+/// dropped the focus).
+fn focus_when_shown(target: NodeRef<leptos::html::Button>, refused: Signal<bool>) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        refused.track();
+        if let Some(el) = target.get() {
+            let _ = el.focus();
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (target, refused);
 }

@@ -1,6 +1,7 @@
-//! The Backups page: where things stand (last success, space), how backups have been
-//! growing, and the history, newest first, 50 to a page (`/backups?offset=50`). It refreshes
-//! by itself when a backup starts or ends (see [`crate::progress`]).
+//! The Backups page: where things stand (last success, next scheduled run, space, offsite
+//! copies, last alert), how backups have been growing, and the history, newest first, 50 to
+//! a page (`/backups?offset=50`). It refreshes by itself when a backup starts or ends, here
+//! or on the server (the scheduler, another tab: see [`crate::progress`]).
 
 use super::backup_chart::BackupChart;
 use super::ErrorNote;
@@ -9,6 +10,7 @@ use crate::client;
 use crate::format;
 use crate::progress::use_backups;
 use crate::shell::format_time;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use std::time::Duration;
@@ -17,6 +19,25 @@ const PAGE_SIZE: i64 = 50;
 
 /// Free space below this share of the volume is shown as a warning.
 const LOW_FREE_SHARE: f64 = 0.10;
+
+/// How often the ages ("12 min ago", "in 3 h") are brought up to date.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const CLOCK_EVERY: Duration = Duration::from_secs(5);
+
+/// The current moment, moving on every [`CLOCK_EVERY`] while the calling page lives.
+pub(super) fn ticking_now() -> ReadSignal<Option<DateTime<Utc>>> {
+    let (now, set_now) = signal(format::now());
+    Effect::new(move |_| {
+        set_now.set(format::now());
+        #[cfg(feature = "hydrate")]
+        if let Ok(handle) =
+            set_interval_with_handle(move || set_now.set(format::now()), CLOCK_EVERY)
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    now
+}
 
 #[component]
 pub fn BackupsPage() -> impl IntoView {
@@ -45,6 +66,7 @@ pub fn BackupsPage() -> impl IntoView {
             .await
         }
     });
+    let now = ticking_now();
     // What the status says also drives "Back up now" (confirmation, reattaching).
     Effect::new(move |_| {
         if let Some(Ok(s)) = status.get() {
@@ -80,7 +102,7 @@ pub fn BackupsPage() -> impl IntoView {
             Some(Err(e)) => {
                 view! { <ErrorNote error=e /> }.into_any()
             }
-            Some(Ok(s)) => view! { <StatusStrip status=s /> }.into_any(),
+            Some(Ok(s)) => view! { <StatusStrip status=s now /> }.into_any(),
         }}
         {move || match page.get() {
             None => view! { <p class="muted">"Loading the backup history…"</p> }.into_any(),
@@ -106,10 +128,11 @@ pub fn BackupsPage() -> impl IntoView {
 // ---------------------------------------------------------------------------------------
 
 #[component]
-fn StatusStrip(status: BackupStatus) -> impl IntoView {
+fn StatusStrip(status: BackupStatus, now: ReadSignal<Option<DateTime<Utc>>>) -> impl IntoView {
     view! {
         <section class="status-strip" data-testid="backup-status" aria-label="Backup status">
-            <LastSuccess last=status.last_success.clone() />
+            <LastSuccess last=status.last_success.clone() stale=status.stale now />
+            <NextRun next=status.next_run now />
             <div class="stat" data-testid="backup-used">
                 <span class="stat-label">"Used by backups"</span>
                 <strong class="stat-value">{format::bytes(status.used_bytes)}</strong>
@@ -129,15 +152,29 @@ fn StatusStrip(status: BackupStatus) -> impl IntoView {
                     }}
                 </span>
             </div>
+            <Offsite count=status.offsite_count bytes=status.offsite_bytes />
+            <LastAlert title=status.last_alert.clone() at=status.last_alert_at now />
         </section>
     }
 }
 
+/// `12 min ago`, or the exact moment when the browser does not say what time it is.
+fn ago(at: DateTime<Utc>, now: Option<DateTime<Utc>>) -> String {
+    now.map(|now| format::age(&at, &now))
+        .unwrap_or_else(|| format_time(&at))
+}
+
+/// The last successful backup and its age; red when none, or when it is older than the
+/// schedule allows (the server's `stale`).
 #[component]
-fn LastSuccess(last: Option<Backup>) -> impl IntoView {
+fn LastSuccess(
+    last: Option<Backup>,
+    stale: bool,
+    now: ReadSignal<Option<DateTime<Utc>>>,
+) -> impl IntoView {
     match last {
         None => view! {
-            <div class="stat stat-bad" data-testid="backup-last-success">
+            <div class="stat stat-bad" data-testid="backup-last-success" data-stale="true">
                 <span class="stat-label">"Last successful backup"</span>
                 <strong class="stat-value">"None yet"</strong>
                 <span class="stat-sub">"No backup has succeeded. Back up now."</span>
@@ -146,20 +183,117 @@ fn LastSuccess(last: Option<Backup>) -> impl IntoView {
         .into_any(),
         Some(last) => {
             let at = last.finished_at.unwrap_or(last.started_at);
-            let age = format::now()
-                .map(|now| format::age(&at, &now))
-                .unwrap_or_else(|| format_time(&at));
+            let class = if stale { "stat stat-bad" } else { "stat" };
+            let sub = if stale {
+                format!("{} — older than the schedule allows", format_time(&at))
+            } else {
+                format_time(&at)
+            };
             view! {
-                <div class="stat" data-testid="backup-last-success">
+                <div
+                    class=class
+                    data-testid="backup-last-success"
+                    data-stale=if stale { "true" } else { "false" }
+                    data-backup-id=last.id.to_string()
+                >
                     <span class="stat-label">"Last successful backup"</span>
-                    <strong class="stat-value" title=format_time(&at)>
-                        {age}
+                    <strong class="stat-value" title=format_time(&at) data-testid="last-success-age">
+                        {move || ago(at, now.get())}
                     </strong>
-                    <span class="stat-sub muted">{format_time(&at)}</span>
+                    <span class=if stale { "stat-sub" } else { "stat-sub muted" }>{sub}</span>
                 </div>
             }
             .into_any()
         }
+    }
+}
+
+/// When the scheduler runs next, or that scheduled backups are off.
+#[component]
+fn NextRun(next: Option<DateTime<Utc>>, now: ReadSignal<Option<DateTime<Utc>>>) -> impl IntoView {
+    match next {
+        None => view! {
+            <div class="stat" data-testid="next-run">
+                <span class="stat-label">"Next scheduled backup"</span>
+                <strong class="stat-value">"Off"</strong>
+                <span class="stat-sub muted">
+                    "Scheduled backups are off. " <a href="/settings">"Set a schedule"</a>
+                </span>
+            </div>
+        }
+        .into_any(),
+        Some(at) => view! {
+            <div class="stat" data-testid="next-run">
+                <span class="stat-label">"Next scheduled backup"</span>
+                <strong class="stat-value" title=format_time(&at) data-testid="next-run-relative">
+                    {move || {
+                        now.get()
+                            .map(|now| format::until(&at, &now))
+                            .unwrap_or_else(|| format_time(&at))
+                    }}
+                </strong>
+                <span class="stat-sub muted" data-testid="next-run-at">
+                    {format_time(&at)}
+                </span>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// Offsite copies held, or that offsite storage is not configured.
+#[component]
+fn Offsite(count: Option<i64>, bytes: Option<i64>) -> impl IntoView {
+    let (value, sub) = match count {
+        None => (
+            "Not configured".to_string(),
+            view! { <a href="/settings">"How to set it up"</a> }.into_any(),
+        ),
+        Some(n) => (
+            format!("{n} {}", if n == 1 { "copy" } else { "copies" }),
+            view! { {bytes.map(format::bytes).unwrap_or_default()} }.into_any(),
+        ),
+    };
+    view! {
+        <div class="stat" data-testid="offsite">
+            <span class="stat-label">"Offsite"</span>
+            <strong class="stat-value">{value}</strong>
+            <span class="stat-sub muted">{sub}</span>
+        </div>
+    }
+}
+
+/// The last alert sent, and when.
+#[component]
+fn LastAlert(
+    title: Option<String>,
+    at: Option<DateTime<Utc>>,
+    now: ReadSignal<Option<DateTime<Utc>>>,
+) -> impl IntoView {
+    let when = at.map(|at| {
+        view! {
+            <span class="stat-sub muted" title=format_time(&at)>
+                {move || ago(at, now.get())}
+            </span>
+        }
+    });
+    view! {
+        <div class="stat" data-testid="last-alert">
+            <span class="stat-label">"Last alert"</span>
+            {match title {
+                Some(t) => {
+                    let shown = t.clone();
+                    view! {
+                        <strong class="stat-text" title=t data-testid="last-alert-title">
+                            {shown}
+                        </strong>
+                    }
+                        .into_any()
+                }
+                None => view! { <strong class="stat-value">"None sent"</strong> }.into_any(),
+            }}
+            {when}
+        </div>
     }
 }
 
@@ -213,6 +347,7 @@ fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
                         <th scope="col">"Duration"</th>
                         <th scope="col">"Location"</th>
                         <th scope="col">"SHA-256"</th>
+                        <th scope="col">"Offsite"</th>
                         <th scope="col">"Who"</th>
                         <th scope="col">"Result"</th>
                         <th scope="col">
@@ -224,7 +359,7 @@ fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
                     {if items.is_empty() {
                         view! {
                             <tr>
-                                <td colspan="10" class="muted">
+                                <td colspan="11" class="muted">
                                     "No backup yet. “Back up now” takes the first one."
                                 </td>
                             </tr>
@@ -242,10 +377,19 @@ fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
 fn history_row(b: Backup) -> impl IntoView {
     let id = b.id;
     let succeeded = b.status == job_status::SUCCEEDED;
+    let deleted = b.status == STATUS_DELETED;
     view! {
-        <tr data-testid="backup-row" data-backup-id=id.to_string()>
+        <tr
+            data-testid="backup-row"
+            data-backup-id=id.to_string()
+            data-kind=b.kind.clone()
+            data-pinned=if b.pinned { "true" } else { "false" }
+            class=if deleted { "row-deleted" } else { "" }
+        >
             <td class="nowrap">{format_time(&b.started_at)}</td>
-            <td>{kind_label(&b.kind)} {b.pinned.then(|| view! { <span class="muted">" (pinned)"</span> })}</td>
+            <td data-testid="backup-kind">
+                {kind_label(&b.kind)} {b.pinned.then(|| view! { " " <PinMarker /> })}
+            </td>
             <td>
                 <StatusPill status=b.status.clone() />
             </td>
@@ -261,6 +405,9 @@ fn history_row(b: Backup) -> impl IntoView {
                     Some(h) => view! { <CopyHash hash=h short=true /> }.into_any(),
                     None => view! { <span class="muted">"—"</span> }.into_any(),
                 }}
+            </td>
+            <td class="nowrap">
+                <OffsiteMark status=b.offsite_status.clone() message=b.offsite_message.clone() />
             </td>
             <td>{b.actor.clone().unwrap_or_else(|| "—".into())}</td>
             <td class="detail" data-testid="backup-message">
@@ -312,6 +459,51 @@ pub(super) fn kind_label(kind: &str) -> String {
         backup_kind::SCHEDULED => "scheduled".into(),
         backup_kind::SAFETY => "safety (before a restore)".into(),
         other => other.into(),
+    }
+}
+
+/// `Backup::status` of a backup removed by retention or by hand (its row stays).
+pub(super) const STATUS_DELETED: &str = "deleted";
+
+/// The marker of a pinned backup (retention never deletes it).
+#[component]
+pub(super) fn PinMarker() -> impl IntoView {
+    view! {
+        <span
+            class="badge badge-pin"
+            data-testid="backup-pinned"
+            title="Pinned: retention never deletes it, and it cannot be deleted by hand until unpinned"
+        >
+            "pinned"
+        </span>
+    }
+}
+
+/// Where a backup's offsite copy stands, in a word: `✓ copied`, `failed` (the reason on
+/// hover), `pending`, `deleted`, or `—` when offsite copies are not configured.
+#[component]
+pub(super) fn OffsiteMark(status: Option<String>, message: Option<String>) -> impl IntoView {
+    let (class, text) = match status.as_deref() {
+        None => ("offsite offsite-none muted", "—".to_string()),
+        Some("copied") => ("offsite offsite-ok", "✓ copied".to_string()),
+        Some("failed") => ("offsite offsite-bad", "✕ failed".to_string()),
+        Some("pending") => ("offsite offsite-pending", "pending".to_string()),
+        Some(other) => ("offsite muted", other.to_string()),
+    };
+    let title = match (status.as_deref(), message) {
+        (None, _) => Some("Offsite copies are not configured".to_string()),
+        (_, Some(m)) if !m.trim().is_empty() => Some(m),
+        _ => None,
+    };
+    view! {
+        <span
+            class=class
+            data-testid="backup-offsite"
+            data-offsite=status.unwrap_or_default()
+            title=title
+        >
+            {text}
+        </span>
     }
 }
 

@@ -6,6 +6,7 @@ mod backup_detail;
 mod backups;
 mod login;
 mod restore;
+mod settings;
 mod setup;
 mod status;
 
@@ -14,6 +15,7 @@ pub use backup_detail::BackupDetailPage;
 pub use backups::BackupsPage;
 pub use login::LoginPage;
 pub use restore::RestorePage;
+pub use settings::SettingsPage;
 pub use setup::SetupPage;
 pub use status::StatusPage;
 
