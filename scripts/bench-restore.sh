@@ -14,9 +14,10 @@
 #             compared with the bare run: that phase is pg_restore itself (same options plus
 #             --verbose, read by Lifeboat for progress) plus ending other sessions, i.e. a
 #             Lifeboat restore without its preflight, safety backup and ANALYZE phases.
-# The dump lives on tmpfs (/dev/shm) when it has room, read from memory by both; the database,
-# its WAL and Lifeboat's data directory (the uploaded copy, the safety backups, deleted after
-# each run) are on disk: about 4 × SIZE_MB is needed, checked first.
+# The dump is on the same disk as Lifeboat's data directory (where Lifeboat's uploaded copy
+# is read from), so both sides read it from the same kind of storage; the database, its WAL
+# and Lifeboat's data directory (the uploaded copy, the safety backups, deleted after each
+# run) are there too: about 5 × SIZE_MB is needed, checked first.
 #
 # Prints each run (upload time, every phase, the job's total), the median ratio
 # lifeboat-restore-phase/bare-pg_restore (goal ≤ 1.10), and the server's peak memory growth
@@ -41,14 +42,9 @@ src_dir=""
 work="$(mktemp -d /var/tmp/lifeboat-bench-restore.XXXXXX)"
 trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work" ${src_dir:+"$src_dir"}' EXIT
 avail_mb() { df -Pm "$1" | awk 'NR == 2 {print $4}'; }
-need_mb=$((4 * size_mb))
-if [[ -d /dev/shm ]] && (($(avail_mb /dev/shm) > 2 * size_mb)); then
-  src_dir="$(mktemp -d /dev/shm/lifeboat-bench-restore.XXXXXX)"
-else
-  src_dir="$work/src"
-  mkdir "$src_dir"
-  need_mb=$((need_mb + size_mb))
-fi
+need_mb=$((5 * size_mb))
+src_dir="$work/src"
+mkdir "$src_dir"
 if (($(avail_mb "$work") < need_mb)); then
   echo "not enough free space in $work: $(avail_mb "$work") MB free, about $need_mb MB needed; try a smaller SIZE_MB" >&2
   exit 1
