@@ -109,12 +109,12 @@ lifeboat_run() {
   read -r job restore < <(curl -sf -b "$jar" -H 'x-requested-with: bench' -H 'content-type: application/json' \
     -d "{\"upload_id\":\"$upload\",\"confirm\":\"bench\"}" "$base/api/v1/restores" |
     json '"%d %d" % (d["job_id"], d["restore_id"])')
-  while :; do
-    status=$(curl -sf -b "$jar" "$base/api/v1/jobs/$job" | json 'd["status"]')
-    [[ "$status" == queued || "$status" == running ]] || break
-    sleep 0.1
-  done
+  # Follow the job's event stream to its end (one idle curl): polling with a curl and a
+  # python3 per check would take CPU from pg_restore on a small machine, and only on
+  # Lifeboat's side of the comparison.
+  curl -sfN -b "$jar" "$base/api/v1/jobs/$job/events" >/dev/null || true
   t2=$(now)
+  status=$(curl -sf -b "$jar" "$base/api/v1/jobs/$job" | json 'd["status"]')
   curl -sf -b "$jar" "$base/api/v1/restores/$restore" >"$work/restore.json"
   [[ "$status" == succeeded ]] || {
     echo "lifeboat restore $status: $(json 'd["message"]' <"$work/restore.json")" >&2
