@@ -86,6 +86,7 @@ pub(super) fn ConfirmRestore(
                 </span>
             </label>
         }
+        .into_any()
     };
 
     view! {
@@ -205,6 +206,7 @@ pub(super) fn ConfirmRestore(
             </div>
         </div>
     }
+    .into_any()
 }
 
 /// Focuses the name field once the dialog is in the page; gives the focus back to what had
