@@ -21,7 +21,7 @@ test:
 
 build:
 	@scripts/bootstrap.sh
-	@source scripts/env.sh && cargo leptos build --release
+	@scripts/build.sh
 
 lint:
 	@source scripts/env.sh && cargo fmt --all -- --check && cargo clippy -p server -p app --all-targets -- -D warnings && cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# `make run`: a release build, then Lifeboat in the foreground. Without
-# LIFEBOAT_TARGET_URL it starts (and on Ctrl+C stops) a demo PostgreSQL with sample data
-# under the data directory.
+# `make run`: the release build (scripts/build.sh, skipped when nothing changed), then
+# Lifeboat in the foreground. Without LIFEBOAT_TARGET_URL it starts (and on Ctrl+C stops) a
+# demo PostgreSQL with sample data under the data directory.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-source scripts/env.sh
-cargo leptos build --release
+scripts/build.sh
 export LIFEBOAT_SITE_DIR="${LIFEBOAT_SITE_DIR:-$here/target/site}"
 export LIFEBOAT_DATA_DIR="${LIFEBOAT_DATA_DIR:-$here/data}"
 export LIFEBOAT_ADDR="${LIFEBOAT_ADDR:-127.0.0.1:3000}"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make test`: formatting and lints, the build the browser tests use, then every test
-# against a throwaway PostgreSQL cluster that scripts/with-test-postgres.sh starts and
-# stops: Rust unit and integration tests, then the Playwright tests in Chromium.
+# `make test`: formatting and lints, the release build that `make run` and `make build` use
+# (the same script), the newcomer's `make run` path against the demo database, then every
+# test against a throwaway PostgreSQL cluster that scripts/with-test-postgres.sh starts and
+# stops: Rust unit and integration tests, then the Playwright tests in Chromium against the
+# release build.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -24,13 +26,13 @@ step "cargo clippy -D warnings (server side, then the wasm front end)"
 cargo clippy -p server -p app --all-targets -- -D warnings
 cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
-step "cargo leptos build (server + wasm front end)"
-cargo leptos build
-# The browser tests serve with exactly this build: `cargo test` below rebuilds
-# target/debug/lifeboat without cargo-leptos' build settings, and the page it renders
-# would not hydrate against this wasm bundle.
-mkdir -p target/e2e
-cp target/debug/lifeboat target/e2e/lifeboat
+# Exactly what `make run` and `make build` build: a release server and the release
+# WebAssembly bundle. The browser tests below run against this build.
+step "release build (scripts/build.sh, as make run and make build)"
+scripts/build.sh
+
+step "the newcomer's path: make run with the demo database, sign in, a first backup"
+scripts/smoke-run.sh
 
 step "tests against a throwaway PostgreSQL"
 scripts/with-test-postgres.sh bash -c '
@@ -38,6 +40,6 @@ scripts/with-test-postgres.sh bash -c '
   cargo test --workspace --exclude frontend
   cd end2end
   [[ -d node_modules/@playwright/test ]] || npm ci --no-audit --no-fund --silent
-  npx playwright test
+  LIFEBOAT_BIN="$PWD/../target/release/lifeboat" npx playwright test
 '
 echo "all tests passed in $((SECONDS - started)) s"

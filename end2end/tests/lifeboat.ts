@@ -20,9 +20,9 @@ export async function startLifeboat(env: Record<string, string> = {}): Promise<L
     throw new Error("LIFEBOAT_TEST_PG_URL is not set: run the browser tests through `make test`");
   }
   const dataDir = mkdtempSync(join(tmpdir(), "lifeboat-e2e-"));
-  // The binary cargo-leptos built together with the wasm bundle in target/site (copied
-  // aside by scripts/test.sh before `cargo test` rebuilds target/debug/lifeboat).
-  const bin = process.env.LIFEBOAT_BIN || join(root, "target", "e2e", "lifeboat");
+  // The release binary that scripts/build.sh (make run, make build, make test) built
+  // together with the wasm bundle in target/site: the browser tests use what users run.
+  const bin = process.env.LIFEBOAT_BIN || join(root, "target", "release", "lifeboat");
   const child: ChildProcess = spawn(bin, ["serve"], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
