@@ -76,6 +76,7 @@ pub(super) fn ConfirmRestore(
                 </span>
             </label>
         }
+        .into_any()
     };
 
     view! {
@@ -183,4 +184,5 @@ pub(super) fn ConfirmRestore(
             </form>
         </Dialog>
     }
+    .into_any()
 }
