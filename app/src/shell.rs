@@ -93,7 +93,37 @@ fn Layout(user: Me) -> impl IntoView {
     }
 }
 
-/// A moment as every page shows it: exact, in UTC.
+/// A moment as every page shows it: exact, in UTC (`2026-11-30 21:05:09 UTC`). Written
+/// with plain integer formatting rather than chrono's `format`: its strftime machinery
+/// would otherwise be compiled into the WebAssembly bundle for this one pattern.
 pub fn format_time(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_time;
+
+    /// The hand-written pattern reads exactly as chrono's `%Y-%m-%d %H:%M:%S UTC` did.
+    #[test]
+    fn format_time_matches_the_strftime_pattern() {
+        for secs in [0, 59, 951_782_400, 1_795_000_000, 4_102_444_799] {
+            let at = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+            assert_eq!(
+                format_time(&at),
+                at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+            );
+        }
+        let at = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+        assert_eq!(format_time(&at), "2026-11-18 11:06:40 UTC");
+    }
 }

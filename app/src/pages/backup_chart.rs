@@ -164,7 +164,17 @@ fn LineChart(
 /// The dates under the x axis: the first and the last backup (one label for one point).
 fn x_labels(points: &[Point], x: impl Fn(usize) -> f64) -> impl IntoView {
     let base = HEIGHT - BOTTOM + 16.0;
-    let short = |at: &DateTime<Utc>| at.format("%m-%d %H:%M").to_string();
+    // Integer formatting, not chrono's strftime (see `format_time`).
+    let short = |at: &DateTime<Utc>| {
+        use chrono::{Datelike, Timelike};
+        format!(
+            "{:02}-{:02} {:02}:{:02}",
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute()
+        )
+    };
     let mut labels = Vec::new();
     match points {
         [] => {}
