@@ -6,8 +6,9 @@
 #
 #   scripts/smoke-run.sh        prints one line per step; exits non-zero on the first failure
 #
-# The data directory is a fresh one under target/ (the demo cluster runs as the `postgres`
-# OS user when run as root, and that user must be able to reach it), removed at the end.
+# The data directory is a fresh one under /tmp, removed at the end: the demo cluster runs as
+# the `postgres` OS user when run as root, and that user must be able to reach it wherever
+# the checkout lies.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -19,8 +20,7 @@ fail() {
   exit 1
 }
 
-mkdir -p target
-data="$(mktemp -d "$here/target/smoke-data.XXXXXX")"
+data="$(mktemp -d /tmp/lifeboat-smoke.XXXXXX)"
 chmod 755 "$data"
 log="$data.log"
 jar="$data.cookies"
