@@ -50,6 +50,7 @@ fi
 # The bundle a browser downloads, as it travels (gzip -9, as a reverse proxy would serve it).
 total=0
 for f in target/site/pkg/*; do
+  [[ "$f" == *.d.ts ]] && continue # type declarations: never sent to a browser
   raw=$(stat -c %s "$f")
   gz=$(gzip -9c "$f" | wc -c)
   total=$((total + gz))
