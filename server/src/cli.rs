@@ -1,9 +1,14 @@
 //! The `lifeboat` command line: `serve` (the default) and the automation/recovery
 //! subcommands. Each prints human text, or JSON with `--json`.
 
-use crate::audit::Origin;
-use crate::config::{Config, Secret, Sources};
-use crate::demo::DemoDatabase;
+use crate::config::{Config, Sources};
+use crate::dev::demo::DemoDatabase;
+use crate::engine::{backup, pruning, recovery, restore, upload, verify, Engine};
+use crate::secret::Secret;
+use crate::storage::human_bytes;
+use crate::store::audit::Origin;
+use crate::store::backups::BackupKind;
+use crate::target::TargetUrl;
 use crate::{startup, store, users};
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -182,17 +187,15 @@ async fn user_add(config: Config, name: &str, from_stdin: bool, json: bool) -> a
 
 async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
     use app::api::job_status;
-    let Some(target) = config.target_url.clone() else {
+    let Some(target) = startup::resolve_target(&config) else {
         anyhow::bail!("no database to back up: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
     };
-    let db = store::open(&config.data_dir).await?;
-    let engine = crate::engine::Engine::new(db, &config, Some(target));
-    crate::backups::recover_at_startup(&engine).await?;
-    let started =
-        crate::backups::start(&engine, app::api::backup_kind::MANUAL, &Origin::cli()).await;
+    let engine = startup::open_engine(&config, Some(target)).await?;
+    recovery::recover_at_startup(&engine).await?;
+    let started = backup::start(&engine, engine.target(), BackupKind::Manual, &Origin::cli()).await;
     let (started, task) = match started {
         Ok(s) => s,
-        Err(crate::backups::StartError::InvalidConfiguration { job, message }) => {
+        Err(backup::StartError::InvalidConfiguration { job, message }) => {
             if json {
                 println!("{}", serde_json::to_string(&job)?);
             }
@@ -222,14 +225,14 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
 /// Follows a job to its end: a progress bar on a terminal, phase names otherwise; Ctrl+C
 /// (or SIGTERM) cancels it.
 async fn follow(
-    engine: &crate::engine::Engine,
+    engine: &Engine,
     job_id: i64,
     mut task: tokio::task::JoinHandle<app::api::Job>,
     json: bool,
 ) -> anyhow::Result<app::api::Job> {
     use std::io::IsTerminal;
     let tty = !json && std::io::stderr().is_terminal();
-    let mut progress = engine.jobs.subscribe(job_id);
+    let mut progress = engine.jobs().subscribe(job_id);
     let mut last_phase = String::new();
     let interrupt = shutdown_signal();
     tokio::pin!(interrupt);
@@ -240,7 +243,7 @@ async fn follow(
             _ = &mut interrupt, if !cancelled => {
                 cancelled = true;
                 eprintln!("\ncancelling…");
-                engine.jobs.cancel(job_id);
+                engine.jobs().cancel(job_id);
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
                 let Some(rx) = progress.as_mut() else { continue };
@@ -279,13 +282,12 @@ async fn restore(
 ) -> anyhow::Result<()> {
     use app::api::{job_status, RestoreRequest};
     use std::io::IsTerminal;
-    let Some(target) = config.target_url.clone() else {
+    let Some(target) = startup::resolve_target(&config) else {
         anyhow::bail!("no database to restore into: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
     };
     let database = target.database();
-    let db = store::open(&config.data_dir).await?;
-    let engine = crate::engine::Engine::new(db, &config, Some(target));
-    crate::backups::recover_at_startup(&engine).await?;
+    let engine = startup::open_engine(&config, Some(target)).await?;
+    recovery::recover_at_startup(&engine).await?;
     let origin = Origin::cli();
     // A file goes through exactly the validation of an upload (and is journaled as one).
     let upload_id = match file {
@@ -303,7 +305,7 @@ async fn restore(
             if !json {
                 eprintln!("validating {}…", path.display());
             }
-            let up = crate::uploads::receive(&engine, &origin, &name, Some(len), stream)
+            let up = upload::receive(&engine, engine.target(), &origin, &name, Some(len), stream)
                 .await
                 .map_err(|e| anyhow::anyhow!("{} refused: {e}", path.display()))?;
             if !json {
@@ -344,9 +346,9 @@ async fn restore(
         confirm,
         options,
     };
-    let (started, task) = crate::restores::start(&engine, &origin, &req).await?;
+    let (started, task) = restore::start(&engine, engine.target(), &origin, &req).await?;
     let job = follow(&engine, started.job_id, task, json).await?;
-    let restore = crate::restores::get(&engine.db, started.restore_id).await?;
+    let restore = store::restores::get(engine.db(), started.restore_id).await?;
     if json {
         println!("{}", serde_json::json!({ "job": job, "restore": restore }));
     } else {
@@ -377,7 +379,7 @@ async fn restore(
 
 async fn list(config: Config, limit: i64, json: bool) -> anyhow::Result<()> {
     let db = store::open(&config.data_dir).await?;
-    let page = crate::backups::list(&db, limit, 0).await?;
+    let page = store::backups::list(&db, limit, 0).await?;
     if json {
         println!("{}", serde_json::to_string(&page)?);
         return Ok(());
@@ -396,7 +398,7 @@ async fn list(config: Config, limit: i64, json: bool) -> anyhow::Result<()> {
             b.kind,
             b.status,
             b.size_bytes
-                .map(|s| crate::backups::human_bytes(s as u64))
+                .map(|s| human_bytes(s as u64))
                 .unwrap_or_default(),
             if b.pinned { "*" } else { "" },
             b.file_name.clone().unwrap_or_default()
@@ -410,20 +412,15 @@ async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyho
     if id.is_none() && !all {
         anyhow::bail!("say which backup: `lifeboat verify ID`, or `lifeboat verify --all`");
     }
-    let db = store::open(&config.data_dir).await?;
-    let engine = crate::engine::Engine::new(db, &config, config.target_url.clone());
+    let engine = startup::open_engine(&config, startup::resolve_target(&config)).await?;
     let ids: Vec<i64> = match id {
         Some(id) => vec![id],
-        None => sqlx::query_scalar(
-            "SELECT id FROM backups WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC",
-        )
-        .fetch_all(&engine.db)
-        .await?,
+        None => store::backups::succeeded_ids(engine.db()).await?,
     };
     let mut bad = 0;
     let mut results = vec![];
     for id in ids {
-        let r = crate::verify::backup(&engine, id, &Origin::cli()).await?;
+        let r = verify::backup(&engine, id, &Origin::cli()).await?;
         if !r.ok {
             bad += 1;
         }
@@ -437,7 +434,7 @@ async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyho
         results.push(r);
     }
     // Alerts are sent by background tasks: give them a moment before the process exits.
-    if bad > 0 && engine.alerts.configured() {
+    if bad > 0 && engine.alerts().configured() {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     }
     if json {
@@ -460,15 +457,15 @@ async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyho
 struct Reported;
 
 async fn prune(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
-    let Some(target) = config.target_url.clone() else {
+    let Some(target) = startup::resolve_target(&config) else {
         anyhow::bail!(
             "no target database: set LIFEBOAT_TARGET_URL (retention applies to its backups)"
         );
     };
-    let db = store::open(&config.data_dir).await?;
-    let engine = crate::engine::Engine::new(db, &config, Some(target));
+    let engine = startup::open_engine(&config, Some(target)).await?;
     let policy = config.scheduler.retention.clone();
-    let deleted = crate::retention::prune(&engine, &policy, &Origin::cli(), dry_run).await?;
+    let deleted =
+        pruning::prune(&engine, engine.target(), &policy, &Origin::cli(), dry_run).await?;
     if json {
         println!(
             "{}",
@@ -483,7 +480,7 @@ async fn prune(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> 
             d.id,
             d.file_name.clone().unwrap_or_default(),
             d.size_bytes
-                .map(|s| crate::backups::human_bytes(s as u64))
+                .map(|s| human_bytes(s as u64))
                 .unwrap_or_default(),
             d.reason
         );
@@ -530,7 +527,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 config.data_dir.join("demo-postgres").display()
             );
             let demo = DemoDatabase::start(&config.data_dir).await?;
-            let url = crate::config::TargetUrl::parse(demo.url())
+            let url = TargetUrl::parse(demo.url())
                 .map_err(|e| anyhow::anyhow!("demo database URL: {e}"))?;
             (url, Some(demo))
         }

@@ -1,33 +1,31 @@
-//! Lifeboat's server: configuration, the metadata store, accounts and sessions, the audit
-//! log, the PostgreSQL tooling, and the web edge that serves the API and the SPA.
+//! Lifeboat's server. The modules read like the product:
+//!
+//! - `engine/` — the jobs (backup, restore, upload validation, verify, schedule,
+//!   retention, offsite copies) and their runner; no HTTP, no UI;
+//! - `pgtools/` — the PostgreSQL client tools, run through one supervised child process;
+//! - `storage/` — the local backup volume, the offsite store, checksums;
+//! - `store/` — Lifeboat's own SQLite database: all SQL, one module per table;
+//! - `http/` — the thin web edge: routes per resource, extractors, one error type;
+//! - `config/`, `secret`, `target`, `schedule`, `retention`, `alerts/`, `users` — the
+//!   settings and the pure rules;
+//! - `startup`, `cli` — putting it together; `dev/` — the demo database.
 #![forbid(unsafe_code)]
 // The server renders deeply nested Leptos views, whose types exceed the default limit.
 #![recursion_limit = "256"]
 
 pub mod alerts;
-pub mod archive;
-pub mod audit;
-pub mod backups;
 pub mod cli;
 pub mod config;
-pub mod demo;
+pub mod dev;
 pub mod engine;
 pub mod http;
-pub mod jobs;
-pub mod offsite;
-pub mod pgcluster;
 pub mod pgtools;
-pub mod restores;
 pub mod retention;
 pub mod schedule;
-pub mod sessions;
+pub mod secret;
 pub mod startup;
-pub mod state;
 pub mod storage;
 pub mod store;
 pub mod target;
 pub mod telemetry;
-pub mod throttle;
-pub mod uploads;
 pub mod users;
-pub mod verify;

@@ -1,4 +1,5 @@
-//! Retention: which stored backups a policy deletes, and deleting them.
+//! Retention: which stored backups a policy deletes (applying it is
+//! `engine::pruning`).
 //!
 //! The rules, in [`plan`] (a pure function, property-tested):
 //! - only successful backups are counted, ordered by completion time (never file names);
@@ -8,10 +9,7 @@
 //! - with a maximum age, older backups are deleted too;
 //! - the newest successful backup is never deleted, whatever the rules say.
 
-use crate::audit::{self, Entry, Origin};
-use crate::engine::Engine;
-use crate::storage;
-use app::api::{audit_action, backup_kind, job_status, outcome};
+use app::api::{backup_kind, job_status};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -32,7 +30,7 @@ impl Default for Policy {
 }
 
 /// What the policy needs to know of a journal row.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub id: i64,
     pub kind: String,
@@ -98,93 +96,6 @@ fn human_duration(d: chrono::Duration) -> String {
     } else {
         format!("{} hours", d.num_hours())
     }
-}
-
-/// The journal rows of `database`, as the policy sees them.
-pub async fn candidates(db: &sqlx::SqlitePool, database: &str) -> sqlx::Result<Vec<Candidate>> {
-    sqlx::query_as::<_, Candidate>(
-        "SELECT id, kind, status, pinned, finished_at FROM backups WHERE database = ?",
-    )
-    .bind(database)
-    .fetch_all(db)
-    .await
-}
-
-pub use app::api::Pruned as Deleted;
-
-/// Applies the policy to the target database's backups (or, with `dry_run`, only says
-/// what it would delete).
-pub async fn prune(
-    engine: &Engine,
-    policy: &Policy,
-    origin: &Origin,
-    dry_run: bool,
-) -> anyhow::Result<Vec<Deleted>> {
-    let Some(target) = &engine.target else {
-        return Ok(vec![]);
-    };
-    let database = target.database();
-    let history = candidates(&engine.db, &database).await?;
-    let mut out = vec![];
-    for d in plan(&history, policy, Utc::now()) {
-        let b = crate::backups::get(&engine.db, d.id).await?;
-        let Some(b) = b else { continue };
-        if !dry_run {
-            delete(engine, &b, &d.reason, origin).await?;
-        }
-        out.push(Deleted {
-            id: b.id,
-            file_name: b.file_name.clone(),
-            size_bytes: b.size_bytes,
-            reason: d.reason,
-        });
-    }
-    Ok(out)
-}
-
-/// Deletes one stored backup's file and sidecar, marks its row `deleted` with the
-/// reason, and audits it.
-pub async fn delete(
-    engine: &Engine,
-    b: &app::api::Backup,
-    reason: &str,
-    origin: &Origin,
-) -> anyhow::Result<()> {
-    if let Some(path) = crate::backups::file_path(engine, b) {
-        for p in [storage::sidecar_path(&path), path.clone()] {
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => anyhow::bail!("cannot delete {}: {e}", p.display()),
-            }
-        }
-        if let Some(dir) = path.parent() {
-            let _ = storage::fsync_dir(dir);
-        }
-    }
-    sqlx::query("UPDATE backups SET status = 'deleted', location = NULL, message = ? WHERE id = ?")
-        .bind(format!("deleted: {reason}"))
-        .bind(b.id)
-        .execute(&engine.db)
-        .await?;
-    audit::record(
-        &engine.db,
-        origin,
-        Entry {
-            action: audit_action::BACKUP_DELETE,
-            target: Some(&b.database),
-            outcome: outcome::SUCCESS,
-            details: serde_json::json!({
-                "backup_id": b.id,
-                "file": b.file_name,
-                "size_bytes": b.size_bytes,
-                "sha256": b.sha256,
-                "reason": reason,
-            }),
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
-//! Putting Lifeboat together: open the metadata database, bootstrap the first
+//! Putting Lifeboat together: resolve the database to protect, open the metadata
+//! database, build the engine from the configuration's values, bootstrap the first
 //! administrator (or print the one-time setup link), build the router and serve it until
-//! told to stop.
+//! told to stop. The command-line tools build their engine here too, the same way.
 
-use crate::audit::{self, Entry, Origin};
-use crate::config::{Config, TargetUrl};
-use crate::engine::Engine;
-use crate::state::AppState;
-use crate::throttle::Throttle;
-use crate::{backups, http, sessions, store, users};
+use crate::config::Config;
+use crate::engine::{self, run::AbortOnDrop, Engine};
+use crate::http::state::AppState;
+use crate::http::throttle::Throttle;
+use crate::store::audit::{self, Entry, Origin};
+use crate::target::TargetUrl;
+use crate::{http, store, users};
 use anyhow::Context;
 use app::api::{audit_action, outcome};
 use leptos::config::{Env, LeptosOptions};
@@ -26,7 +28,7 @@ pub struct Server {
     shutdown: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Stopped with the server.
-    _scheduler: Option<crate::backups::AbortOnDrop<()>>,
+    _scheduler: Option<AbortOnDrop<()>>,
 }
 
 impl Server {
@@ -82,21 +84,50 @@ async fn first_admin(db: &sqlx::SqlitePool, config: &Config) -> anyhow::Result<O
     Ok(None)
 }
 
+/// The database the command-line tools work on, resolved as `serve` resolves it: the
+/// configured target, else the demo database `serve` runs in this data directory.
+pub fn resolve_target(config: &Config) -> Option<TargetUrl> {
+    config.target_url.clone().or_else(|| {
+        crate::dev::demo::remembered_url(&config.data_dir)
+            .and_then(|url| TargetUrl::parse(&url).ok())
+    })
+}
+
+/// What the engine is built from, taken from the configuration (the only place that
+/// reads it for the engine).
+pub fn engine_settings(config: &Config) -> engine::Settings {
+    engine::Settings {
+        data_dir: config.data_dir.clone(),
+        pg_bin_dir: config.pg_bin_dir.clone(),
+        upload_max_bytes: config.upload_max_bytes,
+        upload_ttl: config.upload_ttl,
+        alerts: config.alerts.clone(),
+        offsite: config.offsite.clone(),
+        schedule: config.scheduler.schedule.clone(),
+    }
+}
+
+/// Opens the metadata database and builds the engine protecting `target`.
+pub async fn open_engine(config: &Config, target: Option<TargetUrl>) -> anyhow::Result<Engine> {
+    let db = store::open(&config.data_dir).await?;
+    Ok(Engine::new(db, engine_settings(config), target))
+}
+
 /// Starts Lifeboat on `config.addr` (port 0 picks a free port) protecting `target`.
 pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<Server> {
-    let db = store::open(&config.data_dir).await?;
+    let engine = open_engine(&config, target).await?;
+    let db = engine.db().clone();
     let session_store = SqliteStore::new(db.clone());
     session_store
         .migrate()
         .await
         .context("creating the session table")?;
     let token = first_admin(&db, &config).await?;
-    let engine = Engine::new(db.clone(), &config, target);
-    backups::recover_at_startup(&engine).await?;
-    crate::uploads::sweep(&engine, true).await?;
-    crate::uploads::spawn_sweeper(engine.clone());
-    crate::schedule::load_override(&db, &engine.schedule).await?;
-    let scheduler = crate::schedule::spawn(engine.clone(), config.scheduler.clone());
+    engine::recovery::recover_at_startup(&engine).await?;
+    engine::upload::sweep(&engine, true).await?;
+    engine::upload::spawn_sweeper(engine.clone());
+    engine::scheduler::load_override(&db, engine.schedule()).await?;
+    let scheduler = engine::scheduler::spawn(engine.clone(), config.scheduler.clone());
 
     if !config.site_dir.join("pkg").is_dir() {
         tracing::warn!(
@@ -130,7 +161,7 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         throttle: Arc::new(Throttle::default()),
         leptos,
     };
-    sessions::spawn_purger(db, config.session_purge_interval);
+    http::sessions::spawn_purger(db, config.session_purge_interval);
 
     let app = http::router(state.clone(), session_store);
     let (tx, rx) = oneshot::channel::<()>();
@@ -150,6 +181,6 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         setup_url,
         shutdown: Some(tx),
         join,
-        _scheduler: scheduler.map(crate::backups::AbortOnDrop),
+        _scheduler: scheduler.map(AbortOnDrop),
     })
 }

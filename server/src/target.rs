@@ -1,7 +1,90 @@
-//! The PostgreSQL database Lifeboat protects: connecting to it and asking its version.
+//! The PostgreSQL database Lifeboat protects: its URL (password redacted wherever it is
+//! printed), connecting to it, and asking its version.
 
-use crate::config::TargetUrl;
+use std::fmt;
 use std::time::Duration;
+
+/// A PostgreSQL connection URL for the database Lifeboat protects. Its password never
+/// appears in `Debug`/`Display` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TargetUrl {
+    url: url::Url,
+}
+
+impl TargetUrl {
+    pub fn parse(s: &str) -> Result<TargetUrl, String> {
+        let url = url::Url::parse(s.trim()).map_err(|e| {
+            format!("not a URL ({e}); use postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        })?;
+        if url.scheme() != "postgres" && url.scheme() != "postgresql" {
+            return Err(format!(
+                "scheme `{}` is not postgres:// or postgresql://",
+                url.scheme()
+            ));
+        }
+        let db = url.path().trim_start_matches('/');
+        if db.is_empty() || db.contains('/') {
+            return Err("names no database; end the URL with /DATABASE".into());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("names no host; use postgres://USER:PASSWORD@HOST:PORT/DATABASE".into());
+        }
+        Ok(TargetUrl { url })
+    }
+
+    /// The full URL, password included: only for building a connection.
+    pub fn expose(&self) -> &str {
+        self.url.as_str()
+    }
+
+    pub fn database(&self) -> String {
+        let raw = self.url.path().trim_start_matches('/');
+        urlencoding_decode(raw)
+    }
+    pub fn host(&self) -> String {
+        self.url.host_str().unwrap_or_default().to_string()
+    }
+    pub fn port(&self) -> u16 {
+        self.url.port().unwrap_or(5432)
+    }
+    pub fn user(&self) -> String {
+        let u = self.url.username();
+        if u.is_empty() {
+            std::env::var("USER").unwrap_or_else(|_| "postgres".into())
+        } else {
+            urlencoding_decode(u)
+        }
+    }
+    pub fn password(&self) -> Option<String> {
+        self.url.password().map(urlencoding_decode)
+    }
+    /// The URL with its password replaced by `***`, safe for logs and the UI.
+    pub fn redacted(&self) -> String {
+        let mut u = self.url.clone();
+        if u.password().is_some() {
+            let _ = u.set_password(Some("***"));
+        }
+        u.to_string()
+    }
+}
+
+fn urlencoding_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+impl fmt::Debug for TargetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+impl fmt::Display for TargetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
 
 /// What the target server says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,22 +2,16 @@
 //! time) and credential checks that answer the same way for unknown users and wrong
 //! passwords.
 
-use crate::audit::{self, Entry, Origin};
-use crate::config::Secret;
+use crate::secret::Secret;
+use crate::store::audit::{self, Entry, Origin};
+use crate::store::users as rows;
+pub use crate::store::users::User;
 use app::api::{audit_action, outcome, MIN_PASSWORD_LEN};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::SqlitePool;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub role: String,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(thiserror::Error, Debug)]
 pub enum UserError {
@@ -122,18 +116,7 @@ async fn decoy_hash() -> String {
         .clone()
 }
 
-pub async fn count(db: &SqlitePool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db)
-        .await
-}
-
-pub async fn find(db: &SqlitePool, username: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as("SELECT id, username, role, created_at FROM users WHERE username = ?")
-        .bind(username)
-        .fetch_optional(db)
-        .await
-}
+pub use rows::{count, find};
 
 /// Creates an administrator and audits it (`user.created`).
 pub async fn create(
@@ -149,16 +132,7 @@ pub async fn create(
     }
     let hash = hash_password(password).await?;
     let now = Utc::now();
-    let inserted = sqlx::query_as::<_, User>(
-        "INSERT INTO users (username, password_hash, role, created_at, password_changed_at)
-         VALUES (?, ?, 'admin', ?, ?) RETURNING id, username, role, created_at",
-    )
-    .bind(username)
-    .bind(&hash)
-    .bind(now)
-    .bind(now)
-    .fetch_one(db)
-    .await;
+    let inserted = rows::insert_admin(db, username, &hash, now).await;
     let user = match inserted {
         Ok(u) => u,
         // Two creations racing: the UNIQUE constraint decides.
@@ -187,18 +161,10 @@ pub async fn authenticate(
     username: &str,
     password: Secret<String>,
 ) -> sqlx::Result<Option<User>> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(db)
-            .await?;
-    match row {
+    match rows::credentials(db, username).await? {
         Some((id, hash)) => {
             if verify_password(password, hash).await {
-                sqlx::query_as("SELECT id, username, role, created_at FROM users WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(db)
-                    .await
+                rows::by_id(db, id).await
             } else {
                 Ok(None)
             }

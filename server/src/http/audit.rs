@@ -1,9 +1,9 @@
 //! `GET /api/v1/audit`: the audit log, newest first, paginated and filtered.
 
-use crate::audit;
-use crate::http::error::AppError;
-use crate::sessions::CurrentUser;
-use crate::state::AppState;
+use super::error::AppError;
+use super::extract::CurrentUser;
+use super::state::AppState;
+use crate::store::audit;
 use app::api::AuditPage;
 use axum::extract::{Query, State};
 use axum::routing::get;

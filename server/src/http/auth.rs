@@ -1,11 +1,11 @@
 //! `/api/v1/auth/*` and `/api/v1/setup`: first-run setup, login, logout, who am I.
 
-use crate::audit::{self, Entry};
-use crate::config::Secret;
-use crate::http::client_info::ClientInfo;
-use crate::http::error::AppError;
-use crate::sessions::{CurrentUser, SessionAuth, AUTH_KEY};
-use crate::state::AppState;
+use super::error::AppError;
+use super::extract::{ClientInfo, CurrentUser, JsonBody};
+use super::sessions::{SessionAuth, AUTH_KEY};
+use super::state::AppState;
+use crate::secret::Secret;
+use crate::store::audit::{self, Entry};
 use crate::users;
 use app::api::{audit_action, outcome, LoginRequest, Me, SetupRequest, SetupStatus};
 use axum::extract::State;
@@ -30,7 +30,7 @@ async fn login(
     State(st): State<AppState>,
     client: ClientInfo,
     session: Session,
-    Json(req): Json<LoginRequest>,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<Me>, AppError> {
     let username = req.username.trim().to_string();
     let origin = client.origin(None);
@@ -156,7 +156,7 @@ fn same_token(a: &str, b: &str) -> bool {
 async fn setup(
     State(st): State<AppState>,
     client: ClientInfo,
-    Json(req): Json<SetupRequest>,
+    JsonBody(req): JsonBody<SetupRequest>,
 ) -> Result<(StatusCode, Json<Me>), AppError> {
     // Held until the administrator exists, so two submissions cannot both succeed.
     let mut token = st.setup_token.lock().await;
@@ -181,12 +181,7 @@ async fn setup(
         username,
         Secret::new(req.password),
     )
-    .await
-    .map_err(|e| match e {
-        users::UserError::Invalid(m) => AppError::BadRequest(format!("{}.", capitalise(&m))),
-        users::UserError::Exists(_) => AppError::Conflict(e.to_string()),
-        other => AppError::Internal(other.into()),
-    })?;
+    .await?;
     *token = None;
     audit::record(
         &st.db,
@@ -207,12 +202,4 @@ async fn setup(
             signed_in_at: Utc::now(),
         }),
     ))
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }

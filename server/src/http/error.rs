@@ -1,7 +1,15 @@
-//! One error type for the web edge, with one mapping to status codes. Internal errors are
-//! logged once here and never sent to the client.
+//! One error type for the web edge, with one mapping to status codes. Every domain error
+//! is turned into an [`AppError`] here, once, with the same words for the same situation.
+//! Internal errors are logged once here and never sent to the client.
 
+use crate::engine::backup::StartError;
+use crate::engine::pruning::BackupError;
+use crate::engine::restore::RestoreError;
+use crate::engine::run::Busy;
+use crate::engine::upload::UploadError;
+use crate::users::UserError;
 use app::api::ApiError;
+use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,8 +28,32 @@ pub enum AppError {
     Conflict(String),
     #[error("{message}")]
     Throttled { retry_after: u64, message: String },
+    /// A refusal with its own status and machine-readable code (`busy`, `refused`,
+    /// `too_large`, …), and the job it concerns when there is one.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        job_id: Option<i64>,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn unauthenticated() -> Self {
+        AppError::Unauthorized("Sign in first.".into())
+    }
+
+    fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Refused {
+            status,
+            code,
+            message: message.into(),
+            job_id: None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for AppError {
@@ -36,9 +68,100 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
-impl AppError {
-    pub fn unauthenticated() -> Self {
-        AppError::Unauthorized("Sign in first.".into())
+/// Another job holds the database: 409 with the job to follow instead.
+impl From<Busy> for AppError {
+    fn from(b: Busy) -> Self {
+        AppError::Refused {
+            status: StatusCode::CONFLICT,
+            code: "busy",
+            message: b.to_string(),
+            job_id: b.job_id,
+        }
+    }
+}
+
+impl From<StartError> for AppError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Busy(b) => b.into(),
+            StartError::InvalidConfiguration { ref job, .. } => AppError::Refused {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_configuration",
+                job_id: Some(job.id),
+                message: e.to_string(),
+            },
+            StartError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<RestoreError> for AppError {
+    fn from(e: RestoreError) -> Self {
+        match e {
+            RestoreError::Refused(m) => {
+                AppError::refused(StatusCode::UNPROCESSABLE_ENTITY, "refused", m)
+            }
+            RestoreError::NotFound(m) => AppError::NotFound(m),
+            RestoreError::Busy(b) => b.into(),
+            RestoreError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<UploadError> for AppError {
+    fn from(e: UploadError) -> Self {
+        let message = e.to_string();
+        match e {
+            UploadError::Refused(_) => {
+                AppError::refused(StatusCode::UNPROCESSABLE_ENTITY, "refused", message)
+            }
+            UploadError::TooLarge { .. } => {
+                AppError::refused(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+            }
+            UploadError::NoSpace(_) => {
+                AppError::refused(StatusCode::INSUFFICIENT_STORAGE, "no_space", message)
+            }
+            UploadError::Interrupted(_) => {
+                AppError::refused(StatusCode::BAD_REQUEST, "interrupted", message)
+            }
+            UploadError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<BackupError> for AppError {
+    fn from(e: BackupError) -> Self {
+        match e {
+            BackupError::NotFound(m) => AppError::NotFound(m),
+            BackupError::Refused(m) => AppError::Conflict(m),
+            BackupError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<UserError> for AppError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid(m) => AppError::BadRequest(format!("{}.", capitalise(&m))),
+            UserError::Exists(_) => AppError::Conflict(e.to_string()),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// A request body that is not the JSON expected: the same `ApiError` shape as every
+/// other refusal, with the status axum chose (400, 415 or 422).
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        AppError::refused(r.status(), "bad_request", r.body_text())
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -62,6 +185,20 @@ impl IntoResponse for AppError {
             AppError::BadRequest(m) => json_error(StatusCode::BAD_REQUEST, "bad_request", m),
             AppError::NotFound(m) => json_error(StatusCode::NOT_FOUND, "not_found", m),
             AppError::Conflict(m) => json_error(StatusCode::CONFLICT, "conflict", m),
+            AppError::Refused {
+                status,
+                code,
+                message,
+                job_id,
+            } => (
+                status,
+                Json(ApiError {
+                    error: code.into(),
+                    message,
+                    job_id,
+                }),
+            )
+                .into_response(),
             AppError::Throttled {
                 retry_after,
                 message,

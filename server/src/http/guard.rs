@@ -1,8 +1,8 @@
 //! Middleware every response passes through: the CSRF check on state-changing requests
 //! and the security headers.
 
-use crate::http::error::json_error;
-use crate::state::AppState;
+use super::error::json_error;
+use super::state::AppState;
 use app::api::CSRF_HEADER;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

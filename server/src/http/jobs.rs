@@ -1,10 +1,10 @@
 //! `/api/v1/jobs/{id}`: a job's state, its live progress as server-sent events, cancel.
 
-use crate::audit::{self, Entry};
-use crate::http::error::AppError;
-use crate::jobs;
-use crate::sessions::CurrentUser;
-use crate::state::AppState;
+use super::error::AppError;
+use super::extract::CurrentUser;
+use super::state::AppState;
+use crate::store::audit::{self, Entry};
+use crate::store::jobs;
 use app::api::{audit_action, job_status, outcome, Job};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -41,7 +41,7 @@ fn not_found(id: i64) -> AppError {
 
 /// The freshest state: live from the registry while it runs here, else the row.
 async fn current(st: &AppState, id: i64) -> Result<Option<Job>, AppError> {
-    if let Some(rx) = st.engine.jobs.subscribe(id) {
+    if let Some(rx) = st.engine.jobs().subscribe(id) {
         return Ok(Some(with_elapsed(rx.borrow().clone())));
     }
     Ok(jobs::load(&st.db, id).await?)
@@ -79,7 +79,7 @@ async fn events(
     if current(&st, id).await?.is_none() {
         return Err(not_found(id));
     }
-    let start = match st.engine.jobs.subscribe(id) {
+    let start = match st.engine.jobs().subscribe(id) {
         Some(rx) => Follow::Live(rx, true),
         None => Follow::Row,
     };
@@ -143,7 +143,7 @@ async fn cancel(
             job.status
         )));
     }
-    if !st.engine.jobs.cancel(id) {
+    if !st.engine.jobs().cancel(id) {
         return Err(AppError::Conflict(format!(
             "Job {id} is run by another Lifeboat process; cancel it there."
         )));

@@ -1,23 +1,35 @@
-//! The web edge: the router, middleware, and each domain's routes under `/api/v1`.
+//! The web edge: the router, middleware, and each resource's routes under `/api/v1`.
+//! Thin: handlers extract, call the engine or the store, and map errors once
+//! ([`error::AppError`]).
 
 pub mod audit;
 pub mod auth;
 pub mod backups;
-pub mod client_info;
 pub mod error;
+pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod restores;
+pub mod sessions;
+pub mod settings;
+pub mod state;
+pub mod throttle;
+pub mod uploads;
 
-use crate::sessions::COOKIE_NAME;
-use crate::state::AppState;
 use app::{shell, App};
+use axum::extract::{MatchedPath, Request};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use sessions::COOKIE_NAME;
+use state::AppState;
+use std::time::Duration;
+use tower_http::trace::TraceLayer;
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
+use tracing::Span;
 
 /// The whole application: API, health endpoints, the server-rendered SPA and its assets.
 pub fn router(state: AppState, store: SqliteStore) -> Router {
@@ -38,6 +50,8 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .merge(backups::routes())
         .merge(jobs::routes())
         .merge(restores::routes())
+        .merge(settings::routes())
+        .merge(uploads::routes())
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })
@@ -55,5 +69,35 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(middleware::from_fn(guard::security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(answered),
+        )
         .with_state(state)
+}
+
+/// One span per request: method, matched route (not the raw path: ids stay out of the
+/// span name), the signed-in user (recorded by `CurrentUser`), then status and latency.
+fn request_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(static)".into());
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        user = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
+}
+
+fn answered(res: &Response, latency: Duration, span: &Span) {
+    span.record("status", res.status().as_u16());
+    span.record("latency_ms", latency.as_millis() as u64);
+    tracing::info!("answered");
 }

@@ -209,7 +209,7 @@ async fn an_undeliverable_alert_is_retried_then_audited_as_failed() {
     .await;
     let settings = server::alerts::Settings {
         webhook: Some(server::alerts::Webhook {
-            url: server::config::Secret::new(hook),
+            url: server::secret::Secret::new(hook),
             format: server::alerts::WebhookFormat::Generic,
         }),
         retry_delays: vec![Duration::from_millis(50), Duration::from_millis(100)],

@@ -289,7 +289,7 @@ async fn refused(app: &TestApp, why: &str) {
 
 #[tokio::test]
 async fn an_unreachable_target_is_refused_before_anything_runs() {
-    let port = server::pgcluster::free_port().expect("port");
+    let port = server::dev::pgcluster::free_port().expect("port");
     let app = TestApp::signed_in(with_target(
         &format!("postgres://lifeboat:pw@127.0.0.1:{port}/nowhere"),
         vec![],
@@ -383,12 +383,12 @@ async fn garbage_written_by_pg_dump_is_caught_while_it_is_written() {
 
 #[tokio::test]
 async fn postgres_stopped_mid_dump_fails_the_backup() {
-    let bin = server::pgcluster::PgBin::discover().expect("pg binaries");
+    let bin = server::dev::pgcluster::PgBin::discover().expect("pg binaries");
     let dir = tempfile::tempdir().expect("tmp");
     // The cluster runs as another OS user when we are root: let it in.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let mut cluster = server::pgcluster::Cluster::open_or_init(
+    let mut cluster = server::dev::pgcluster::Cluster::open_or_init(
         &bin,
         &dir.path().join("pg"),
         "lifeboat",
@@ -398,7 +398,7 @@ async fn postgres_stopped_mid_dump_fails_the_backup() {
     .await
     .expect("init");
     cluster
-        .start(server::pgcluster::free_port().expect("port"))
+        .start(server::dev::pgcluster::free_port().expect("port"))
         .await
         .expect("start");
     let url = cluster.url("postgres");

@@ -58,9 +58,9 @@ async fn user_add_creates_an_admin_who_can_log_in() {
         .await
         .expect("login");
     assert_eq!(resp.status(), 200);
-    let created = server::audit::list(
+    let created = server::store::audit::list(
         &server.state.db,
-        &server::audit::Query {
+        &server::store::audit::Query {
             limit: 10,
             offset: 0,
             action: Some("user.created".into()),
@@ -146,16 +146,18 @@ async fn backup_command_runs_the_same_job_and_reports_json() {
 
     // Journal and audit are the same ones the web console shows, with the OS user as actor.
     let db = server::store::open(data.path()).await.expect("store");
-    let page = server::backups::list(&db, 10, 0).await.expect("list");
+    let page = server::store::backups::list(&db, 10, 0)
+        .await
+        .expect("list");
     assert_eq!(page.total, 1);
     assert!(page.items[0]
         .actor
         .as_deref()
         .unwrap_or("")
         .starts_with("os:"));
-    let audit = server::audit::list(
+    let audit = server::store::audit::list(
         &db,
-        &server::audit::Query {
+        &server::store::audit::Query {
             limit: 10,
             offset: 0,
             action: Some("backup.run".into()),
@@ -167,7 +169,7 @@ async fn backup_command_runs_the_same_job_and_reports_json() {
     assert_eq!(audit.total, 1);
 
     // A failure exits non-zero with the reason.
-    let port = server::pgcluster::free_port().expect("port");
+    let port = server::dev::pgcluster::free_port().expect("port");
     let out = lifeboat()
         .args(["backup"])
         .env("LIFEBOAT_DATA_DIR", data.path())
@@ -238,7 +240,7 @@ async fn lifeboat_killed_mid_dump_is_marked_interrupted_at_the_next_start() {
             target: Some(url.clone()),
         },
     );
-    let server = server::startup::start(config, server::config::TargetUrl::parse(&url).ok())
+    let server = server::startup::start(config, server::target::TargetUrl::parse(&url).ok())
         .await
         .expect("start");
     let db = &server.state.db;
@@ -260,9 +262,9 @@ async fn lifeboat_killed_mid_dump_is_marked_interrupted_at_the_next_start() {
         .map(|e| e.path())
         .collect();
     assert!(leftovers.is_empty(), "nothing left behind: {leftovers:?}");
-    let audit = server::audit::list(
+    let audit = server::store::audit::list(
         db,
-        &server::audit::Query {
+        &server::store::audit::Query {
             limit: 10,
             offset: 0,
             action: Some("backup.run".into()),

@@ -56,7 +56,7 @@ async fn readyz_is_200_when_everything_is_in_place() {
 #[tokio::test]
 async fn readyz_is_503_when_the_target_is_unreachable() {
     // A port nothing listens on.
-    let port = server::pgcluster::free_port().expect("port");
+    let port = server::dev::pgcluster::free_port().expect("port");
     let app = spawn_app(Options {
         target: Some(format!(
             "postgres://lifeboat:secret-pw@127.0.0.1:{port}/postgres"

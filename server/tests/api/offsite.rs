@@ -53,13 +53,13 @@ impl S3 {
 
     /// Reads an object with signed requests, as any S3 client would.
     async fn object(&self, key: &str) -> Option<Vec<u8>> {
-        let client = server::offsite::Offsite::new(server::offsite::Settings {
+        let client = server::storage::offsite::Offsite::new(server::storage::offsite::Settings {
             bucket: "offsite-test".into(),
             endpoint: Some(self.endpoint.clone()),
             region: "us-east-1".into(),
             prefix: String::new(),
-            access_key_id: server::config::Secret::new("test-key".into()),
-            secret_access_key: server::config::Secret::new("test-secret".into()),
+            access_key_id: server::secret::Secret::new("test-key".into()),
+            secret_access_key: server::secret::Secret::new("test-secret".into()),
             keep: 1,
         })
         .expect("client");
@@ -202,13 +202,13 @@ async fn verify_marks_a_damaged_backup_and_a_lost_offsite_copy() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x10;
     std::fs::write(&path, bytes).expect("write");
-    let offsite = server::offsite::Offsite::new(server::offsite::Settings {
+    let offsite = server::storage::offsite::Offsite::new(server::storage::offsite::Settings {
         bucket: "offsite-test".into(),
         endpoint: Some(s3.endpoint.clone()),
         region: "us-east-1".into(),
         prefix: String::new(),
-        access_key_id: server::config::Secret::new("k".into()),
-        secret_access_key: server::config::Secret::new("s".into()),
+        access_key_id: server::secret::Secret::new("k".into()),
+        secret_access_key: server::secret::Secret::new("s".into()),
         keep: 1,
     })
     .expect("client");

@@ -98,7 +98,7 @@ async fn a_failing_scheduled_backup_is_retried_and_each_attempt_journaled() {
         retention: server::retention::Policy::default(),
     };
     let started = std::time::Instant::now();
-    let job = server::schedule::run_slot(&app.server.state.engine, &settings).await;
+    let job = server::engine::scheduler::run_slot(&app.server.state.engine, &settings).await;
     assert!(job.is_none(), "every attempt failed");
     assert!(
         started.elapsed() >= Duration::from_millis(600),

@@ -2,8 +2,9 @@
 //! PostgreSQL cluster that `scripts/with-test-postgres.sh` started for this test run.
 #![allow(dead_code)]
 
-use server::config::{Config, Sources, TargetUrl};
+use server::config::{Config, Sources};
 use server::startup::{self, Server};
+use server::target::TargetUrl;
 use std::collections::BTreeMap;
 
 /// The throwaway cluster's URL. Tests need a real server; run them through
@@ -97,9 +98,9 @@ impl TestApp {
     pub async fn add_user(&self, name: &str, password: &str) {
         server::users::create(
             &self.server.state.db,
-            &server::audit::Origin::default().with_actor("test"),
+            &server::store::audit::Origin::default().with_actor("test"),
             name,
-            server::config::Secret::new(password.to_string()),
+            server::secret::Secret::new(password.to_string()),
         )
         .await
         .expect("create user");
@@ -125,9 +126,9 @@ impl TestApp {
 
     /// All audit events, oldest first, straight from the store.
     pub async fn audit(&self) -> Vec<app::api::AuditEvent> {
-        let page = server::audit::list(
+        let page = server::store::audit::list(
             &self.server.state.db,
-            &server::audit::Query {
+            &server::store::audit::Query {
                 limit: 500,
                 offset: 0,
                 action: None,

@@ -1,0 +1,50 @@
+//! What the jobs work with: the data directory, the database to protect, the PostgreSQL
+//! client tools, and uploads.
+
+use super::parse::parse_size;
+use super::sources::Values;
+use crate::target::TargetUrl;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// 50 GiB.
+pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 50 << 30;
+
+pub(super) struct Jobs {
+    pub data_dir: PathBuf,
+    pub target_url: Option<TargetUrl>,
+    pub pg_bin_dir: Option<PathBuf>,
+    pub upload_max_bytes: u64,
+    pub upload_ttl: Duration,
+}
+
+pub(super) fn load(v: &mut Values) -> Jobs {
+    let data_dir = v
+        .value("LIFEBOAT_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let target_url = v.parse("LIFEBOAT_TARGET_URL", TargetUrl::parse);
+    let pg_bin_dir = v.parse("LIFEBOAT_PG_BIN_DIR", |s| {
+        let p = PathBuf::from(s);
+        if p.is_dir() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "{s} is not a directory; point it at the folder holding pg_dump and pg_restore"
+            ))
+        }
+    });
+    let upload_max_bytes = v.parse_or(
+        "LIFEBOAT_UPLOAD_MAX_SIZE",
+        DEFAULT_UPLOAD_MAX_BYTES,
+        parse_size,
+    );
+    let upload_ttl = v.duration("LIFEBOAT_UPLOAD_TTL", Duration::from_secs(24 * 3600));
+    Jobs {
+        data_dir,
+        target_url,
+        pg_bin_dir,
+        upload_max_bytes,
+        upload_ttl,
+    }
+}

@@ -1,0 +1,269 @@
+//! Lifeboat's configuration: environment variables `LIFEBOAT_*`, optionally layered over a
+//! TOML file (`LIFEBOAT_CONFIG` or `--config`), parsed once into one typed [`Config`].
+//! Every invalid setting is collected and reported on a line of its own, saying what is
+//! wrong and how to fix it; secrets are redacted wherever the config is printed.
+//!
+//! One loader per section (`web`, `jobs`, `scheduler`, `alerts`, `offsite`) builds that
+//! section's settings from the raw values; the domains never read the configuration.
+
+mod alerts;
+mod jobs;
+mod offsite;
+pub mod parse;
+mod scheduler;
+pub mod sources;
+mod web;
+
+pub use jobs::DEFAULT_UPLOAD_MAX_BYTES;
+pub use parse::{parse_duration, parse_size};
+pub use sources::{ConfigErrors, ConfigProblem, Sources, SETTINGS};
+
+use crate::secret::Secret;
+use crate::target::TargetUrl;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Lifeboat's own SQLite database and the backups live here (the persistent volume).
+    pub data_dir: PathBuf,
+    /// The database to protect. `None`: `lifeboat serve` starts the demo database.
+    pub target_url: Option<TargetUrl>,
+    pub addr: SocketAddr,
+    /// The address users reach Lifeboat at (`https://…` makes the session cookie `Secure`
+    /// and is the origin accepted on state-changing requests).
+    pub public_url: Option<url::Url>,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    /// How often expired sessions are purged (and audited as expired).
+    pub session_purge_interval: Duration,
+    /// Bootstraps the first administrator for automated deployments.
+    pub admin_user: String,
+    pub admin_password: Option<Secret<String>>,
+    /// Directory holding pg_dump/pg_restore; otherwise PATH and /usr/lib/postgresql/*/bin.
+    pub pg_bin_dir: Option<PathBuf>,
+    /// The built web assets (cargo-leptos' site directory).
+    pub site_dir: PathBuf,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy).
+    pub trust_proxy: bool,
+    /// tracing filter, e.g. `info` or `lifeboat=debug,info`.
+    pub log: String,
+    /// Whether "Back up now" asks for confirmation in the web console.
+    pub confirm_backup: bool,
+    /// The largest `.dump` accepted by an upload (default 50 GiB).
+    pub upload_max_bytes: u64,
+    /// How long a validated upload is kept if it is never restored (default 24h).
+    pub upload_ttl: Duration,
+    /// Scheduled backups, their retries, and retention.
+    pub scheduler: crate::schedule::Settings,
+    /// Alert channels and thresholds.
+    pub alerts: crate::alerts::Settings,
+    /// Offsite copies to S3-compatible storage (`None`: not configured).
+    pub offsite: Option<crate::storage::offsite::Offsite>,
+}
+
+impl Config {
+    /// Reads every setting; returns all problems at once.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
+        let mut v = sources::Values::new(sources);
+        let jobs = jobs::load(&mut v);
+        let web = web::load(&mut v);
+        let scheduler = scheduler::load(&mut v);
+        let alerts = alerts::load(&mut v);
+        let offsite = offsite::load(&mut v);
+        v.finish()?;
+        Ok(Config {
+            data_dir: jobs.data_dir,
+            target_url: jobs.target_url,
+            addr: web.addr,
+            public_url: web.public_url,
+            session_idle_timeout: web.session_idle_timeout,
+            session_absolute_timeout: web.session_absolute_timeout,
+            session_purge_interval: web.session_purge_interval,
+            admin_user: web.admin_user,
+            admin_password: web.admin_password,
+            pg_bin_dir: jobs.pg_bin_dir,
+            site_dir: web.site_dir,
+            trust_proxy: web.trust_proxy,
+            log: web.log,
+            confirm_backup: web.confirm_backup,
+            upload_max_bytes: jobs.upload_max_bytes,
+            upload_ttl: jobs.upload_ttl,
+            scheduler,
+            alerts,
+            offsite,
+        })
+    }
+
+    /// Whether the session cookie must be `Secure` (served over HTTPS).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// The URL to print for people: the public URL, or the listen address.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_string(),
+            None => {
+                let host = if self.addr.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else if self.addr.is_ipv6() {
+                    format!("[{}]", self.addr.ip())
+                } else {
+                    self.addr.ip().to_string()
+                };
+                format!("http://{host}:{}", self.addr.port())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        Config::load(&Sources::new(env(pairs), None)?)
+    }
+
+    #[test]
+    fn defaults_are_sensible() {
+        let c = load(&[]).expect("defaults load");
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert!(c.target_url.is_none());
+        assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
+        assert_eq!(c.session_absolute_timeout, Duration::from_secs(8 * 3600));
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_on_its_own_line() {
+        let err = load(&[
+            ("LIFEBOAT_ADDR", "nope"),
+            ("LIFEBOAT_TARGET_URL", "mysql://x/y"),
+            ("LIFEBOAT_SESSION_IDLE_TIMEOUT", "10 parsecs"),
+            ("LIFEBOAT_ADMIN_PASSWORD", "short"),
+        ])
+        .expect_err("must fail");
+        let text = err.to_string();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(
+            text.contains("LIFEBOAT_ADDR: `nope` is not HOST:PORT"),
+            "{text}"
+        );
+        assert!(
+            text.contains("LIFEBOAT_TARGET_URL: scheme `mysql`"),
+            "{text}"
+        );
+        assert!(text.contains("LIFEBOAT_SESSION_IDLE_TIMEOUT"), "{text}");
+        assert!(
+            text.contains("LIFEBOAT_ADMIN_PASSWORD: the password is shorter"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("short\n") && !text.contains("`short`"),
+            "password echoed: {text}"
+        );
+    }
+
+    #[test]
+    fn target_password_is_redacted_everywhere_it_is_printed() {
+        let c = load(&[(
+            "LIFEBOAT_TARGET_URL",
+            "postgres://app:s3cr%40t@db.internal:5433/shop",
+        )])
+        .expect("loads");
+        let t = c.target_url.clone().expect("target");
+        assert_eq!(t.password().as_deref(), Some("s3cr@t"));
+        assert_eq!(t.database(), "shop");
+        assert_eq!(t.port(), 5433);
+        let printed = format!("{c:?} {t}");
+        assert!(!printed.contains("s3cr"), "{printed}");
+        assert!(
+            printed.contains("postgres://app:***@db.internal:5433/shop"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn admin_password_is_redacted_in_debug() {
+        let c = load(&[("LIFEBOAT_ADMIN_PASSWORD", "correct horse battery")]).expect("loads");
+        assert!(!format!("{c:?}").contains("horse"));
+    }
+
+    #[test]
+    fn toml_file_is_read_and_environment_wins() {
+        let dir = std::env::temp_dir().join(format!("lifeboat-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let file = dir.join("lifeboat.toml");
+        std::fs::write(
+            &file,
+            "addr = \"0.0.0.0:8080\"\nsession_idle_timeout = \"10m\"\n",
+        )
+        .expect("write");
+        let src = Sources::new(env(&[("LIFEBOAT_ADDR", "127.0.0.1:9999")]), Some(&file))
+            .expect("file parses");
+        let c = Config::load(&src).expect("loads");
+        assert_eq!(c.addr.to_string(), "127.0.0.1:9999");
+        assert_eq!(c.session_idle_timeout, Duration::from_secs(600));
+
+        std::fs::write(&file, "adress = \"x\"\n").expect("write");
+        let err = Sources::new(env(&[]), Some(&file))
+            .err()
+            .expect("unknown key refused");
+        assert!(err.to_string().contains("unknown setting"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_schedule_defaults_to_02_00_and_can_be_turned_off() {
+        let c = load(&[]).expect("defaults");
+        let s = c.scheduler.schedule.expect("on by default");
+        assert_eq!(s.expression, "0 2 * * *");
+        assert_eq!(c.scheduler.attempts, 3);
+        assert_eq!(c.scheduler.retention.keep_last, 30);
+        let off = load(&[("LIFEBOAT_SCHEDULE", "off")]).expect("off");
+        assert!(off.scheduler.schedule.is_none());
+        let bad = load(&[
+            ("LIFEBOAT_SCHEDULE", "0 25 * * *"),
+            ("LIFEBOAT_RETENTION_KEEP", "0"),
+        ])
+        .expect_err("invalid");
+        let text = bad.to_string();
+        assert!(text.contains("LIFEBOAT_SCHEDULE:"), "{text}");
+        assert!(text.contains("LIFEBOAT_RETENTION_KEEP"), "{text}");
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("50GiB"), Ok(50 << 30));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("ten GB").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert_eq!(load(&[]).expect("defaults").upload_max_bytes, 50 << 30);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90").ok(), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m").ok(), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("8h").ok(), Some(Duration::from_secs(28800)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! The engine: the jobs Lifeboat runs (backups, restores, upload validation, verification,
+//! scheduled runs, retention, offsite copies) and what they need, independent of the web
+//! edge so that the CLI and the tests drive exactly the same code. Nothing here knows
+//! about HTTP or the UI.
+//!
+//! The engine is built from values (the settings below, the database to protect), never
+//! from the configuration; the job entry points take the target database they work on
+//! as a parameter.
+
+pub mod backup;
+pub mod checks;
+pub mod offsite_sync;
+pub mod preflight;
+pub mod pruning;
+pub mod recovery;
+pub mod restore;
+pub mod run;
+pub mod scheduler;
+pub mod upload;
+pub mod verify;
+
+use crate::alerts::Alerter;
+use crate::schedule::{self, Schedule};
+use crate::storage::offsite::Offsite;
+use crate::target::TargetUrl;
+use run::JobRegistry;
+use sqlx::SqlitePool;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the engine is built from.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Lifeboat's data directory: the backups live under it.
+    pub data_dir: PathBuf,
+    /// Where pg_dump/pg_restore are; `None`: PATH and /usr/lib/postgresql/*/bin.
+    pub pg_bin_dir: Option<PathBuf>,
+    /// The largest upload accepted.
+    pub upload_max_bytes: u64,
+    /// How long a validated upload is kept if it is never restored.
+    pub upload_ttl: Duration,
+    pub alerts: crate::alerts::Settings,
+    /// Offsite storage, when configured.
+    pub offsite: Option<Offsite>,
+    /// The backup schedule from the environment (the Settings page may replace it).
+    pub schedule: Option<Schedule>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    db: SqlitePool,
+    data_dir: PathBuf,
+    pg_bin_dir: Option<PathBuf>,
+    /// The database being protected (`None`: nothing configured).
+    target: Option<TargetUrl>,
+    jobs: Arc<JobRegistry>,
+    upload_max_bytes: u64,
+    upload_ttl: Duration,
+    alerts: Alerter,
+    offsite: Option<Offsite>,
+    /// The backup schedule in force (environment, or the Settings page).
+    schedule: schedule::Live,
+}
+
+impl Engine {
+    pub fn new(db: SqlitePool, settings: Settings, target: Option<TargetUrl>) -> Engine {
+        Engine {
+            alerts: Alerter::new(settings.alerts, db.clone()),
+            offsite: settings.offsite,
+            schedule: schedule::live(settings.schedule),
+            db,
+            data_dir: settings.data_dir,
+            pg_bin_dir: settings.pg_bin_dir,
+            target,
+            jobs: Arc::new(JobRegistry::default()),
+            upload_max_bytes: settings.upload_max_bytes,
+            upload_ttl: settings.upload_ttl,
+        }
+    }
+
+    pub fn db(&self) -> &SqlitePool {
+        &self.db
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The database this engine protects, if any.
+    pub fn target(&self) -> Option<&TargetUrl> {
+        self.target.as_ref()
+    }
+
+    /// The name of the protected database, if any.
+    pub fn database(&self) -> Option<String> {
+        self.target.as_ref().map(TargetUrl::database)
+    }
+
+    /// The jobs running in this process.
+    pub fn jobs(&self) -> &JobRegistry {
+        &self.jobs
+    }
+
+    pub fn alerts(&self) -> &Alerter {
+        &self.alerts
+    }
+
+    pub fn offsite(&self) -> Option<&Offsite> {
+        self.offsite.as_ref()
+    }
+
+    /// The schedule in force, shared with the scheduler.
+    pub fn schedule(&self) -> &schedule::Live {
+        &self.schedule
+    }
+
+    /// The absolute path of a stored backup's file (`location` is relative to the data
+    /// directory).
+    pub fn backup_path(&self, location: Option<&str>) -> Option<PathBuf> {
+        location.map(|l| self.data_dir.join(l))
+    }
+}

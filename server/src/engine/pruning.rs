@@ -1,0 +1,164 @@
+//! Deleting stored backups: by the retention policy (rules in `retention`), or one by
+//! hand with its rules (never the newest successful one, never a pinned one); and
+//! pinning, which keeps a backup out of retention.
+
+use super::Engine;
+use crate::retention::{plan, Policy};
+use crate::storage;
+use crate::store::audit::{self, Entry, Origin};
+use crate::store::backups::{self as journal, Backup, BackupStatus};
+use crate::target::TargetUrl;
+use app::api::{audit_action, outcome};
+use chrono::Utc;
+
+pub use app::api::Pruned as Deleted;
+
+/// Why a backup cannot be deleted or pinned as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    NotFound(String),
+    /// Refused by a rule; the reason says what to do.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for BackupError {
+    fn from(e: sqlx::Error) -> Self {
+        BackupError::Internal(e.into())
+    }
+}
+
+fn no_backup(id: i64) -> BackupError {
+    BackupError::NotFound(format!("There is no backup {id}."))
+}
+
+/// Applies the policy to `target`'s backups (or, with `dry_run`, only says what it would
+/// delete). Nothing to do without a target.
+pub async fn prune(
+    engine: &Engine,
+    target: Option<&TargetUrl>,
+    policy: &Policy,
+    origin: &Origin,
+    dry_run: bool,
+) -> anyhow::Result<Vec<Deleted>> {
+    let Some(target) = target else {
+        return Ok(vec![]);
+    };
+    let database = target.database();
+    let history = journal::retention_candidates(&engine.db, &database).await?;
+    let mut out = vec![];
+    for d in plan(&history, policy, Utc::now()) {
+        let Some(b) = journal::get(&engine.db, d.id).await? else {
+            continue;
+        };
+        if !dry_run {
+            delete(engine, &b, &d.reason, origin).await?;
+        }
+        out.push(Deleted {
+            id: b.id,
+            file_name: b.file_name.clone(),
+            size_bytes: b.size_bytes,
+            reason: d.reason,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes a stored backup by hand. Refused for the newest successful backup (the last
+/// good restore point), for pinned backups (unpin first), and for anything not stored.
+pub async fn delete_by_hand(engine: &Engine, id: i64, origin: &Origin) -> Result<(), BackupError> {
+    let b = journal::get(&engine.db, id)
+        .await?
+        .ok_or_else(|| no_backup(id))?;
+    if b.status != BackupStatus::Succeeded {
+        return Err(BackupError::Refused(format!(
+            "Backup {id} is {}: there is no stored file to delete.",
+            b.status
+        )));
+    }
+    if b.pinned {
+        return Err(BackupError::Refused(format!(
+            "Backup {id} is pinned: unpin it first."
+        )));
+    }
+    let newest = journal::last_success(&engine.db, &b.database).await?;
+    if newest.is_some_and(|n| n.id == id) {
+        return Err(BackupError::Refused(format!(
+            "Backup {id} is the newest successful backup of {}: it cannot be deleted.",
+            b.database
+        )));
+    }
+    delete(engine, &b, "deleted by hand", origin).await?;
+    Ok(())
+}
+
+/// Pins or unpins a backup (audited). Returns it as it is now.
+pub async fn pin(
+    engine: &Engine,
+    id: i64,
+    pinned: bool,
+    origin: &Origin,
+) -> Result<Backup, BackupError> {
+    let b = journal::get(&engine.db, id)
+        .await?
+        .ok_or_else(|| no_backup(id))?;
+    journal::set_pinned(&engine.db, id, pinned).await?;
+    audit::record(
+        &engine.db,
+        origin,
+        Entry {
+            action: audit_action::BACKUP_PIN,
+            target: Some(&b.database),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({ "backup_id": id, "pinned": pinned, "file": b.file_name }),
+        },
+    )
+    .await?;
+    journal::get(&engine.db, id)
+        .await?
+        .ok_or_else(|| no_backup(id))
+}
+
+/// Deletes one stored backup's file and sidecar, marks its row `deleted` with the
+/// reason, and audits it.
+pub async fn delete(
+    engine: &Engine,
+    b: &Backup,
+    reason: &str,
+    origin: &Origin,
+) -> anyhow::Result<()> {
+    if let Some(path) = engine.backup_path(b.location.as_deref()) {
+        for p in [storage::sidecar_path(&path), path.clone()] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => anyhow::bail!("cannot delete {}: {e}", p.display()),
+            }
+        }
+        if let Some(dir) = path.parent() {
+            let _ = storage::fsync_dir(dir);
+        }
+    }
+    journal::mark_deleted(&engine.db, b.id, reason).await?;
+    audit::record(
+        &engine.db,
+        origin,
+        Entry {
+            action: audit_action::BACKUP_DELETE,
+            target: Some(&b.database),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({
+                "backup_id": b.id,
+                "file": b.file_name,
+                "size_bytes": b.size_bytes,
+                "sha256": b.sha256,
+                "reason": reason,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}

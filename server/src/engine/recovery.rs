@@ -1,0 +1,129 @@
+//! Recovering from a process that died mid-job: its jobs become `interrupted`, their
+//! backups and restores are journaled as such and audited, and leftover temporary files
+//! are removed — for every database no live process holds the lock of.
+
+use super::Engine;
+use crate::storage;
+use crate::store::audit::{self, Entry, Origin};
+use crate::store::jobs::{self as rows, JobKind, JobStatus};
+use crate::store::{backups, restores};
+use app::api::{audit_action, outcome};
+use sqlx::SqlitePool;
+use std::path::PathBuf;
+
+/// At start-up: interrupted jobs of every unlocked database are journaled and audited,
+/// and leftover temporary files removed.
+pub async fn recover_at_startup(engine: &Engine) -> anyhow::Result<usize> {
+    let data_dir = engine.data_dir.clone();
+    let lock_free =
+        move |db: &str| matches!(storage::try_lock_database(&data_dir, db), Ok(Some(_)));
+    let n = recover_interrupted(engine, &lock_free).await?;
+    for p in storage::remove_leftover_temp_files(&engine.data_dir, |component| {
+        matches!(
+            storage::try_lock_database(&engine.data_dir, component),
+            Ok(Some(_))
+        )
+    }) {
+        tracing::info!("removed leftover temporary file {}", p.display());
+    }
+    Ok(n)
+}
+
+/// Journals and audits the interrupted jobs of the databases `is_dead` accepts.
+pub async fn recover_interrupted(
+    engine: &Engine,
+    is_dead: impl Fn(&str) -> bool,
+) -> anyhow::Result<usize> {
+    let interrupted = sweep_interrupted(&engine.db, is_dead).await?;
+    for i in &interrupted {
+        let restore = i.kind == JobKind::Restore;
+        let message = if restore {
+            "interrupted: Lifeboat stopped while this restore was running; with a single transaction PostgreSQL rolled it back, otherwise roll back with its safety backup"
+        } else {
+            "interrupted: Lifeboat stopped while this backup was running; its temporary file was removed"
+        };
+        if let Some(bid) = i.backup_id {
+            backups::mark_interrupted(&engine.db, bid, message).await?;
+        }
+        if restore {
+            restores::mark_interrupted(&engine.db, i.job_id, message).await?;
+        }
+        let origin = Origin {
+            actor: i.actor.clone(),
+            ..Origin::default()
+        };
+        audit::record(
+            &engine.db,
+            &origin,
+            Entry {
+                action: if restore {
+                    audit_action::RESTORE
+                } else {
+                    audit_action::BACKUP
+                },
+                target: Some(&i.database),
+                outcome: outcome::FAILURE,
+                details: serde_json::json!({
+                    "backup_id": i.backup_id,
+                    "job_id": i.job_id,
+                    "status": JobStatus::Interrupted.as_str(),
+                    "message": message,
+                }),
+            },
+        )
+        .await?;
+    }
+    if !interrupted.is_empty() {
+        tracing::warn!(
+            "{} job(s) were interrupted by the last shutdown",
+            interrupted.len()
+        );
+    }
+    Ok(interrupted.len())
+}
+
+/// Removes a temporary file, saying so in the log.
+pub fn remove_quietly(p: &std::path::Path) {
+    match std::fs::remove_file(p) {
+        Ok(()) => tracing::info!("removed temporary file {}", p.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("could not remove temporary file {}: {e}", p.display()),
+    }
+}
+
+/// A job found `running` at start-up, now marked interrupted.
+pub struct Interrupted {
+    pub job_id: i64,
+    pub kind: JobKind,
+    pub backup_id: Option<i64>,
+    pub database: String,
+    pub actor: Option<String>,
+}
+
+/// Jobs left `running` by a process that died become `interrupted`, with their temporary
+/// files removed. `is_dead(database)` says whether nothing can still be running jobs for
+/// that database (its lock is free, or held by the caller). Returns the jobs so their
+/// backups can be journaled and audited.
+pub async fn sweep_interrupted(
+    db: &SqlitePool,
+    is_dead: impl Fn(&str) -> bool,
+) -> sqlx::Result<Vec<Interrupted>> {
+    let mut out = vec![];
+    for row in rows::left_running(db).await? {
+        if !is_dead(&row.database) {
+            continue;
+        }
+        if let Some(p) = row.temp_path {
+            remove_quietly(&PathBuf::from(p));
+        }
+        rows::mark_interrupted(db, row.id).await?;
+        out.push(Interrupted {
+            job_id: row.id,
+            kind: row.kind,
+            backup_id: row.backup_id,
+            database: row.database,
+            actor: row.actor,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,222 @@
+//! The scheduler: runs backups on the schedule in force through exactly the same job as
+//! "Back up now" (kind `scheduled`, actor `scheduler`), with retries, a single catch-up
+//! at start-up for a slot missed while Lifeboat was down, and retention after each
+//! successful scheduled backup. Also keeps the schedule changed on the Settings page.
+
+use super::backup::{self, StartError};
+use super::{pruning, Engine};
+use crate::schedule::{is_stale, missed_slot, Current, Live, Schedule, Settings};
+use crate::store::audit::Origin;
+use crate::store::backups::BackupKind;
+use crate::store::jobs::JobStatus;
+use crate::store::settings;
+use chrono::{DateTime, Utc};
+use tracing::Instrument;
+
+/// Who scheduled backups are attributed to.
+pub const ACTOR: &str = "scheduler";
+
+/// Where the time of the last slot the scheduler handled is kept.
+const LAST_SLOT_KEY: &str = "schedule.last_slot";
+/// A schedule changed on the Settings page (JSON ScheduleUpdate); wins over the
+/// environment.
+const OVERRIDE_KEY: &str = "schedule.override";
+
+/// Applies a schedule saved from the Settings page, if any (at start-up).
+pub async fn load_override(db: &sqlx::SqlitePool, live: &Live) -> anyhow::Result<()> {
+    let Some(v) = settings::get(db, OVERRIDE_KEY).await? else {
+        return Ok(());
+    };
+    let update: app::api::ScheduleUpdate = serde_json::from_str(&v)?;
+    match parse_update(&update) {
+        Ok(schedule) => {
+            live.send_replace(Current {
+                schedule,
+                source: "settings page",
+            });
+        }
+        Err(e) => tracing::warn!(
+            "the schedule saved from the Settings page is not valid ({e}); using the environment's"
+        ),
+    }
+    Ok(())
+}
+
+fn parse_update(u: &app::api::ScheduleUpdate) -> Result<Option<Schedule>, String> {
+    match u.expression.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(e) => Schedule::parse(e, u.zone.as_deref()).map(Some),
+    }
+}
+
+/// Validates, saves and applies a schedule from the Settings page.
+pub async fn update(
+    db: &sqlx::SqlitePool,
+    live: &Live,
+    u: &app::api::ScheduleUpdate,
+) -> Result<Option<Schedule>, String> {
+    let schedule = parse_update(u)?;
+    let text = serde_json::to_string(u).map_err(|e| e.to_string())?;
+    settings::set(db, OVERRIDE_KEY, &text)
+        .await
+        .map_err(|e| format!("cannot save the schedule: {e}"))?;
+    live.send_replace(Current {
+        schedule: schedule.clone(),
+        source: "settings page",
+    });
+    Ok(schedule)
+}
+
+/// When the scheduler started handling slots here (its baseline), if it ever did.
+pub async fn baseline(db: &sqlx::SqlitePool) -> sqlx::Result<Option<DateTime<Utc>>> {
+    last_slot(db).await
+}
+
+async fn last_slot(db: &sqlx::SqlitePool) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let v = settings::get(db, LAST_SLOT_KEY).await?;
+    Ok(v.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.with_timezone(&Utc)))
+}
+
+async fn record_slot(db: &sqlx::SqlitePool, slot: DateTime<Utc>) -> sqlx::Result<()> {
+    settings::set(db, LAST_SLOT_KEY, &slot.to_rfc3339()).await
+}
+
+/// Starts the scheduler (when there is a target). It follows the live schedule: turned
+/// off, it waits; changed, it recomputes the next run.
+pub fn spawn(engine: Engine, settings: Settings) -> Option<tokio::task::JoinHandle<()>> {
+    engine.target.as_ref()?;
+    Some(tokio::spawn(
+        async move {
+            if let Err(e) = run(engine, settings).await {
+                tracing::error!("the backup scheduler stopped: {e:#}");
+            }
+        }
+        .instrument(tracing::info_span!("scheduler")),
+    ))
+}
+
+async fn run(engine: Engine, settings: Settings) -> anyhow::Result<()> {
+    let mut rx = engine.schedule.subscribe();
+    let now = Utc::now();
+    let last = last_slot(&engine.db).await?;
+    let current = rx.borrow_and_update().schedule.clone();
+    if let Some(schedule) = &current {
+        match missed_slot(schedule, last, now) {
+            Some(slot) if settings.catch_up => {
+                tracing::info!("catching up the scheduled backup missed at {slot}");
+                record_slot(&engine.db, slot).await?;
+                run_slot(&engine, &settings).await;
+            }
+            _ => {
+                // First start in this data directory, or nothing missed: from now on.
+                if last.is_none() {
+                    record_slot(&engine.db, now).await?;
+                }
+            }
+        }
+    }
+    loop {
+        let current = rx.borrow_and_update().schedule.clone();
+        let Some(schedule) = current else {
+            // Off: wait for a change.
+            if rx.changed().await.is_err() {
+                return Ok(());
+            }
+            continue;
+        };
+        let Some(next) = schedule.next_after(Utc::now()) else {
+            tracing::warn!(
+                "the schedule `{}` has no next run; waiting for a new one",
+                schedule.expression
+            );
+            if rx.changed().await.is_err() {
+                return Ok(());
+            }
+            continue;
+        };
+        tracing::info!("next scheduled backup at {next}");
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {
+                record_slot(&engine.db, next).await?;
+                run_slot(&engine, &settings).await;
+            }
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                tracing::info!("the schedule changed");
+            }
+        }
+    }
+}
+
+/// One slot: up to `attempts` backups, `retry_delay` apart, each its own journal row;
+/// retention after a success.
+pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::Job> {
+    let origin = Origin::default().with_actor(ACTOR);
+    let attempts = settings.attempts.max(1);
+    for attempt in 1..=attempts {
+        let started = backup::start(engine, engine.target(), BackupKind::Scheduled, &origin).await;
+        let outcome = match started {
+            Ok((_, task)) => match task.await {
+                Ok(job) => Ok(job),
+                Err(e) => Err(format!("the backup task failed: {e}")),
+            },
+            Err(StartError::InvalidConfiguration { job, .. }) => Ok(*job),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(job) if job.status == JobStatus::Succeeded.as_str() => {
+                let pruned =
+                    pruning::prune(engine, engine.target(), &settings.retention, &origin, false)
+                        .await;
+                match pruned {
+                    Ok(deleted) if !deleted.is_empty() => tracing::info!(
+                        "retention deleted {} backup(s) after the scheduled backup",
+                        deleted.len()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("retention after the scheduled backup failed: {e:#}"),
+                }
+                return Some(job);
+            }
+            Ok(job) => tracing::warn!(
+                "scheduled backup attempt {attempt} of {attempts} {}: {}",
+                job.status,
+                job.message.clone().unwrap_or_default()
+            ),
+            Err(why) => tracing::warn!(
+                "scheduled backup attempt {attempt} of {attempts} could not start: {why}"
+            ),
+        }
+        if attempt < attempts {
+            tokio::time::sleep(settings.retry_delay).await;
+        }
+    }
+    let database = engine.target.as_ref().map(|t| t.database());
+    engine.alerts.send(crate::alerts::Alert {
+        event: crate::alerts::event::BACKUP_FAILED,
+        title: format!(
+            "Scheduled backup of {} failed after {attempts} attempt(s)",
+            database.as_deref().unwrap_or("the database")
+        ),
+        text: "Every attempt of the scheduled backup failed; the reasons are in the Backups history. The next scheduled run will try again.".into(),
+        database,
+    });
+    None
+}
+
+/// Whether the last success (or, without one, the start of scheduling here) is older
+/// than the schedule in force allows. Never stale when scheduled backups are off.
+pub async fn stale(engine: &Engine, last_success_at: Option<DateTime<Utc>>) -> sqlx::Result<bool> {
+    let Some(schedule) = engine.schedule.borrow().schedule.clone() else {
+        return Ok(false);
+    };
+    let reference = match last_success_at {
+        Some(t) => Some(t),
+        None => baseline(&engine.db).await?,
+    };
+    Ok(reference.is_some_and(|r| is_stale(&schedule, r, Utc::now())))
+}

@@ -1,0 +1,147 @@
+//! Who is on the other end of a request: the client (address and user agent, for the
+//! audit log and login throttling) and the signed-in administrator.
+
+use super::error::AppError;
+use super::sessions::{SessionAuth, AUTH_KEY};
+use super::state::AppState;
+use crate::store::audit::{self, Entry, Origin};
+use app::api::{audit_action, outcome};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use chrono::{DateTime, TimeZone, Utc};
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use tower_sessions::Session;
+
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn origin(&self, actor: Option<&str>) -> Origin {
+        Origin {
+            actor: actor.map(str::to_string),
+            client_ip: self.ip.map(|i| i.to_string()),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        // Behind a reverse proxy the peer is the proxy; the proxy appends the real client
+        // as the last X-Forwarded-For entry. Only trusted when configured.
+        let forwarded = state
+            .config
+            .trust_proxy
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.rsplit(',').next())
+                    .and_then(|v| v.trim().parse::<IpAddr>().ok())
+            })
+            .flatten();
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect());
+        Ok(ClientInfo {
+            ip: forwarded.or(peer),
+            user_agent,
+        })
+    }
+}
+
+/// The signed-in administrator making the request. Extracting it fails with 401 when
+/// there is no session, and ends (and audits) a session past its absolute lifetime.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub signed_in_at: DateTime<Utc>,
+    pub client: ClientInfo,
+}
+
+impl CurrentUser {
+    pub fn origin(&self) -> Origin {
+        self.client.origin(Some(&self.username))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::unauthenticated())?;
+        let client = ClientInfo::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
+            return Err(AppError::unauthenticated());
+        };
+        // The user goes into the request's span (opened by the trace layer).
+        tracing::Span::current().record("user", auth.username.as_str());
+        let signed_in_at = Utc
+            .timestamp_millis_opt(auth.signed_in_at)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let age = Utc::now().signed_duration_since(signed_in_at);
+        let limit = chrono::Duration::from_std(state.config.session_absolute_timeout)
+            .unwrap_or(chrono::Duration::MAX);
+        if age > limit {
+            session.flush().await?;
+            audit::record(
+                &state.db,
+                &client.origin(Some(&auth.username)),
+                Entry {
+                    action: audit_action::SESSION_EXPIRED,
+                    target: Some(&auth.username),
+                    outcome: outcome::SUCCESS,
+                    details: serde_json::json!({
+                        "reason": "absolute timeout",
+                        "signed_in_at": signed_in_at.to_rfc3339(),
+                    }),
+                },
+            )
+            .await?;
+            return Err(AppError::Unauthorized(
+                "Your session has ended; sign in again.".into(),
+            ));
+        }
+        // The account may have been removed since the login.
+        let role = crate::store::users::by_id(&state.db, auth.user_id)
+            .await?
+            .map(|u| u.role);
+        let Some(role) = role else {
+            session.flush().await?;
+            return Err(AppError::unauthenticated());
+        };
+        Ok(CurrentUser {
+            id: auth.user_id,
+            username: auth.username,
+            role,
+            signed_in_at,
+            client,
+        })
+    }
+}
+
+/// A JSON request body whose rejection is an [`AppError`] (an `ApiError` body like every
+/// other refusal) rather than axum's plain-text answer.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct JsonBody<T>(pub T);

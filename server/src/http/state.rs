@@ -1,0 +1,28 @@
+//! What every request handler can reach.
+
+use super::throttle::Throttle;
+use crate::config::Config;
+use crate::engine::Engine;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: SqlitePool,
+    pub config: Arc<Config>,
+    /// The job services (backups), with the database being protected.
+    pub engine: Engine,
+    /// The one-time first-run setup token, while no administrator exists.
+    pub setup_token: Arc<Mutex<Option<String>>>,
+    pub throttle: Arc<Throttle>,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> LeptosOptions {
+        s.leptos.clone()
+    }
+}

@@ -1,0 +1,437 @@
+//! The one way Lifeboat runs a PostgreSQL client tool: a supervised child process.
+//!
+//! [`Child`] builds the command the same way every time (C messages so errors can be read,
+//! killed with its owner, the password only in a 0600 password file that is removed
+//! afterwards, never in argv or the environment); [`Running::next`] reads its standard
+//! error line by line (kept, capped, for the journal), hands the caller every line and a
+//! regular tick for progress, kills the child when the job is cancelled, and hands back
+//! the exit status, which [`Finished::failure`] puts into words honestly.
+
+use crate::storage::RemoveOnDrop;
+use crate::target::TargetUrl;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{ChildStderr, ChildStdin, Command};
+use tokio::sync::watch;
+
+/// The most of a tool's stderr kept in the journal.
+pub const MAX_TOOL_OUTPUT: usize = 256 * 1024;
+
+/// Why a child did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
+    #[error("cannot write the password file: {0}")]
+    PassFile(std::io::Error),
+    #[error("cannot start {path}: {source}")]
+    Start {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}'s error output is not readable")]
+    Pipe(&'static str),
+    #[error("waiting for {name} failed: {source}")]
+    Wait {
+        name: &'static str,
+        source: std::io::Error,
+    },
+    /// The job was cancelled and the child killed; what it printed until then.
+    #[error("cancelled")]
+    Cancelled { stderr: String },
+}
+
+/// A tool's command line, ready to start.
+pub struct Child {
+    cmd: Command,
+    path: PathBuf,
+    name: &'static str,
+    passfile: Option<RemoveOnDrop>,
+}
+
+impl Child {
+    /// `name` is how messages call the tool (`pg_dump`, `pg_restore`).
+    pub fn new(path: &Path, name: &'static str) -> Child {
+        let mut cmd = Command::new(path);
+        cmd.env("LC_MESSAGES", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        Child {
+            cmd,
+            path: path.to_path_buf(),
+            name,
+            passfile: None,
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Child {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Child {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn stdin(mut self, s: impl Into<Stdio>) -> Child {
+        self.cmd.stdin(s);
+        self
+    }
+
+    /// Connects to `target`: host, port, user and database as options, the password in a
+    /// 0600 password file at `passfile` (removed when the child is done).
+    pub fn connect(mut self, target: &TargetUrl, passfile: PathBuf) -> Result<Child, ChildError> {
+        write_passfile(&passfile, target).map_err(ChildError::PassFile)?;
+        self.cmd
+            .arg("--no-password")
+            .arg(format!("--host={}", target.host()))
+            .arg(format!("--port={}", target.port()))
+            .arg(format!("--username={}", target.user()))
+            .arg(format!("--dbname={}", target.database()))
+            .env_remove("PGPASSWORD")
+            .env("PGPASSFILE", &passfile)
+            .env("PGAPPNAME", "lifeboat");
+        self.passfile = Some(RemoveOnDrop::new(passfile));
+        Ok(self)
+    }
+
+    pub fn spawn(mut self) -> Result<Running, ChildError> {
+        let mut child = self.cmd.spawn().map_err(|source| ChildError::Start {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        let stderr = child.stderr.take().ok_or(ChildError::Pipe(self.name))?;
+        Ok(Running {
+            child,
+            name: self.name,
+            _passfile: self.passfile,
+            lines: Some(BufReader::new(stderr).lines()),
+            output: String::new(),
+            ticks: None,
+            cancel: None,
+        })
+    }
+
+    /// Runs a short command to its end, keeping its standard output too (`--list`,
+    /// `--version`).
+    pub async fn output(mut self) -> Result<Output, ChildError> {
+        self.cmd.stdout(Stdio::piped());
+        let out = self
+            .cmd
+            .output()
+            .await
+            .map_err(|source| ChildError::Start {
+                path: self.path.display().to_string(),
+                source,
+            })?;
+        Ok(Output {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            finished: Finished {
+                name: self.name,
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            },
+        })
+    }
+}
+
+/// What a short command printed, and how it ended.
+pub struct Output {
+    pub stdout: String,
+    pub finished: Finished,
+}
+
+/// What [`Running::next`] hands back.
+pub enum Step {
+    /// One line of standard error.
+    Line(String),
+    /// The regular tick asked for with [`Running::ticking`].
+    Tick,
+    /// The child is done.
+    Exited(Finished),
+}
+
+/// A started child. The caller follows it with [`Running::next`] (lines, ticks, the
+/// end) — a loop, not a callback, so a job's future stays `Send` — or just
+/// [`Running::wait`]s for it.
+pub struct Running {
+    child: tokio::process::Child,
+    name: &'static str,
+    _passfile: Option<RemoveOnDrop>,
+    lines: Option<Lines<BufReader<ChildStderr>>>,
+    output: String,
+    ticks: Option<tokio::time::Interval>,
+    cancel: Option<watch::Receiver<bool>>,
+}
+
+impl Running {
+    /// The child's standard input, when it was started with a pipe there.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    /// Kills the child when `cancel` turns `true`.
+    pub fn cancelled_by(mut self, cancel: watch::Receiver<bool>) -> Running {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Also wakes the caller every `every` (for progress that is not in the output).
+    pub fn ticking(mut self, every: Duration) -> Running {
+        self.ticks = Some(tokio::time::interval(every));
+        self
+    }
+
+    /// The next stderr line, tick, or the end. A cancellation kills the child and ends
+    /// with [`ChildError::Cancelled`]. Not to be called again after `Exited`.
+    pub async fn next(&mut self) -> Result<Step, ChildError> {
+        loop {
+            tokio::select! {
+                line = next_line(&mut self.lines), if self.lines.is_some() => match line {
+                    Ok(Some(line)) => {
+                        if self.output.len() < MAX_TOOL_OUTPUT {
+                            self.output.push_str(&line);
+                            self.output.push('\n');
+                        }
+                        return Ok(Step::Line(line));
+                    }
+                    _ => self.lines = None,
+                },
+                () = tick(&mut self.ticks), if self.ticks.is_some() => return Ok(Step::Tick),
+                () = cancelled(&mut self.cancel) => {
+                    let _ = self.child.kill().await;
+                    return Err(ChildError::Cancelled {
+                        stderr: std::mem::take(&mut self.output),
+                    });
+                }
+                status = self.child.wait(), if self.lines.is_none() => {
+                    let status = status.map_err(|source| ChildError::Wait {
+                        name: self.name,
+                        source,
+                    })?;
+                    return Ok(Step::Exited(Finished {
+                        name: self.name,
+                        status,
+                        stderr: std::mem::take(&mut self.output),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Follows the child to its end, keeping its output.
+    pub async fn wait(mut self) -> Result<Finished, ChildError> {
+        loop {
+            if let Step::Exited(f) = self.next().await? {
+                return Ok(f);
+            }
+        }
+    }
+}
+
+async fn next_line(
+    lines: &mut Option<Lines<BufReader<ChildStderr>>>,
+) -> std::io::Result<Option<String>> {
+    match lines {
+        Some(l) => l.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once `cancel` says `true`; never without a switch (or once its sender is gone).
+async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
+    let Some(rx) = cancel else {
+        return std::future::pending().await;
+    };
+    if rx.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// How a child ended.
+#[derive(Debug)]
+pub struct Finished {
+    name: &'static str,
+    pub status: ExitStatus,
+    /// Its standard error as printed (capped at [`MAX_TOOL_OUTPUT`]).
+    pub stderr: String,
+}
+
+impl Finished {
+    /// `exited with 1`, `killed by signal 9`.
+    pub fn described(&self) -> String {
+        describe_exit(self.status)
+    }
+
+    /// `None` on success; otherwise `pg_dump exited with 1: <its error lines>`.
+    pub fn failure(&self) -> Option<String> {
+        if self.status.success() {
+            return None;
+        }
+        let why = error_lines(&self.stderr);
+        Some(if why.is_empty() {
+            format!("{} {}", self.name, self.described())
+        } else {
+            format!("{} {}: {why}", self.name, self.described())
+        })
+    }
+
+    /// [`Finished::failure`] as a `Result`.
+    pub fn check(&self) -> Result<(), String> {
+        match self.failure() {
+            None => Ok(()),
+            Some(f) => Err(f),
+        }
+    }
+}
+
+fn write_passfile(path: &Path, target: &TargetUrl) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    let line = passfile_line(
+        &target.host(),
+        target.port(),
+        &target.database(),
+        &target.user(),
+        &target.password().unwrap_or_default(),
+    );
+    f.write_all(line.as_bytes())
+}
+
+/// One line of a libpq password file for exactly this connection (`:` and `\` escaped).
+pub fn passfile_line(host: &str, port: u16, database: &str, user: &str, password: &str) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+    format!(
+        "{}:{}:{}:{}:{}\n",
+        esc(host),
+        port,
+        esc(database),
+        esc(user),
+        esc(password)
+    )
+}
+
+/// A child's exit status in words: `exited with 1`, `killed by signal 9`.
+pub fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => "ended without an exit status".into(),
+    }
+}
+
+/// The lines of a tool's stderr that explain a failure (its errors, not its progress
+/// chatter), at most a few.
+pub fn error_lines(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error")
+                || l.contains("fatal")
+                || l.contains("could not")
+                || l.contains("detail:")
+        })
+        .collect();
+    let picked: Vec<&str> = if errors.is_empty() {
+        stderr
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    } else {
+        errors.into_iter().take(5).collect()
+    };
+    picked.join(" / ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passfile_escapes_separators() {
+        assert_eq!(
+            passfile_line("db", 5432, "shop", "app", "p:a\\ss"),
+            "db:5432:shop:app:p\\:a\\\\ss\n"
+        );
+    }
+
+    #[test]
+    fn error_lines_pick_the_errors() {
+        let s = "pg_dump: dumping contents of table \"public.a\"\npg_dump: error: Dumping the contents of table \"a\" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: server closed the connection unexpectedly";
+        let e = error_lines(s);
+        assert!(e.starts_with("pg_dump: error: Dumping"), "{e}");
+        assert!(e.contains("server closed the connection"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_child_is_followed_line_by_line_and_its_failure_described() {
+        let mut running = Child::new(Path::new("/bin/sh"), "sh")
+            .arg("-c")
+            .arg("echo one >&2; echo 'error: two' >&2; exit 3")
+            .spawn()
+            .expect("spawn");
+        let mut lines = vec![];
+        let finished = loop {
+            match running.next().await.expect("follow") {
+                Step::Line(l) => lines.push(l),
+                Step::Tick => {}
+                Step::Exited(f) => break f,
+            }
+        };
+        assert_eq!(lines, ["one", "error: two"]);
+        assert_eq!(
+            finished.failure().as_deref(),
+            Some("sh exited with 3: error: two")
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_kills_the_child() {
+        let (tx, rx) = watch::channel(false);
+        let mut running = Child::new(Path::new("/bin/sh"), "sh")
+            .arg("-c")
+            .arg("echo started >&2; sleep 30")
+            .spawn()
+            .expect("spawn")
+            .cancelled_by(rx);
+        let started = std::time::Instant::now();
+        let result = loop {
+            match running.next().await {
+                Ok(Step::Line(_)) => {
+                    let _ = tx.send(true);
+                }
+                Ok(Step::Tick) => {}
+                other => break other,
+            }
+        };
+        assert!(
+            matches!(result, Err(ChildError::Cancelled { ref stderr }) if stderr == "started\n")
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,132 @@
+//! What Lifeboat knows of `pg_dump`: the command of a custom-format dump, its progress
+//! lines, the size of each table (to weigh progress), and the decode of the archive while
+//! pg_dump is still writing it.
+
+use super::child::{Child, ChildError, Running};
+use crate::target::{self, TargetUrl};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `pg_dump --format=custom --verbose` of `target` into `file`, started.
+pub fn start(
+    pg_dump: &Path,
+    target: &TargetUrl,
+    file: &Path,
+    passfile: PathBuf,
+) -> Result<Running, ChildError> {
+    Child::new(pg_dump, "pg_dump")
+        .arg("--format=custom")
+        .arg("--verbose")
+        .arg(format!("--file={}", file.display()))
+        .connect(target, passfile)?
+        .spawn()
+}
+
+/// `pg_dump: dumping contents of table "public.orders"` → `public.orders`.
+pub fn dumped_table(line: &str) -> Option<String> {
+    let rest = line.split("dumping contents of table ").nth(1)?;
+    Some(rest.trim().trim_matches('"').to_string())
+}
+
+/// Each table's share of the work: its size on disk (heap + TOAST), keyed like pg_dump
+/// names them (`schema.table`).
+pub async fn table_weights(target: &TargetUrl) -> Result<HashMap<String, i64>, String> {
+    let client = target::connect(target).await?;
+    let rows = client
+        .query(
+            "SELECT n.nspname || '.' || c.relname, pg_table_size(c.oid)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'm', 'p')
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg_toast%'",
+            &[],
+        )
+        .await
+        .map_err(|e| target::describe(&e))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(1)))
+        .collect())
+}
+
+/// Reads `tmp` while pg_dump writes it (waiting at the end of the file until `written`
+/// says pg_dump is done) and feeds every byte to `pg_restore -f /dev/null`, which decodes
+/// each entry and data block: a corrupt or truncated stream fails it. Returns the number
+/// of bytes decoded. pg_dump writes the custom format sequentially and at the end only
+/// rewrites the table of contents in place (same size), which the read-back checks.
+pub async fn decode_while_written(
+    tmp: PathBuf,
+    pg_restore: PathBuf,
+    mut written: tokio::sync::watch::Receiver<bool>,
+) -> Result<u64, String> {
+    let mut file = loop {
+        match tokio::fs::File::open(&tmp).await {
+            Ok(f) => break f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if *written.borrow() {
+                    return Err("pg_dump wrote no file".into());
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(50), written.changed()).await;
+            }
+            Err(e) => return Err(format!("cannot read the dump while it is written: {e}")),
+        }
+    };
+    let mut decoder =
+        super::restore::decoder(&pg_restore, Stdio::piped()).map_err(|e| e.to_string())?;
+    let Some(mut stdin) = decoder.take_stdin() else {
+        return Err("pg_restore's pipes are not available".into());
+    };
+    let feed = async move {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total: u64 = 0;
+        let mut pipe_open = true;
+        loop {
+            // Read the flag first: an empty read after pg_dump finished is the real end.
+            let finished = *written.borrow();
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("reading the dump while it is written failed: {e}"))?;
+            if n > 0 {
+                total += n as u64;
+                // pg_restore may stop early on a damaged archive: its exit status tells.
+                if pipe_open && stdin.write_all(&buf[..n]).await.is_err() {
+                    pipe_open = false;
+                }
+                continue;
+            }
+            if finished {
+                break;
+            }
+            if let Ok(Err(_)) =
+                tokio::time::timeout(Duration::from_millis(100), written.changed()).await
+            {
+                return Err("the dump stopped".into());
+            }
+        }
+        // End of input: pg_restore finishes.
+        drop(stdin);
+        Ok::<u64, String>(total)
+    };
+    let (fed, finished) = tokio::join!(feed, decoder.wait());
+    let total = fed?;
+    finished.map_err(|e| e.to_string())?.check()?;
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_come_out_of_pg_dump_verbose_lines() {
+        assert_eq!(
+            dumped_table("pg_dump: dumping contents of table \"public.orders\""),
+            Some("public.orders".into())
+        );
+        assert_eq!(dumped_table("pg_dump: reading schemas"), None);
+    }
+}

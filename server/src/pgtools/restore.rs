@@ -1,0 +1,195 @@
+//! What Lifeboat knows of `pg_restore`: the options a restore uses, its progress lines,
+//! the table of contents (`--list`), and the full decode that proves an archive readable.
+
+use super::child::{Child, ChildError, Running};
+use crate::target::TargetUrl;
+use app::api::RestoreOptions;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::sync::watch;
+
+/// `pg_restore --clean …` of `archive` into `target`, started; `cancel` kills it.
+pub fn restore(
+    pg_restore: &Path,
+    options: &RestoreOptions,
+    target: &TargetUrl,
+    archive: &Path,
+    passfile: PathBuf,
+    cancel: watch::Receiver<bool>,
+) -> Result<Running, ChildError> {
+    Ok(Child::new(pg_restore, "pg_restore")
+        .args(restore_args(options))
+        .connect(target, passfile)?
+        .arg(archive)
+        .spawn()?
+        .cancelled_by(cancel))
+}
+
+/// `pg_restore --list FILE`: the archive's table of contents, or why it cannot be read.
+pub async fn list_archive(pg_restore: &Path, archive: &Path) -> Result<String, String> {
+    let out = Child::new(pg_restore, "pg_restore")
+        .arg("--list")
+        .arg(archive)
+        .output()
+        .await
+        .map_err(|e| match e {
+            ChildError::Start { source, .. } => format!("cannot start pg_restore --list: {source}"),
+            other => other.to_string(),
+        })?;
+    if !out.finished.status.success() {
+        return Err(format!(
+            "pg_restore --list {}: {}",
+            out.finished.described(),
+            super::error_lines(&out.finished.stderr)
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// Decodes every byte of the archive (fed through a pipe, so pg_restore reads it from the
+/// first byte to the last, data blocks included).
+pub async fn full_read(pg_restore: &Path, path: &Path) -> Result<(), String> {
+    let input = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    decoder(pg_restore, Stdio::from(input))
+        .map_err(|e| e.to_string())?
+        .wait()
+        .await
+        .map_err(|e| e.to_string())?
+        .check()
+}
+
+/// `pg_restore --file=/dev/null` reading the archive from `input`: it decodes each entry
+/// and data block, and fails on a corrupt or truncated stream.
+pub fn decoder(pg_restore: &Path, input: Stdio) -> Result<Running, ChildError> {
+    Child::new(pg_restore, "pg_restore")
+        .arg("--file=/dev/null")
+        .stdin(input)
+        .spawn()
+}
+
+/// The pg_restore options for these choices (connection options aside).
+pub fn restore_args(o: &RestoreOptions) -> Vec<&'static str> {
+    let mut args = vec!["--clean", "--if-exists", "--exit-on-error", "--verbose"];
+    if o.single_transaction {
+        args.push("--single-transaction");
+    }
+    if o.no_owner {
+        args.push("--no-owner");
+    }
+    if o.no_acl {
+        args.push("--no-acl");
+    }
+    args
+}
+
+/// How much pg_restore will report: with `--clean` every object is dropped, then created;
+/// data entries are only loaded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Entries {
+    pub objects: u64,
+    pub data: u64,
+}
+
+impl Entries {
+    pub fn expected_steps(&self) -> u64 {
+        2 * self.objects + self.data
+    }
+}
+
+/// The archive's entries, counted from its table of contents.
+pub async fn count_entries(pg_restore: &Path, path: &Path) -> Result<Entries, String> {
+    Ok(entries_of(&list_archive(pg_restore, path).await?))
+}
+
+pub fn entries_of(list: &str) -> Entries {
+    let mut e = Entries::default();
+    for line in list.lines() {
+        if let Some(entry) = super::archive::toc_entry(line) {
+            match entry.desc {
+                "TABLE DATA"
+                | "SEQUENCE SET"
+                | "BLOBS"
+                | "LARGE OBJECT"
+                | "BLOB METADATA"
+                | "MATERIALIZED VIEW DATA" => e.data += 1,
+                _ => e.objects += 1,
+            }
+        }
+    }
+    e
+}
+
+/// A progress line of `pg_restore --verbose` → the object it names.
+pub fn restore_step(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("pg_restore: ")?;
+    for verb in [
+        "dropping ",
+        "creating ",
+        "processing data for table ",
+        "executing ",
+    ] {
+        if let Some(obj) = rest.strip_prefix(verb) {
+            let what = match verb {
+                "dropping " => "dropping",
+                "processing data for table " => "loading",
+                "executing " => "setting",
+                _ => "creating",
+            };
+            return Some(format!("{what} {}", obj.trim()));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use app::api::RestoreOptions;
+
+    #[test]
+    fn options_map_to_pg_restore_flags() {
+        let d = restore_args(&RestoreOptions::default());
+        assert!(d.contains(&"--single-transaction") && d.contains(&"--clean"));
+        assert!(d.contains(&"--if-exists") && d.contains(&"--exit-on-error"));
+        assert!(!d.contains(&"--no-owner"));
+        let o = restore_args(&RestoreOptions {
+            single_transaction: false,
+            no_owner: true,
+            no_acl: true,
+            terminate_sessions: false,
+        });
+        assert!(!o.contains(&"--single-transaction"));
+        assert!(o.contains(&"--no-owner") && o.contains(&"--no-acl"));
+    }
+
+    #[test]
+    fn verbose_lines_name_the_object() {
+        assert_eq!(
+            restore_step("pg_restore: processing data for table \"public.orders\""),
+            Some("loading \"public.orders\"".into())
+        );
+        assert_eq!(
+            restore_step("pg_restore: creating INDEX \"public.orders_by_customer\""),
+            Some("creating INDEX \"public.orders_by_customer\"".into())
+        );
+        assert_eq!(
+            restore_step("pg_restore: connecting to database for restore"),
+            None
+        );
+    }
+
+    #[test]
+    fn entries_split_objects_and_data() {
+        let list = "; header\n215; 1259 16385 TABLE public customers postgres\n3350; 0 16385 TABLE DATA public customers postgres\n3351; 0 0 SEQUENCE SET public customers_id_seq postgres\n";
+        let e = entries_of(list);
+        assert_eq!(
+            e,
+            Entries {
+                objects: 1,
+                data: 2
+            }
+        );
+        assert_eq!(e.expected_steps(), 4);
+    }
+}
