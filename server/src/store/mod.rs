@@ -41,7 +41,25 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open Lifeboat's database {}", path.display()))?;
-    MIGRATOR.run(&pool).await.with_context(|| {
+    // Two processes opening one data directory at once (a command-line tool next to the
+    // server) must not apply the migrations together: the second waits for the first,
+    // then finds nothing left to do. The kernel releases the lock if a process dies.
+    let lock_path = data_dir.join("lifeboat.db.lock");
+    let migrating = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        f.lock()?;
+        Ok(f)
+    })
+    .await
+    .context("waiting for the migration lock")?
+    .with_context(|| format!("cannot lock {} for the migrations", path.display()))?;
+    let migrated = MIGRATOR.run(&pool).await;
+    drop(migrating);
+    migrated.with_context(|| {
         format!(
             "applying the database migrations to {} failed; the database was left as it was",
             path.display()
