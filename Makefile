@@ -24,7 +24,7 @@ build:
 	@scripts/build.sh
 
 lint:
-	@source scripts/env.sh && cargo fmt --all -- --check && cargo clippy -p server -p app --all-targets -- -D warnings && cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
+	@python3 scripts/check-layers.py && source scripts/env.sh && cargo fmt --all -- --check && cargo clippy -p server -p app --all-targets -- -D warnings && cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 fmt:
 	@source scripts/env.sh && cargo fmt --all

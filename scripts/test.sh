@@ -16,6 +16,9 @@ started=$SECONDS
 if [[ "${CI:-}" == "true" ]]; then export CARGO_INCREMENTAL=0; fi
 df -h "$here" | awk 'NR==2 {print "disk: " $4 " free of " $2 " on " $6}'
 
+step "module layering: no import loop, the engine off the web edge"
+python3 scripts/check-layers.py
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
