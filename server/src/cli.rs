@@ -232,6 +232,17 @@ async fn follow(
 ) -> anyhow::Result<app::api::Job> {
     use std::io::IsTerminal;
     let tty = !json && std::io::stderr().is_terminal();
+    // A bar on a terminal (indicatif draws on stderr and hides itself elsewhere); the
+    // phase names, one per line, when stderr is a file or a pipe.
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(1000);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix:<13} [{bar:30}] {percent:>3}%  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("#> "),
+        );
+        bar
+    });
     let mut progress = engine.jobs().subscribe(job_id);
     let mut last_phase = String::new();
     let interrupt = shutdown_signal();
@@ -242,23 +253,19 @@ async fn follow(
             done = &mut task => break done?,
             _ = &mut interrupt, if !cancelled => {
                 cancelled = true;
-                eprintln!("\ncancelling…");
+                match &bar {
+                    Some(bar) => bar.println("cancelling…"),
+                    None => eprintln!("cancelling…"),
+                }
                 engine.jobs().cancel(job_id);
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
                 let Some(rx) = progress.as_mut() else { continue };
                 let j = rx.borrow_and_update().clone();
-                if tty {
-                    let width = 30usize;
-                    let filled = ((j.percent / 100.0) * width as f64).round() as usize;
-                    eprint!(
-                        "\r\x1b[2K{:<13} [{}{}] {:>5.1}%  {}",
-                        j.phase,
-                        "#".repeat(filled.min(width)),
-                        " ".repeat(width - filled.min(width)),
-                        j.percent,
-                        j.current_item.unwrap_or_default()
-                    );
+                if let Some(bar) = &bar {
+                    bar.set_prefix(j.phase.clone());
+                    bar.set_position((j.percent.clamp(0.0, 100.0) * 10.0) as u64);
+                    bar.set_message(j.current_item.unwrap_or_default());
                 } else if !json && j.phase != last_phase {
                     eprintln!("{}…", j.phase);
                 }
@@ -266,8 +273,8 @@ async fn follow(
             }
         }
     };
-    if tty {
-        eprintln!();
+    if let Some(bar) = bar {
+        bar.finish();
     }
     Ok(job)
 }

@@ -9,7 +9,7 @@
 //! - with a maximum age, older backups are deleted too;
 //! - the newest successful backup is never deleted, whatever the rules say.
 
-use app::api::{backup_kind, job_status};
+use crate::store::backups::{BackupKind, BackupStatus};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -29,15 +29,9 @@ impl Default for Policy {
     }
 }
 
-/// What the policy needs to know of a journal row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
-    pub id: i64,
-    pub kind: String,
-    pub status: String,
-    pub pinned: bool,
-    pub finished_at: Option<DateTime<Utc>>,
-}
+/// What the policy needs to know of a journal row: its id, kind, status, pin and
+/// completion time, typed as the journal stores them.
+pub use crate::store::backups::RetentionRow as Candidate;
 
 /// One backup to delete, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +44,7 @@ pub struct Deletion {
 pub fn plan(history: &[Candidate], policy: &Policy, now: DateTime<Utc>) -> Vec<Deletion> {
     let mut succeeded: Vec<&Candidate> = history
         .iter()
-        .filter(|c| c.status == job_status::SUCCEEDED && c.finished_at.is_some())
+        .filter(|c| c.status == BackupStatus::Succeeded && c.finished_at.is_some())
         .collect();
     // Newest first; ties broken by id so the order is total.
     succeeded.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
@@ -59,7 +53,7 @@ pub fn plan(history: &[Candidate], policy: &Policy, now: DateTime<Utc>) -> Vec<D
     let mut out = vec![];
     let mut rank = 0usize;
     for c in succeeded {
-        if c.pinned || c.kind == backup_kind::SAFETY {
+        if c.pinned || c.kind == BackupKind::Safety {
             continue;
         }
         rank += 1;
@@ -107,11 +101,11 @@ mod tests {
         DateTime::from_timestamp(1_795_000_000 + minutes * 60, 0).unwrap_or_default()
     }
 
-    fn c(id: i64, kind: &str, status: &str, pinned: bool, minute: i64) -> Candidate {
+    fn c(id: i64, kind: BackupKind, status: BackupStatus, pinned: bool, minute: i64) -> Candidate {
         Candidate {
             id,
-            kind: kind.into(),
-            status: status.into(),
+            kind,
+            status,
             pinned,
             finished_at: Some(at(minute)),
         }
@@ -121,10 +115,10 @@ mod tests {
     fn keeps_the_last_n_by_completion_time_not_id() {
         // Ids out of order with completion times.
         let h = vec![
-            c(1, "manual", "succeeded", false, 30),
-            c(2, "manual", "succeeded", false, 10),
-            c(3, "scheduled", "succeeded", false, 20),
-            c(4, "scheduled", "failed", false, 5),
+            c(1, BackupKind::Manual, BackupStatus::Succeeded, false, 30),
+            c(2, BackupKind::Manual, BackupStatus::Succeeded, false, 10),
+            c(3, BackupKind::Scheduled, BackupStatus::Succeeded, false, 20),
+            c(4, BackupKind::Scheduled, BackupStatus::Failed, false, 5),
         ];
         let p = Policy {
             keep_last: 2,
@@ -137,8 +131,17 @@ mod tests {
     fn history() -> impl Strategy<Value = Vec<Candidate>> {
         prop::collection::vec(
             (
-                prop::sample::select(vec!["manual", "scheduled", "safety"]),
-                prop::sample::select(vec!["succeeded", "failed", "cancelled", "interrupted"]),
+                prop::sample::select(vec![
+                    BackupKind::Manual,
+                    BackupKind::Scheduled,
+                    BackupKind::Safety,
+                ]),
+                prop::sample::select(vec![
+                    BackupStatus::Succeeded,
+                    BackupStatus::Failed,
+                    BackupStatus::Cancelled,
+                    BackupStatus::Interrupted,
+                ]),
                 prop::bool::weighted(0.15),
                 0i64..10_000,
                 prop::bool::weighted(0.05),
@@ -151,8 +154,8 @@ mod tests {
                 .map(
                     |(i, (kind, status, pinned, minute, unfinished))| Candidate {
                         id: i as i64 + 1,
-                        kind: kind.into(),
-                        status: status.into(),
+                        kind,
+                        status,
                         pinned,
                         finished_at: (!unfinished).then(|| at(minute)),
                     },
@@ -178,9 +181,9 @@ mod tests {
             // Only successful, unpinned, non-safety backups are ever deleted, once each.
             for id in &ids {
                 let c = by_id(*id);
-                prop_assert_eq!(c.status.as_str(), "succeeded");
+                prop_assert_eq!(c.status, BackupStatus::Succeeded);
                 prop_assert!(!c.pinned);
-                prop_assert_ne!(c.kind.as_str(), "safety");
+                prop_assert_ne!(c.kind, BackupKind::Safety);
             }
             let mut unique = ids.clone();
             unique.sort();
@@ -188,14 +191,14 @@ mod tests {
             prop_assert_eq!(unique.len(), ids.len());
             // The newest successful backup survives.
             let newest = h.iter()
-                .filter(|c| c.status == "succeeded" && c.finished_at.is_some())
+                .filter(|c| c.status == BackupStatus::Succeeded && c.finished_at.is_some())
                 .max_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
             if let Some(n) = newest {
                 prop_assert!(!ids.contains(&n.id));
             }
             // The last N counted backups survive unless too old; none beyond N survives.
             let mut counted: Vec<&Candidate> = h.iter()
-                .filter(|c| c.status == "succeeded" && c.finished_at.is_some() && !c.pinned && c.kind != "safety")
+                .filter(|c| c.status == BackupStatus::Succeeded && c.finished_at.is_some() && !c.pinned && c.kind != BackupKind::Safety)
                 .collect();
             counted.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
             for (i, c) in counted.iter().enumerate() {

@@ -254,6 +254,9 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("ten GB").is_err());
         assert!(parse_size("5 parsecs").is_err());
+        assert_eq!(parse_size("1.5 GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("2tib"), Ok(2 << 40));
+        assert!(parse_size("99999999999TB").is_err());
         assert_eq!(load(&[]).expect("defaults").upload_max_bytes, 50 << 30);
     }
 
@@ -263,7 +266,17 @@ mod tests {
         assert_eq!(parse_duration("30m").ok(), Some(Duration::from_secs(1800)));
         assert_eq!(parse_duration("8h").ok(), Some(Duration::from_secs(28800)));
         assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5w").is_err());
+        // Weeks are a unit people use for retention; a unit nobody means is refused.
+        assert_eq!(
+            parse_duration("2w").ok(),
+            Some(Duration::from_secs(14 * 86400))
+        );
+        assert_eq!(
+            parse_duration("1h 30m").ok(),
+            Some(Duration::from_secs(5400))
+        );
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-5m").is_err());
         assert!(parse_duration("").is_err());
     }
 }

@@ -337,35 +337,25 @@ pub async fn set_pinned(db: &SqlitePool, id: i64, pinned: bool) -> sqlx::Result<
     Ok(())
 }
 
-/// What retention needs to know of a row.
+/// What retention needs to know of a row (`retention::Candidate`).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RetentionRow {
+    pub id: i64,
+    pub kind: BackupKind,
+    pub status: BackupStatus,
+    pub pinned: bool,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Every row of `database`, as retention weighs them.
 pub async fn retention_candidates(
     db: &SqlitePool,
     database: &str,
-) -> sqlx::Result<Vec<crate::retention::Candidate>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        kind: BackupKind,
-        status: BackupStatus,
-        pinned: bool,
-        finished_at: Option<DateTime<Utc>>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, kind, status, pinned, finished_at FROM backups WHERE database = ?",
-    )
-    .bind(database)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| crate::retention::Candidate {
-            id: r.id,
-            kind: r.kind.as_str().into(),
-            status: r.status.as_str().into(),
-            pinned: r.pinned,
-            finished_at: r.finished_at,
-        })
-        .collect())
+) -> sqlx::Result<Vec<RetentionRow>> {
+    sqlx::query_as("SELECT id, kind, status, pinned, finished_at FROM backups WHERE database = ?")
+        .bind(database)
+        .fetch_all(db)
+        .await
 }
 
 /// The last outcomes of `database` (newest first, safety backups aside): id, whether
