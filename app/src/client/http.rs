@@ -1,65 +1,14 @@
-//! The SPA's calls to `/api/v1`. They run in the browser only (inside `LocalResource`s,
-//! actions and event handlers); during server rendering nothing calls them, and the
-//! non-browser build has a stand-in with the same signatures so components compile on
-//! both sides.
+//! The transport under the typed calls: JSON over `fetch` with the CSRF header, errors read
+//! into [`ClientError`]/[`Refusal`]. Browser only; the server build has a stand-in with the
+//! same signatures (nothing calls the API while rendering on the server).
 
-use crate::api::ApiError;
+use super::{ClientError, Refusal};
 use serde::{de::DeserializeOwned, Serialize};
-
-/// What went wrong with an API call, in terms the UI can act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientError {
-    /// 401: not signed in (or the session expired).
-    Unauthorized,
-    /// 429: too many attempts; `retry_after` seconds to wait.
-    Throttled { retry_after: u64, message: String },
-    /// Any other non-success status, with the server's message.
-    Status { status: u16, message: String },
-    /// The server could not be reached or answered something unreadable.
-    Network(String),
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::Unauthorized => f.write_str("You are not signed in."),
-            ClientError::Throttled { message, .. } => f.write_str(message),
-            ClientError::Status { message, .. } => f.write_str(message),
-            ClientError::Network(m) => write!(f, "Lifeboat could not be reached: {m}"),
-        }
-    }
-}
-
-/// A failed call together with the server's error body, when it sent one (for answers whose
-/// body carries more than a message, e.g. 409 "a backup is already running" and its `job_id`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub error: ClientError,
-    pub body: Option<ApiError>,
-}
-
-impl Refusal {
-    /// The HTTP status, when the server answered at all.
-    pub fn status(&self) -> Option<u16> {
-        match &self.error {
-            ClientError::Unauthorized => Some(401),
-            ClientError::Throttled { .. } => Some(429),
-            ClientError::Status { status, .. } => Some(*status),
-            ClientError::Network(_) => None,
-        }
-    }
-}
-
-impl From<ClientError> for Refusal {
-    fn from(error: ClientError) -> Self {
-        Refusal { error, body: None }
-    }
-}
 
 #[cfg(feature = "hydrate")]
 mod imp {
     use super::*;
-    use crate::api::{CSRF_HEADER, CSRF_HEADER_VALUE};
+    use crate::api::{ApiError, CSRF_HEADER, CSRF_HEADER_VALUE};
     use gloo_net::http::{Request, Response};
 
     async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
@@ -104,14 +53,16 @@ mod imp {
         ClientError::Network(e.to_string())
     }
 
-    pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+    pub(in crate::client) async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
         let resp = Request::get(path).send().await.map_err(net)?;
         decode(resp).await
     }
 
     /// `GET` that accepts any status carrying a JSON body (used by `/readyz`, whose 503
     /// still describes the checks).
-    pub async fn get_any_status<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+    pub(in crate::client) async fn get_any_status<T: DeserializeOwned>(
+        path: &str,
+    ) -> Result<T, ClientError> {
         let resp = Request::get(path).send().await.map_err(net)?;
         if resp.status() == 401 {
             return Err(ClientError::Unauthorized);
@@ -121,7 +72,7 @@ mod imp {
             .map_err(|e| ClientError::Network(e.to_string()))
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(in crate::client) async fn post<B: Serialize, T: DeserializeOwned>(
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
@@ -136,7 +87,7 @@ mod imp {
     }
 
     /// `POST` like [`post`], but a refusal keeps the server's whole error body.
-    pub async fn post_detailed<B: Serialize, T: DeserializeOwned>(
+    pub(in crate::client) async fn post_detailed<B: Serialize, T: DeserializeOwned>(
         path: &str,
         body: &B,
     ) -> Result<T, Refusal> {
@@ -157,7 +108,7 @@ mod imp {
     }
 
     /// `PUT` with a JSON body, answered with JSON.
-    pub async fn put<B: Serialize, T: DeserializeOwned>(
+    pub(in crate::client) async fn put<B: Serialize, T: DeserializeOwned>(
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
@@ -172,12 +123,12 @@ mod imp {
     }
 
     /// `DELETE`; any success status (200, 202, 204) counts, whatever its body.
-    pub async fn delete(path: &str) -> Result<(), ClientError> {
+    pub(in crate::client) async fn delete(path: &str) -> Result<(), ClientError> {
         send_without_body(Request::delete(path)).await
     }
 
     /// `POST` whose success has no body (204).
-    pub async fn post_empty(path: &str) -> Result<(), ClientError> {
+    pub(in crate::client) async fn post_empty(path: &str) -> Result<(), ClientError> {
         send_without_body(Request::post(path)).await
     }
 
@@ -203,52 +154,38 @@ mod imp {
     fn unavailable() -> ClientError {
         ClientError::Network("API calls run in the browser only".into())
     }
-    pub async fn get<T: DeserializeOwned>(_path: &str) -> Result<T, ClientError> {
+    pub(in crate::client) async fn get<T: DeserializeOwned>(_path: &str) -> Result<T, ClientError> {
         Err(unavailable())
     }
-    pub async fn get_any_status<T: DeserializeOwned>(_path: &str) -> Result<T, ClientError> {
+    pub(in crate::client) async fn get_any_status<T: DeserializeOwned>(
+        _path: &str,
+    ) -> Result<T, ClientError> {
         Err(unavailable())
     }
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(in crate::client) async fn post<B: Serialize, T: DeserializeOwned>(
         _path: &str,
         _body: &B,
     ) -> Result<T, ClientError> {
         Err(unavailable())
     }
-    pub async fn post_empty(_path: &str) -> Result<(), ClientError> {
+    pub(in crate::client) async fn post_empty(_path: &str) -> Result<(), ClientError> {
         Err(unavailable())
     }
-    pub async fn post_detailed<B: Serialize, T: DeserializeOwned>(
+    pub(in crate::client) async fn post_detailed<B: Serialize, T: DeserializeOwned>(
         _path: &str,
         _body: &B,
     ) -> Result<T, Refusal> {
         Err(unavailable().into())
     }
-    pub async fn put<B: Serialize, T: DeserializeOwned>(
+    pub(in crate::client) async fn put<B: Serialize, T: DeserializeOwned>(
         _path: &str,
         _body: &B,
     ) -> Result<T, ClientError> {
         Err(unavailable())
     }
-    pub async fn delete(_path: &str) -> Result<(), ClientError> {
+    pub(in crate::client) async fn delete(_path: &str) -> Result<(), ClientError> {
         Err(unavailable())
     }
 }
 
-pub use imp::{delete, get, get_any_status, post, post_detailed, post_empty, put};
-
-/// Percent-encodes a query parameter value.
-pub fn enc(v: &str) -> String {
-    urlencoding::encode(v).into_owned()
-}
-
-/// Sends the browser to `path` with a full page load (used after login/logout so every
-/// piece of state starts fresh).
-pub fn hard_navigate(path: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(w) = web_sys::window() {
-        let _ = w.location().assign(path);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = path;
-}
+pub(super) use imp::{delete, get, get_any_status, post, post_detailed, post_empty, put};
