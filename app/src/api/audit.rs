@@ -57,6 +57,24 @@ wire_enum! {
         Alert = "alert.sent",
         SettingsChanged = "settings.changed",
     }
+    /// The audit actions as the words the server writes.
+    words mod audit_action {
+        SETUP_COMPLETED = SetupCompleted,
+        USER_CREATED = UserCreated,
+        LOGIN = Login,
+        LOGOUT = Logout,
+        SESSION_EXPIRED = SessionExpired,
+        BACKUP = Backup,
+        BACKUP_CANCEL = BackupCancel,
+        DOWNLOAD = Download,
+        BACKUP_DELETE = BackupDelete,
+        BACKUP_PIN = BackupPin,
+        BACKUP_VERIFY = BackupVerify,
+        UPLOAD = Upload,
+        RESTORE = Restore,
+        ALERT = Alert,
+        SETTINGS_CHANGED = SettingsChanged,
+    }
 }
 
 wire_enum! {
@@ -65,53 +83,11 @@ wire_enum! {
         Success = "success",
         Failure = "failure",
     }
-}
-
-/// The audit actions as the words the server writes (see [`AuditAction`]).
-pub mod audit_action {
-    use super::AuditAction as A;
-
-    pub const SETUP_COMPLETED: &str = A::SetupCompleted.as_str();
-    pub const USER_CREATED: &str = A::UserCreated.as_str();
-    pub const LOGIN: &str = A::Login.as_str();
-    pub const LOGOUT: &str = A::Logout.as_str();
-    pub const SESSION_EXPIRED: &str = A::SessionExpired.as_str();
-    pub const BACKUP: &str = A::Backup.as_str();
-    pub const BACKUP_CANCEL: &str = A::BackupCancel.as_str();
-    pub const DOWNLOAD: &str = A::Download.as_str();
-    pub const BACKUP_DELETE: &str = A::BackupDelete.as_str();
-    pub const BACKUP_PIN: &str = A::BackupPin.as_str();
-    pub const BACKUP_VERIFY: &str = A::BackupVerify.as_str();
-    pub const UPLOAD: &str = A::Upload.as_str();
-    pub const RESTORE: &str = A::Restore.as_str();
-    pub const ALERT: &str = A::Alert.as_str();
-    pub const SETTINGS_CHANGED: &str = A::SettingsChanged.as_str();
-
-    pub const ALL: &[&str] = &[
-        SETUP_COMPLETED,
-        USER_CREATED,
-        LOGIN,
-        LOGOUT,
-        SESSION_EXPIRED,
-        BACKUP,
-        BACKUP_CANCEL,
-        DOWNLOAD,
-        BACKUP_DELETE,
-        BACKUP_PIN,
-        BACKUP_VERIFY,
-        UPLOAD,
-        RESTORE,
-        ALERT,
-        SETTINGS_CHANGED,
-    ];
-}
-
-/// Audit outcomes as words (see [`Outcome`]).
-pub mod outcome {
-    pub const SUCCESS: &str = super::Outcome::Success.as_str();
-    pub const FAILURE: &str = super::Outcome::Failure.as_str();
-
-    pub const ALL: &[&str] = &[SUCCESS, FAILURE];
+    /// Audit outcomes as words.
+    words mod outcome {
+        SUCCESS = Success,
+        FAILURE = Failure,
+    }
 }
 
 #[cfg(test)]

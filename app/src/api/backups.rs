@@ -13,6 +13,13 @@ wire_enum! {
         /// Taken automatically before a restore; pinned.
         Safety = "safety",
     }
+    /// Backup kinds as the words the server writes.
+    words mod backup_kind {
+        MANUAL = Manual,
+        SCHEDULED = Scheduled,
+        /// Taken automatically before a restore; pinned.
+        SAFETY = Safety,
+    }
 }
 
 impl BackupKind {
@@ -24,16 +31,6 @@ impl BackupKind {
             BackupKind::Safety => "safety (before a restore)",
         }
     }
-}
-
-/// Backup kinds as the words the server writes (see [`BackupKind`]).
-pub mod backup_kind {
-    use super::BackupKind as K;
-
-    pub const MANUAL: &str = K::Manual.as_str();
-    pub const SCHEDULED: &str = K::Scheduled.as_str();
-    /// Taken automatically before a restore; pinned.
-    pub const SAFETY: &str = K::Safety.as_str();
 }
 
 wire_enum! {

@@ -22,6 +22,21 @@ wire_enum! {
         /// Lifeboat stopped (crash, kill) while the job ran; found at the next start-up.
         Interrupted = "interrupted",
     }
+    /// Job statuses as the words the server writes.
+    words mod job_status {
+        QUEUED = Queued,
+        RUNNING = Running,
+        SUCCEEDED = Succeeded,
+        FAILED = Failed,
+        CANCELLED = Cancelled,
+        /// Lifeboat stopped (crash, kill) while the job ran; found at the next start-up.
+        INTERRUPTED = Interrupted,
+        ;
+        /// Whether a status word says the job is over (an unknown word: not over).
+        pub fn is_terminal(s: &str) -> bool {
+            super::JobStatus::parse(s).is_some_and(super::JobStatus::is_terminal)
+        }
+    }
 }
 
 impl JobStatus {
@@ -60,6 +75,20 @@ wire_enum! {
         Analyze = "analyze",
         Done = "done",
     }
+    /// Phases as the words the server writes.
+    words mod phase {
+        PREFLIGHT = Preflight,
+        DUMP = Dump,
+        VERIFY = Verify,
+        STORE = Store,
+        /// Restore jobs: the mandatory safety backup (its own dump/verify/store inside)…
+        SAFETY_BACKUP = SafetyBackup,
+        /// …then `pg_restore`…
+        RESTORE = Restore,
+        /// …then `ANALYZE`.
+        ANALYZE = Analyze,
+        DONE = Done,
+    }
 }
 
 impl Phase {
@@ -77,40 +106,6 @@ impl Phase {
             Phase::Done => "Done",
         }
     }
-}
-
-/// Job statuses as the words the server writes (see [`JobStatus`]).
-pub mod job_status {
-    use super::JobStatus as S;
-
-    pub const QUEUED: &str = S::Queued.as_str();
-    pub const RUNNING: &str = S::Running.as_str();
-    pub const SUCCEEDED: &str = S::Succeeded.as_str();
-    pub const FAILED: &str = S::Failed.as_str();
-    pub const CANCELLED: &str = S::Cancelled.as_str();
-    /// Lifeboat stopped (crash, kill) while the job ran; found at the next start-up.
-    pub const INTERRUPTED: &str = S::Interrupted.as_str();
-
-    pub fn is_terminal(s: &str) -> bool {
-        S::parse(s).is_some_and(S::is_terminal)
-    }
-}
-
-/// Phases as the words the server writes (see [`Phase`]).
-pub mod phase {
-    use super::Phase as P;
-
-    pub const PREFLIGHT: &str = P::Preflight.as_str();
-    pub const DUMP: &str = P::Dump.as_str();
-    pub const VERIFY: &str = P::Verify.as_str();
-    pub const STORE: &str = P::Store.as_str();
-    /// Restore jobs: the mandatory safety backup (its own dump/verify/store inside)…
-    pub const SAFETY_BACKUP: &str = P::SafetyBackup.as_str();
-    /// …then `pg_restore`…
-    pub const RESTORE: &str = P::Restore.as_str();
-    /// …then `ANALYZE`.
-    pub const ANALYZE: &str = P::Analyze.as_str();
-    pub const DONE: &str = P::Done.as_str();
 }
 
 /// `POST /api/v1/backups` → 202.

@@ -76,14 +76,7 @@ mod imp {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        let resp = Request::post(path)
-            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
-            .json(body)
-            .map_err(net)?
-            .send()
-            .await
-            .map_err(net)?;
-        decode(resp).await
+        decode(send_json(Request::post(path), body).await?).await
     }
 
     /// `POST` like [`post`], but a refusal keeps the server's whole error body.
@@ -91,13 +84,7 @@ mod imp {
         path: &str,
         body: &B,
     ) -> Result<T, Refusal> {
-        let resp = Request::post(path)
-            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
-            .json(body)
-            .map_err(net)?
-            .send()
-            .await
-            .map_err(net)?;
+        let resp = send_json(Request::post(path), body).await?;
         if (200..300).contains(&resp.status()) {
             return resp
                 .json::<T>()
@@ -112,14 +99,20 @@ mod imp {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        let resp = Request::put(path)
-            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+        decode(send_json(Request::put(path), body).await?).await
+    }
+
+    /// Sends a change with a JSON body and the CSRF header.
+    async fn send_json<B: Serialize>(
+        req: gloo_net::http::RequestBuilder,
+        body: &B,
+    ) -> Result<Response, ClientError> {
+        req.header(CSRF_HEADER, CSRF_HEADER_VALUE)
             .json(body)
             .map_err(net)?
             .send()
             .await
-            .map_err(net)?;
-        decode(resp).await
+            .map_err(net)
     }
 
     /// `DELETE`; any success status (200, 202, 204) counts, whatever its body.

@@ -78,18 +78,25 @@ pub fn RestoreLink(id: i64, small: bool) -> impl IntoView {
     }
 }
 
+/// "Download": the backup file.
+#[component]
+pub fn DownloadLink(
+    id: i64,
+    class: &'static str,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <a class=class href=client::backups::download_url(id) download data-testid=testid>
+            "Download"
+        </a>
+    }
+}
+
 /// The backup file and its `.dump.json` sidecar.
 #[component]
 pub fn DownloadLinks(id: i64) -> impl IntoView {
     view! {
-        <a
-            class="btn btn-small"
-            href=client::backups::download_url(id)
-            download
-            data-testid="backup-download"
-        >
-            "Download"
-        </a>
+        <DownloadLink id class="btn btn-small" testid="backup-download" />
         <a
             class="btn btn-small btn-quiet"
             href=client::backups::metadata_url(id)

@@ -12,7 +12,7 @@ mod pager;
 mod progress;
 mod text;
 
-pub use backup::{DownloadLinks, OffsiteMark, PinMarker, RestoreLink, StatusPill};
+pub use backup::{DownloadLink, DownloadLinks, OffsiteMark, PinMarker, RestoreLink, StatusPill};
 pub use clock::ticking_now;
 pub use dialog::Dialog;
 pub use facts::Fact;

@@ -4,7 +4,7 @@
 use super::{job_noun, use_backups, PanelState, Stage, Steps, DISMISS_AFTER};
 use crate::api::{Job, JobStatus};
 use crate::client;
-use crate::components::{Fact, ProgressBar, Tone};
+use crate::components::{DownloadLink, Fact, ProgressBar, Tone};
 use crate::format;
 use leptos::prelude::*;
 
@@ -251,13 +251,7 @@ fn BackupLinks(backup_id: Option<i64>, downloadable: bool) -> impl IntoView {
             {downloadable
                 .then(|| {
                     view! {
-                        <a
-                            class="btn btn-quiet"
-                            href=client::backups::download_url(id)
-                            download
-                        >
-                            "Download"
-                        </a>
+                        <DownloadLink id class="btn btn-quiet" />
                     }
                 })}
         }

@@ -7,7 +7,8 @@ use super::backup_chart::BackupChart;
 use crate::api::{Backup, BackupKind, BackupState, BackupStatus};
 use crate::client;
 use crate::components::{
-    ticking_now, CopyHash, Loaded, LongText, OffsiteMark, Pager, PinMarker, RestoreLink, StatusPill,
+    ticking_now, CopyHash, DownloadLink, Loaded, LongText, OffsiteMark, Pager, PinMarker,
+    RestoreLink, StatusPill,
 };
 use crate::format::{self, format_time};
 use crate::jobs::use_backups;
@@ -420,14 +421,7 @@ fn history_row(b: Backup) -> impl IntoView {
                 {succeeded
                     .then(|| {
                         view! {
-                            <a
-                                class="btn btn-small"
-                                href=client::backups::download_url(id)
-                                download
-                                data-testid="backup-download"
-                            >
-                                "Download"
-                            </a>
+                            <DownloadLink id class="btn btn-small" testid="backup-download" />
                             <RestoreLink id small=true />
                         }
                     })}
