@@ -76,10 +76,21 @@ export function psql(url: string, sql: string) {
   execFileSync(bin, ["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]);
 }
 
-/** Creates the database `name` afresh in the test cluster; returns its URL. */
-export function freshDatabase(name: string): string {
+/** Creates the database `name` afresh in the test cluster, owned by a new login role
+ * `owner` (not a superuser) when given; returns its URL (as that role, if any). */
+export function freshDatabase(name: string, owner?: string, password?: string): string {
   const admin = process.env.LIFEBOAT_TEST_PG_URL!;
   psql(admin, `DROP DATABASE IF EXISTS ${name}`);
-  psql(admin, `CREATE DATABASE ${name}`);
-  return admin.replace(/\/[^/]*$/, `/${name}`);
+  if (!owner) {
+    psql(admin, `CREATE DATABASE ${name}`);
+    return admin.replace(/\/[^/]*$/, `/${name}`);
+  }
+  psql(admin, `DROP ROLE IF EXISTS ${owner}`);
+  psql(admin, `CREATE ROLE ${owner} LOGIN PASSWORD '${password}'`);
+  psql(admin, `CREATE DATABASE ${name} OWNER ${owner}`);
+  const url = new URL(admin);
+  url.username = owner;
+  url.password = password ?? "";
+  url.pathname = `/${name}`;
+  return url.toString();
 }

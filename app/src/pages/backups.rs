@@ -296,10 +296,6 @@ fn FreeSpace(free: Option<i64>, total: Option<i64>) -> impl IntoView {
 // History
 // ---------------------------------------------------------------------------------------
 
-// ---------------------------------------------------------------------------------------
-// History
-// ---------------------------------------------------------------------------------------
-
 /// The history. A laptop shows the columns that decide what to do (when, what, outcome,
 /// size, offsite, result, actions); the file's location and checksum are one click away
 /// ("More columns") and on the detail page. A narrow window shows each backup as a card
