@@ -17,14 +17,20 @@ pub fn Pager(
     view! {
         <nav class="pager" aria-label="Pages">
             <span class="muted">{format!("{first}–{last} of {total}")}</span>
+            // The conditions are in braces: unbraced, the view macro reads the `>` of
+            // `last >= total` as the end of the tag.
             <button
                 class="btn"
-                disabled=offset <= 0
+                disabled={offset <= 0}
                 on:click=move |_| go.run((offset - page_size).max(0))
             >
                 "Newer"
             </button>
-            <button class="btn" disabled=last >= total on:click=move |_| go.run(offset + page_size)>
+            <button
+                class="btn"
+                disabled={last >= total}
+                on:click=move |_| go.run(offset + page_size)
+            >
                 "Older"
             </button>
         </nav>

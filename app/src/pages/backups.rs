@@ -410,17 +410,25 @@ fn history_row(b: Backup) -> impl IntoView {
             <td class="detail cell-result" data-label="Result" data-testid="backup-message">
                 <LongText text=b.message.clone().unwrap_or_default() keep=80 />
             </td>
-            <td class="row-actions">
-                <a class="btn btn-small" href=format!("/backups/{id}") data-testid="backup-details">
-                    "Details"
-                </a>
-                {succeeded
-                    .then(|| {
-                        view! {
-                            <DownloadLink id class="btn btn-small" testid="backup-download" />
-                            <RestoreLink id small=true />
-                        }
-                    })}
+            // The buttons are laid out in a box inside the cell: a cell that is itself a
+            // flex box leaves the table's rows and borders.
+            <td>
+                <div class="row-actions">
+                    <a
+                        class="btn btn-small"
+                        href=format!("/backups/{id}")
+                        data-testid="backup-details"
+                    >
+                        "Details"
+                    </a>
+                    {succeeded
+                        .then(|| {
+                            view! {
+                                <DownloadLink id class="btn btn-small" testid="backup-download" />
+                                <RestoreLink id small=true />
+                            }
+                        })}
+                </div>
             </td>
         </tr>
     }
