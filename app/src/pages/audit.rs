@@ -173,7 +173,7 @@ fn row(e: AuditEvent) -> impl IntoView {
     };
     view! {
         <tr>
-            <td class="nowrap" data-label="When">{format_time(&e.at)}</td>
+            <td data-label="When">{format_time(&e.at)}</td>
             <td data-label="Who">{e.actor.unwrap_or_else(|| "—".into())}</td>
             <td data-label="Action">
                 <code>{e.action}</code>
@@ -197,8 +197,10 @@ fn row(e: AuditEvent) -> impl IntoView {
 #[component]
 fn Details(details: serde_json::Value) -> impl IntoView {
     let pairs: Vec<(String, String)> = match details {
+        // A key without a value (`null`, e.g. no file for a failed backup) says nothing.
         serde_json::Value::Object(m) => m
             .into_iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
                 serde_json::Value::String(s) => (k, s),
                 other => (k, other.to_string()),
