@@ -3,6 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
+/// A moment as every page shows it: exact, in UTC.
+pub fn format_time(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// `12.35 MB` (two decimals, whatever the size: the history compares like with like).
 pub fn mb(bytes: i64) -> String {
     format!("{:.2} MB", bytes as f64 / 1_000_000.0)

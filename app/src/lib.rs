@@ -3,9 +3,10 @@
 
 pub mod api;
 pub mod client;
+mod components;
 mod format;
+mod jobs;
 mod pages;
-mod progress;
 mod shell;
 
 use leptos::prelude::*;

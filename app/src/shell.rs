@@ -1,12 +1,12 @@
 //! The signed-in frame: sidebar navigation, the current user, log out. Pages inside it
-//! only render once `/api/v1/auth/me` has said who is signed in; an expired or missing
+//! only render once the server has said who is signed in; an expired or missing
 //! session sends the browser to the login page, remembering where it was going. The frame
 //! also carries "Back up now" (button and Ctrl+Alt+S), its confirmation and the progress
-//! panel (see [`crate::progress`]).
+//! panel (see [`crate::jobs`]).
 
 use crate::api::Me;
 use crate::client::{self, ClientError};
-use crate::progress::{self, BackupNowButton, ConfirmBackupModal, JobPanel};
+use crate::jobs::{self, BackupNowButton, ConfirmBackupModal, JobPanel};
 use leptos::prelude::*;
 use leptos_router::{
     components::{Outlet, A},
@@ -15,7 +15,7 @@ use leptos_router::{
 
 #[component]
 pub fn Shell() -> impl IntoView {
-    let me = LocalResource::new(|| client::get::<Me>("/api/v1/auth/me"));
+    let me = LocalResource::new(client::auth::me);
     let location = use_location();
     move || match me.get() {
         None => view! { <div class="boot">"Checking your session…"</div> }.into_any(),
@@ -41,8 +41,8 @@ pub fn Shell() -> impl IntoView {
 #[component]
 fn Layout(user: Me) -> impl IntoView {
     provide_context(user.clone());
-    progress::provide_backups();
-    let logout = Action::new_local(|_: &()| client::post_empty("/api/v1/auth/logout"));
+    jobs::provide_backups();
+    let logout = Action::new_local(|_: &()| client::auth::logout());
     // Whatever the answer (even an already-expired session), the way out is the login page.
     Effect::new(move |_| {
         if logout.value().get().is_some() {
@@ -52,36 +52,38 @@ fn Layout(user: Me) -> impl IntoView {
     view! {
         <div class="app">
             <aside class="sidebar">
-                <a class="brand" href="/">
-                    <span class="brand-mark" aria-hidden="true">
-                        "◐"
-                    </span>
-                    "Lifeboat"
-                </a>
-                <nav class="nav" aria-label="Main">
-                    <A href="/backups">"Backups"</A>
-                    <A href="/restore">"Restore"</A>
-                    <A href="/" exact=true>
-                        "Status"
-                    </A>
-                    <A href="/audit">"Audit log"</A>
-                    <A href="/settings">"Settings"</A>
-                </nav>
-                <BackupNowButton />
-                <div class="who">
-                    <span class="who-label">"Signed in as"</span>
-                    <strong class="who-name" data-testid="current-user">
-                        {user.username.clone()}
-                    </strong>
-                    <button
-                        class="btn btn-quiet"
-                        on:click=move |_| {
-                            logout.dispatch(());
-                        }
-                        disabled=move || logout.pending().get()
-                    >
-                        "Log out"
-                    </button>
+                <div class="sidebar-inner">
+                    <a class="brand" href="/">
+                        <span class="brand-mark" aria-hidden="true">
+                            "◐"
+                        </span>
+                        "Lifeboat"
+                    </a>
+                    <nav class="nav" aria-label="Main">
+                        <A href="/backups">"Backups"</A>
+                        <A href="/restore">"Restore"</A>
+                        <A href="/" exact=true>
+                            "Status"
+                        </A>
+                        <A href="/audit">"Audit log"</A>
+                        <A href="/settings">"Settings"</A>
+                    </nav>
+                    <BackupNowButton />
+                    <div class="who">
+                        <span class="who-label">"Signed in as"</span>
+                        <strong class="who-name" data-testid="current-user">
+                            {user.username.clone()}
+                        </strong>
+                        <button
+                            class="btn btn-quiet"
+                            on:click=move |_| {
+                                logout.dispatch(());
+                            }
+                            disabled=move || logout.pending().get()
+                        >
+                            "Log out"
+                        </button>
+                    </div>
                 </div>
             </aside>
             <main class="content" id="main">
@@ -91,9 +93,4 @@ fn Layout(user: Me) -> impl IntoView {
             <JobPanel />
         </div>
     }
-}
-
-/// A moment as every page shows it: exact, in UTC.
-pub fn format_time(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

@@ -2,26 +2,16 @@
 // climb, see the new row, download the file and check its SHA-256 against the one shown;
 // then start another backup and cancel it.
 import { test, expect } from "@playwright/test";
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { startLifeboat, Lifeboat } from "./lifeboat";
+import { freshDatabase, psql, startLifeboat, Lifeboat } from "./lifeboat";
 
 let lb: Lifeboat;
 const PASSWORD = "a long enough passphrase";
 
-function psql(url: string, sql: string) {
-  const bin = process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, "psql") : "psql";
-  execFileSync(bin, ["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]);
-}
-
 test.beforeAll(async () => {
   // A database large enough for a backup to take several seconds.
-  const admin = process.env.LIFEBOAT_TEST_PG_URL!;
-  psql(admin, "DROP DATABASE IF EXISTS e2e_backup");
-  psql(admin, "CREATE DATABASE e2e_backup");
-  const url = admin.replace(/\/[^/]*$/, "/e2e_backup");
+  const url = freshDatabase("e2e_backup");
   psql(
     url,
     "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g*7)::text) AS a, md5((g*13)::text) AS b FROM generate_series(1, 1200000) g; " +

@@ -1,6 +1,6 @@
 // Starts a real Lifeboat for a browser test: the binary that `cargo leptos build` made, a
 // fresh data directory, port 0, and the PostgreSQL cluster of this test run as its target.
-import { spawn, ChildProcess } from "node:child_process";
+import { execFileSync, spawn, ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -68,4 +68,29 @@ export async function startLifeboat(env: Record<string, string> = {}): Promise<L
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs `sql` with psql against `url` (stops at the first error). */
+export function psql(url: string, sql: string) {
+  const bin = process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, "psql") : "psql";
+  execFileSync(bin, ["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]);
+}
+
+/** Creates the database `name` afresh in the test cluster, owned by a new login role
+ * `owner` (not a superuser) when given; returns its URL (as that role, if any). */
+export function freshDatabase(name: string, owner?: string, password?: string): string {
+  const admin = process.env.LIFEBOAT_TEST_PG_URL!;
+  psql(admin, `DROP DATABASE IF EXISTS ${name}`);
+  if (!owner) {
+    psql(admin, `CREATE DATABASE ${name}`);
+    return admin.replace(/\/[^/]*$/, `/${name}`);
+  }
+  psql(admin, `DROP ROLE IF EXISTS ${owner}`);
+  psql(admin, `CREATE ROLE ${owner} LOGIN PASSWORD '${password}'`);
+  psql(admin, `CREATE DATABASE ${name} OWNER ${owner}`);
+  const url = new URL(admin);
+  url.username = owner;
+  url.password = password ?? "";
+  url.pathname = `/${name}`;
+  return url.toString();
 }

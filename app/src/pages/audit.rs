@@ -2,10 +2,10 @@
 //! live in the address (`/audit?action=auth.login&outcome=failure&offset=50`) so a view
 //! can be bookmarked or shared.
 
-use super::ErrorNote;
-use crate::api::{audit_action, outcome, AuditEvent, AuditPage as Page};
+use crate::api::{AuditAction, AuditEvent, Outcome};
 use crate::client;
-use crate::shell::format_time;
+use crate::components::{CopyHash, Loaded, LongText, Pager};
+use crate::format::format_time;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
@@ -37,7 +37,7 @@ impl Filter {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
-    let navigate = use_navigate();
+    let navigate = StoredValue::new_local(use_navigate());
     let filter = Memo::new(move |_| {
         let q = query.get();
         Filter {
@@ -52,29 +52,23 @@ pub fn AuditPage() -> impl IntoView {
     });
     let page = LocalResource::new(move || {
         let f = filter.get();
-        async move {
-            let mut q = f.query();
-            if !q.is_empty() {
-                q.push('&');
-            }
-            client::get::<Page>(&format!("/api/v1/audit?{q}limit={PAGE_SIZE}")).await
-        }
+        async move { client::audit::page(&f.action, &f.outcome, f.offset, PAGE_SIZE).await }
     });
     let go = move |f: Filter| {
         let q = f.query();
-        navigate(
-            &if q.is_empty() {
-                "/audit".to_string()
-            } else {
-                format!("/audit?{q}")
-            },
-            Default::default(),
-        );
+        let to = if q.is_empty() {
+            "/audit".to_string()
+        } else {
+            format!("/audit?{q}")
+        };
+        navigate.with_value(|go| go(&to, Default::default()));
     };
-    let go_action = go.clone();
-    let go_outcome = go.clone();
-    let go_prev = go.clone();
-    let go_next = go;
+    let go_offset = Callback::new(move |offset: i64| {
+        go(Filter {
+            offset,
+            ..filter.get_untracked()
+        })
+    });
 
     view! {
         <header class="page-head">
@@ -93,7 +87,7 @@ pub fn AuditPage() -> impl IntoView {
                     name="action"
                     prop:value=move || filter.get().action
                     on:change=move |ev| {
-                        go_action(Filter {
+                        go(Filter {
                             action: event_target_value(&ev),
                             offset: 0,
                             ..filter.get_untracked()
@@ -101,9 +95,9 @@ pub fn AuditPage() -> impl IntoView {
                     }
                 >
                     <option value="">"All actions"</option>
-                    {audit_action::ALL
+                    {AuditAction::ALL
                         .iter()
-                        .map(|a| view! { <option value=*a>{*a}</option> })
+                        .map(|a| view! { <option value=a.as_str()>{a.as_str()}</option> })
                         .collect_view()}
                 </select>
             </label>
@@ -113,7 +107,7 @@ pub fn AuditPage() -> impl IntoView {
                     name="outcome"
                     prop:value=move || filter.get().outcome
                     on:change=move |ev| {
-                        go_outcome(Filter {
+                        go(Filter {
                             outcome: event_target_value(&ev),
                             offset: 0,
                             ..filter.get_untracked()
@@ -121,124 +115,139 @@ pub fn AuditPage() -> impl IntoView {
                     }
                 >
                     <option value="">"All outcomes"</option>
-                    {outcome::ALL
+                    {Outcome::ALL
                         .iter()
-                        .map(|o| view! { <option value=*o>{*o}</option> })
+                        .map(|o| view! { <option value=o.as_str()>{o.as_str()}</option> })
                         .collect_view()}
                 </select>
             </label>
         </div>
-        {move || match page.get() {
-            None => view! { <p class="muted">"Loading the audit log…"</p> }.into_any(),
-            Some(Err(e)) => {
-                view! { <ErrorNote error=e /> }.into_any()
-            }
-            Some(Ok(p)) => {
-                let f = filter.get();
-                let first = if p.total == 0 { 0 } else { f.offset + 1 };
-                let last = (f.offset + p.items.len() as i64).min(p.total);
-                let has_prev = f.offset > 0;
-                let has_next = last < p.total;
-                let (go_prev, go_next) = (go_prev.clone(), go_next.clone());
-                let (fp, fnx) = (f.clone(), f.clone());
-                view! {
-                    <div class="table-wrap">
-                        <table class="table" data-testid="audit-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"When"</th>
-                                    <th scope="col">"Who"</th>
-                                    <th scope="col">"Action"</th>
-                                    <th scope="col">"Outcome"</th>
-                                    <th scope="col">"Target"</th>
-                                    <th scope="col">"From"</th>
-                                    <th scope="col">"Details"</th>
+        <Loaded resource=page loading="Loading the audit log…" let:p>
+            <div class="table-wrap">
+                <table class="table table-stack audit" data-testid="audit-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"When"</th>
+                            <th scope="col">"Who"</th>
+                            <th scope="col">"Action"</th>
+                            <th scope="col">"Outcome"</th>
+                            <th scope="col">"Target"</th>
+                            <th scope="col">"From"</th>
+                            <th scope="col">"Details"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {if p.items.is_empty() {
+                            view! {
+                                <tr class="row-empty">
+                                    <td colspan="7" class="muted">
+                                        "No events match."
+                                    </td>
                                 </tr>
-                            </thead>
-                            <tbody>
-                                {if p.items.is_empty() {
-                                    view! {
-                                        <tr>
-                                            <td colspan="7" class="muted">
-                                                "No events match."
-                                            </td>
-                                        </tr>
-                                    }
-                                        .into_any()
-                                } else {
-                                    p.items.into_iter().map(row).collect_view().into_any()
-                                }}
-                            </tbody>
-                        </table>
-                    </div>
-                    <nav class="pager" aria-label="Pages">
-                        <span class="muted">{format!("{first}–{last} of {}", p.total)}</span>
-                        <button
-                            class="btn"
-                            disabled=!has_prev
-                            on:click=move |_| {
-                                go_prev(Filter {
-                                    offset: (fp.offset - PAGE_SIZE).max(0),
-                                    ..fp.clone()
-                                })
                             }
-                        >
-                            "Newer"
-                        </button>
-                        <button
-                            class="btn"
-                            disabled=!has_next
-                            on:click=move |_| {
-                                go_next(Filter {
-                                    offset: fnx.offset + PAGE_SIZE,
-                                    ..fnx.clone()
-                                })
-                            }
-                        >
-                            "Older"
-                        </button>
-                    </nav>
-                }
-                    .into_any()
-            }
-        }}
+                                .into_any()
+                        } else {
+                            p.items.clone().into_iter().map(row).collect_view().into_any()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            <Pager
+                offset=filter.with(|f| f.offset)
+                shown=p.items.len() as i64
+                total=p.total
+                page_size=PAGE_SIZE
+                go=go_offset
+            />
+        </Loaded>
     }
 }
 
+/// One event; each cell says what it is (`data-label`) for the card layout of narrow
+/// windows.
 fn row(e: AuditEvent) -> impl IntoView {
-    let details = match &e.details {
-        serde_json::Value::Object(m) if m.is_empty() => String::new(),
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    let outcome_class = if e.outcome == outcome::SUCCESS {
+    let outcome_class = if e.outcome() == Some(Outcome::Success) {
         "pill pill-ok"
     } else {
         "pill pill-bad"
     };
     view! {
         <tr>
-            <td class="nowrap">{format_time(&e.at)}</td>
-            <td>{e.actor.unwrap_or_else(|| "—".into())}</td>
-            <td>
+            <td data-label="When">{format_time(&e.at)}</td>
+            <td data-label="Who">{e.actor.unwrap_or_else(|| "—".into())}</td>
+            <td data-label="Action">
                 <code>{e.action}</code>
             </td>
-            <td>
+            <td data-label="Outcome">
                 <span class=outcome_class>{e.outcome}</span>
             </td>
-            <td>{e.target.unwrap_or_default()}</td>
-            <td class="nowrap" title=e.user_agent.unwrap_or_default()>
+            <td class="location" data-label="Target">{e.target.unwrap_or_default()}</td>
+            <td class="nowrap" data-label="From" title=e.user_agent.unwrap_or_default()>
                 {e.client_ip.unwrap_or_default()}
             </td>
-            <td class="detail">{details}</td>
+            <td class="detail" data-label="Details">
+                <Details details=e.details />
+            </td>
         </tr>
+    }
+}
+
+/// An event's details as key/value pairs; long values (messages, paths) shortened and
+/// checksums shown short, the whole value on demand.
+#[component]
+fn Details(details: serde_json::Value) -> impl IntoView {
+    let pairs: Vec<(String, String)> = match details {
+        // A key without a value (`null`, e.g. no file for a failed backup) says nothing.
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![(String::new(), other.to_string())],
+    };
+    if pairs.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <dl class="kv" data-testid="audit-details">
+            {pairs
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = if is_checksum(&v) {
+                        view! { <CopyHash hash=v short=true /> }.into_any()
+                    } else {
+                        view! { <LongText text=v /> }.into_any()
+                    };
+                    view! {
+                        <div class="kv-pair">
+                            <dt>{k}</dt>
+                            <dd>{value}</dd>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </dl>
+    }
+    .into_any()
+}
+
+/// A SHA-256 in hex, as the server writes checksums.
+fn is_checksum(v: &str) -> bool {
+    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_checksum;
+
+    #[test]
+    fn checksums_are_recognised() {
+        assert!(is_checksum(&"ab12".repeat(16)));
+        assert!(!is_checksum("ab12"));
+        assert!(!is_checksum(&"zz12".repeat(16)));
     }
 }

@@ -1,8 +1,8 @@
 //! Two small inline-SVG line charts (no library): the size and the duration of the
 //! successful backups on the current page of the history, oldest on the left.
 
-use crate::api::{job_status, Backup};
-use crate::shell::format_time;
+use crate::api::Backup;
+use crate::format::format_time;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -24,11 +24,7 @@ struct Point {
 #[component]
 pub fn BackupChart(items: Vec<Backup>) -> impl IntoView {
     // The page is newest first; the charts read left to right, oldest first.
-    let ok: Vec<&Backup> = items
-        .iter()
-        .rev()
-        .filter(|b| b.status == job_status::SUCCEEDED)
-        .collect();
+    let ok: Vec<&Backup> = items.iter().rev().filter(|b| b.succeeded()).collect();
     let sizes: Vec<Point> = ok
         .iter()
         .filter_map(|b| {

@@ -4,15 +4,15 @@
 //! deletes it) or deleted by hand, after a confirmation; the server's refusal (the newest
 //! successful backup, a pinned one) is shown as it says it.
 
-use super::backups::{
-    kind_label, CopyHash, DownloadLinks, OffsiteMark, PinMarker, RestoreLink, StatusPill,
-};
-use super::ErrorNote;
-use crate::api::{job_status, Backup, BackupDetail, PhaseTiming, PinRequest};
+use super::backups::kind_label;
+use crate::api::{Backup, BackupDetail, PhaseTiming};
 use crate::client::{self, ClientError};
-use crate::format;
-use crate::progress::use_backups;
-use crate::shell::format_time;
+use crate::components::{
+    CopyHash, Dialog, DownloadLinks, ErrorNote, Fact, FormError, Loaded, OffsiteMark, PinMarker,
+    RestoreLink, StatusPill,
+};
+use crate::format::{self, format_time};
+use crate::jobs::use_backups;
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 
@@ -47,21 +47,16 @@ pub fn BackupDetailPage() -> impl IntoView {
         let id = id.get();
         async move {
             match id {
-                Some(id) => client::get::<BackupDetail>(&format!("/api/v1/backups/{id}"))
-                    .await
-                    .map(Some),
+                Some(id) => client::backups::detail(id).await.map(Some),
                 None => Ok(None),
             }
         }
     });
     let actions = Actions {
         pin: Action::new_local(|&(id, pinned): &(i64, bool)| async move {
-            client::post::<_, Backup>(&format!("/api/v1/backups/{id}/pin"), &PinRequest { pinned })
-                .await
+            client::backups::pin(id, pinned).await
         }),
-        delete: Action::new_local(|&id: &i64| async move {
-            client::delete(&format!("/api/v1/backups/{id}")).await
-        }),
+        delete: Action::new_local(|&id: &i64| async move { client::backups::delete(id).await }),
         confirm_delete: RwSignal::new(None),
         notice: RwSignal::new(None),
     };
@@ -113,33 +108,15 @@ pub fn BackupDetailPage() -> impl IntoView {
                     }
                 })
         }}
-        {move || match detail.get() {
-            None => view! { <p class="muted">"Loading the backup…"</p> }.into_any(),
-            Some(Err(e)) => {
-                view! { <ErrorNote error=e /> }.into_any()
-            }
-            Some(Ok(None)) => {
-                view! {
-                    <p class="form-error" role="alert">
-                        "There is no backup at this address."
-                    </p>
-                }
-                    .into_any()
-            }
-            Some(Ok(Some(d))) => view! { <Detail d actions /> }.into_any(),
-        }}
+        <Loaded resource=detail loading="Loading the backup…" let:d>
+            {match d {
+                None => view! { <FormError message="There is no backup at this address." /> }.into_any(),
+                Some(d) => view! { <Detail d actions /> }.into_any(),
+            }}
+        </Loaded>
         {move || {
             actions.confirm_delete.get().map(|c| view! { <DeleteDialog c actions /> })
         }}
-    }
-}
-
-/// A labelled line of the detail list; `—` when there is nothing to say.
-#[component]
-fn Row(label: &'static str, testid: &'static str, value: Option<String>) -> impl IntoView {
-    view! {
-        <dt>{label}</dt>
-        <dd data-testid=testid>{value.unwrap_or_else(|| "—".to_string())}</dd>
     }
 }
 
@@ -151,7 +128,7 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
         Some(name) => format!("Backup #{id} — {name}"),
         None => format!("Backup #{id}"),
     };
-    let succeeded = b.status == job_status::SUCCEEDED;
+    let succeeded = b.succeeded();
     let size = b
         .size_bytes
         .map(|s| format!("{} ({s} bytes)", format::mb(s)));
@@ -241,18 +218,18 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
             <section class="detail-block">
                 <h2 class="section-title">"Backup"</h2>
                 <dl class="detail-list">
-                    <Row label="Database" testid="detail-database" value=Some(b.database.clone()) />
-                    <Row label="Kind" testid="detail-kind" value=Some(kind_label(&b.kind)) />
-                    <Row label="Status" testid="detail-status" value=Some(b.status.clone()) />
-                    <Row label="Pinned" testid="detail-pinned" value=Some(if b.pinned { "yes" } else { "no" }.into()) />
-                    <Row label="Started" testid="detail-started" value=Some(format_time(&b.started_at)) />
-                    <Row label="Finished" testid="detail-finished" value=b.finished_at.as_ref().map(format_time) />
-                    <Row label="Duration" testid="detail-duration" value=b.duration_ms.map(format::duration_ms) />
-                    <Row label="Size" testid="detail-size" value=size />
-                    <Row label="File" testid="detail-file" value=b.file_name.clone() />
-                    <Row label="Location" testid="detail-location" value=b.location.clone() />
-                    <Row label="Who" testid="detail-actor" value=b.actor.clone() />
-                    <Row label="Job" testid="detail-job" value=b.job_id.map(|j| format!("#{j}")) />
+                    <Fact label="Database" testid="detail-database" value=Some(b.database.clone()) />
+                    <Fact label="Kind" testid="detail-kind" value=Some(kind_label(&b)) />
+                    <Fact label="Status" testid="detail-status" value=Some(b.status.clone()) />
+                    <Fact label="Pinned" testid="detail-pinned" value=Some(if b.pinned { "yes" } else { "no" }.into()) />
+                    <Fact label="Started" testid="detail-started" value=Some(format_time(&b.started_at)) />
+                    <Fact label="Finished" testid="detail-finished" value=b.finished_at.as_ref().map(format_time) />
+                    <Fact label="Duration" testid="detail-duration" value=b.duration_ms.map(format::duration_ms) />
+                    <Fact label="Size" testid="detail-size" value=size />
+                    <Fact label="File" testid="detail-file" value=b.file_name.clone() />
+                    <Fact label="Location" testid="detail-location" value=b.location.clone() />
+                    <Fact label="Who" testid="detail-actor" value=b.actor.clone() />
+                    <Fact label="Job" testid="detail-job" value=b.job_id.map(|j| format!("#{j}")) />
                     <dt>"Offsite copy"</dt>
                     <dd data-testid="detail-offsite">
                         <OffsiteMark status=b.offsite_status.clone() message=offsite_message.clone() />
@@ -279,10 +256,10 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
             <section class="detail-block">
                 <h2 class="section-title">"Tools"</h2>
                 <dl class="detail-list">
-                    <Row label="Exit status" testid="detail-exit-status" value=d.exit_status />
-                    <Row label="Server version" testid="detail-server-version" value=d.server_version />
-                    <Row label="pg_dump version" testid="detail-pg-dump-version" value=d.pg_dump_version />
-                    <Row label="Archive version" testid="detail-archive-version" value=d.archive_version />
+                    <Fact label="Exit status" testid="detail-exit-status" value=d.exit_status />
+                    <Fact label="Server version" testid="detail-server-version" value=d.server_version />
+                    <Fact label="pg_dump version" testid="detail-pg-dump-version" value=d.pg_dump_version />
+                    <Fact label="Archive version" testid="detail-archive-version" value=d.archive_version />
                 </dl>
                 <h3 class="subsection-title">"pg_dump output"</h3>
                 {match d.tool_output.filter(|o| !o.trim().is_empty()) {
@@ -371,106 +348,71 @@ fn Timings(timings: Vec<PhaseTiming>) -> impl IntoView {
 fn DeleteDialog(c: ConfirmDelete, actions: Actions) -> impl IntoView {
     let id = c.id;
     let pending = actions.delete.pending();
-    let cancel_ref = NodeRef::<leptos::html::Button>::new();
-    let close = move || {
+    let close = Callback::new(move |()| {
         if !pending.get_untracked() {
             actions.confirm_delete.set(None);
         }
-    };
-    focus_when_shown(
-        cancel_ref,
-        Signal::derive(move || matches!(actions.delete.value().get(), Some(Err(_)))),
-    );
-    // Escape closes it wherever the focus is (a button being disabled while the request
-    // runs drops the focus out of the dialog).
-    Effect::new(move |_| {
-        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-            if ev.key() == "Escape" {
-                ev.prevent_default();
-                close();
-            }
-        });
-        on_cleanup(move || handle.remove());
     });
+    // Cancel (the safe choice) has the focus, again after a refusal (the button pressed was
+    // disabled meanwhile, which dropped the focus).
+    let refused = Signal::derive(move || matches!(actions.delete.value().get(), Some(Err(_))));
     let what = match (&c.file, c.size) {
         (Some(f), Some(s)) => format!("the file {f} ({})", format::mb(s)),
         (Some(f), None) => format!("the file {f}"),
         _ => "its file".to_string(),
     };
     let error = move || {
-        actions.delete.value().get().and_then(Result::err).map(|e| {
-            view! {
-                <p class="form-error" role="alert" data-testid="delete-error">
-                    {e.to_string()}
-                </p>
-            }
-        })
+        actions
+            .delete
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <FormError message=e.to_string() testid="delete-error" /> })
     };
     view! {
-        <div class="modal-backdrop" on:click=move |_| close()>
-            <div
-                class="modal"
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="delete-backup-title"
-                aria-describedby="delete-backup-text"
-                data-testid="delete-dialog"
-                on:click=|ev| ev.stop_propagation()
-            >
-                <h2 id="delete-backup-title">{format!("Delete backup #{id}?")}</h2>
-                <p id="delete-backup-text">
-                    "Lifeboat will delete " {what}
-                    " and its metadata from the backup directory. This cannot be undone: the backup can no longer be downloaded or restored. "
-                    "The history keeps its row, marked deleted. An offsite copy, if there is one, is not touched."
-                </p>
-                {c
-                    .pinned
-                    .then(|| {
-                        view! {
-                            <p class="notice">
-                                "This backup is pinned: Lifeboat will refuse until it is unpinned."
-                            </p>
-                        }
-                    })}
-                {error}
-                <div class="modal-actions">
-                    <button
-                        type="button"
-                        class="btn"
-                        data-testid="delete-cancel"
-                        node_ref=cancel_ref
-                        on:click=move |_| close()
-                    >
-                        "Cancel"
-                    </button>
-                    <button
-                        type="button"
-                        class="btn btn-danger"
-                        data-testid="delete-confirm"
-                        disabled=move || pending.get()
-                        on:click=move |_| {
-                            actions.delete.dispatch(id);
-                        }
-                    >
-                        {move || if pending.get() { "Deleting…" } else { "Delete" }}
-                    </button>
-                </div>
+        <Dialog
+            title=format!("Delete backup #{id}?")
+            testid="delete-dialog"
+            on_close=close
+            focus="[data-testid=delete-cancel]"
+            refocus=refused
+        >
+            <p id="delete-dialog-text">
+                "Lifeboat will delete " {what}
+                " and its metadata from the backup directory. This cannot be undone: the backup can no longer be downloaded or restored. "
+                "The history keeps its row, marked deleted. An offsite copy, if there is one, is not touched."
+            </p>
+            {c
+                .pinned
+                .then(|| {
+                    view! {
+                        <p class="notice">
+                            "This backup is pinned: Lifeboat will refuse until it is unpinned."
+                        </p>
+                    }
+                })}
+            {error}
+            <div class="modal-actions">
+                <button
+                    type="button"
+                    class="btn"
+                    data-testid="delete-cancel"
+                    on:click=move |_| close.run(())
+                >
+                    "Cancel"
+                </button>
+                <button
+                    type="button"
+                    class="btn btn-danger"
+                    data-testid="delete-confirm"
+                    disabled=move || pending.get()
+                    on:click=move |_| {
+                        actions.delete.dispatch(id);
+                    }
+                >
+                    {move || if pending.get() { "Deleting…" } else { "Delete" }}
+                </button>
             </div>
-        </div>
+        </Dialog>
     }
-}
-
-/// Puts the focus on `target` (the safe choice) once the dialog is shown, and again when
-/// `refused` says the server refused (the button pressed was disabled meanwhile, which
-/// dropped the focus).
-fn focus_when_shown(target: NodeRef<leptos::html::Button>, refused: Signal<bool>) {
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        refused.track();
-        if let Some(el) = target.get() {
-            let _ = el.focus();
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (target, refused);
 }

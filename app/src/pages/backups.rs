@@ -1,49 +1,31 @@
 //! The Backups page: where things stand (last success, next scheduled run, space, offsite
 //! copies, last alert), how backups have been growing, and the history, newest first, 50 to
 //! a page (`/backups?offset=50`). It refreshes by itself when a backup starts or ends, here
-//! or on the server (the scheduler, another tab: see [`crate::progress`]).
+//! or on the server (the scheduler, another tab: see [`crate::jobs`]).
 
 use super::backup_chart::BackupChart;
-use super::ErrorNote;
-use crate::api::{backup_kind, job_status, Backup, BackupPage, BackupStatus};
+use crate::api::{Backup, BackupKind, BackupState, BackupStatus};
 use crate::client;
-use crate::format;
-use crate::progress::use_backups;
-use crate::shell::format_time;
+use crate::components::{
+    ticking_now, CopyHash, DownloadLink, Loaded, LongText, OffsiteMark, Pager, PinMarker,
+    RestoreLink, StatusPill,
+};
+use crate::format::{self, format_time};
+use crate::jobs::use_backups;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use std::time::Duration;
 
 const PAGE_SIZE: i64 = 50;
 
 /// Free space below this share of the volume is shown as a warning.
 const LOW_FREE_SHARE: f64 = 0.10;
 
-/// How often the ages ("12 min ago", "in 3 h") are brought up to date.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const CLOCK_EVERY: Duration = Duration::from_secs(5);
-
-/// The current moment, moving on every [`CLOCK_EVERY`] while the calling page lives.
-pub(super) fn ticking_now() -> ReadSignal<Option<DateTime<Utc>>> {
-    let (now, set_now) = signal(format::now());
-    Effect::new(move |_| {
-        set_now.set(format::now());
-        #[cfg(feature = "hydrate")]
-        if let Ok(handle) =
-            set_interval_with_handle(move || set_now.set(format::now()), CLOCK_EVERY)
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    now
-}
-
 #[component]
 pub fn BackupsPage() -> impl IntoView {
     let b = use_backups();
     let query = use_query_map();
-    let navigate = use_navigate();
+    let navigate = StoredValue::new_local(use_navigate());
     let offset = Memo::new(move |_| {
         query.with(|q| {
             q.get("offset")
@@ -54,17 +36,12 @@ pub fn BackupsPage() -> impl IntoView {
     });
     let status = LocalResource::new(move || {
         b.activity();
-        client::get::<BackupStatus>("/api/v1/backups/status")
+        client::backups::status()
     });
     let page = LocalResource::new(move || {
         b.activity();
         let offset = offset.get();
-        async move {
-            client::get::<BackupPage>(&format!(
-                "/api/v1/backups?limit={PAGE_SIZE}&offset={offset}"
-            ))
-            .await
-        }
+        client::backups::page(PAGE_SIZE, offset)
     });
     let now = ticking_now();
     // What the status says also drives "Back up now" (confirmation, reattaching).
@@ -73,16 +50,14 @@ pub fn BackupsPage() -> impl IntoView {
             untrack(|| b.absorb_status(&s));
         }
     });
-    let go = move |offset: i64| {
-        navigate(
-            &if offset > 0 {
-                format!("/backups?offset={offset}")
-            } else {
-                "/backups".to_string()
-            },
-            Default::default(),
-        )
-    };
+    let go = Callback::new(move |offset: i64| {
+        let to = if offset > 0 {
+            format!("/backups?offset={offset}")
+        } else {
+            "/backups".to_string()
+        };
+        navigate.with_value(|go| go(&to, Default::default()));
+    });
 
     view! {
         <header class="page-head">
@@ -97,29 +72,20 @@ pub fn BackupsPage() -> impl IntoView {
                 "Refresh"
             </button>
         </header>
-        {move || match status.get() {
-            None => view! { <p class="muted">"Loading the backup status…"</p> }.into_any(),
-            Some(Err(e)) => {
-                view! { <ErrorNote error=e /> }.into_any()
-            }
-            Some(Ok(s)) => view! { <StatusStrip status=s now /> }.into_any(),
-        }}
-        {move || match page.get() {
-            None => view! { <p class="muted">"Loading the backup history…"</p> }.into_any(),
-            Some(Err(e)) => {
-                view! { <ErrorNote error=e /> }.into_any()
-            }
-            Some(Ok(p)) => {
-                let go = go.clone();
-                let shown = p.items.len() as i64;
-                view! {
-                    <BackupChart items=p.items.clone() />
-                    <HistoryTable items=p.items />
-                    <Pager offset=offset.get() shown total=p.total go />
-                }
-                    .into_any()
-            }
-        }}
+        <Loaded resource=status loading="Loading the backup status…" let:s>
+            <StatusStrip status=s now />
+        </Loaded>
+        <Loaded resource=page loading="Loading the backup history…" let:p>
+            <BackupChart items=p.items.clone() />
+            <History items=p.items.clone() />
+            <Pager
+                offset=offset.get()
+                shown=p.items.len() as i64
+                total=p.total
+                page_size=PAGE_SIZE
+                go
+            />
+        </Loaded>
     }
 }
 
@@ -330,25 +296,46 @@ fn FreeSpace(free: Option<i64>, total: Option<i64>) -> impl IntoView {
 // History
 // ---------------------------------------------------------------------------------------
 
+/// The history. A laptop shows the columns that decide what to do (when, what, outcome,
+/// size, offsite, result, actions); the file's location and checksum are one click away
+/// ("More columns") and on the detail page. A narrow window shows each backup as a card
+/// (the same rows, laid out by the style sheet), so nothing runs out of the page.
 #[component]
-fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
+fn History(items: Vec<Backup>) -> impl IntoView {
+    let all = RwSignal::new(false);
     view! {
-        <h2 class="section-title">"History"</h2>
-        <div class="table-wrap">
-            <table class="table" data-testid="backup-history">
+        <div class="section-head">
+            <h2 class="section-title">"History"</h2>
+            <label class="toggle">
+                <input
+                    type="checkbox"
+                    data-testid="history-all-columns"
+                    prop:checked=move || all.get()
+                    on:change=move |ev| all.set(event_target_checked(&ev))
+                />
+                "More columns"
+            </label>
+        </div>
+        <div class="table-wrap history-wrap">
+            <table
+                class=move || if all.get() { "table table-stack history history-all" } else { "table table-stack history" }
+                data-testid="backup-history"
+            >
                 <thead>
                     <tr>
                         <th scope="col">"Started"</th>
-                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Backup"</th>
                         <th scope="col">"Status"</th>
                         <th scope="col" class="num">
                             "Size (MB)"
                         </th>
-                        <th scope="col">"Duration"</th>
-                        <th scope="col">"Location"</th>
-                        <th scope="col">"SHA-256"</th>
+                        <th scope="col" class="col-extra">
+                            "Location"
+                        </th>
+                        <th scope="col" class="col-extra">
+                            "SHA-256"
+                        </th>
                         <th scope="col">"Offsite"</th>
-                        <th scope="col">"Who"</th>
                         <th scope="col">"Result"</th>
                         <th scope="col">
                             <span class="visually-hidden">"Actions"</span>
@@ -358,8 +345,8 @@ fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
                 <tbody>
                     {if items.is_empty() {
                         view! {
-                            <tr>
-                                <td colspan="11" class="muted">
+                            <tr class="row-empty">
+                                <td colspan="9" class="muted">
                                     "No backup yet. “Back up now” takes the first one."
                                 </td>
                             </tr>
@@ -374,10 +361,12 @@ fn HistoryTable(items: Vec<Backup>) -> impl IntoView {
     }
 }
 
+/// One backup; each cell says what it is (`data-label`) for the card layout.
 fn history_row(b: Backup) -> impl IntoView {
     let id = b.id;
-    let succeeded = b.status == job_status::SUCCEEDED;
-    let deleted = b.status == STATUS_DELETED;
+    let succeeded = b.succeeded();
+    let deleted = b.state() == Some(BackupState::Deleted);
+    let kind = kind_label(&b);
     view! {
         <tr
             data-testid="backup-row"
@@ -386,243 +375,69 @@ fn history_row(b: Backup) -> impl IntoView {
             data-pinned=if b.pinned { "true" } else { "false" }
             class=if deleted { "row-deleted" } else { "" }
         >
-            <td class="nowrap">{format_time(&b.started_at)}</td>
-            <td data-testid="backup-kind">
-                {kind_label(&b.kind)} {b.pinned.then(|| view! { " " <PinMarker /> })}
+            <td class="cell-when" data-label="Started">
+                <span class="nowrap">{format_time(&b.started_at)}</span>
+                <small class="muted cell-sub" data-testid="backup-duration">
+                    {b.duration_ms.map(format::duration_ms).unwrap_or_else(|| "—".into())}
+                </small>
             </td>
-            <td>
+            <td class="cell-what" data-label="Backup">
+                <span data-testid="backup-kind">
+                    {kind} {b.pinned.then(|| view! { " " <PinMarker /> })}
+                </span>
+                <small class="muted cell-sub" data-testid="backup-actor">
+                    {b.actor.clone().map(|a| format!("by {a}")).unwrap_or_default()}
+                </small>
+            </td>
+            <td data-label="Status">
                 <StatusPill status=b.status.clone() />
             </td>
-            <td class="num nowrap">
+            <td class="num nowrap" data-label="Size (MB)">
                 {b.size_bytes.map(|s| format!("{:.2}", s as f64 / 1_000_000.0)).unwrap_or_else(|| "—".into())}
             </td>
-            <td class="nowrap">
-                {b.duration_ms.map(format::duration_ms).unwrap_or_else(|| "—".into())}
+            <td class="col-extra location" data-label="Location">
+                {b.location.clone().unwrap_or_else(|| "—".into())}
             </td>
-            <td class="location">{b.location.clone().unwrap_or_else(|| "—".into())}</td>
-            <td class="nowrap">
+            <td class="col-extra nowrap" data-label="SHA-256">
                 {match b.sha256.clone() {
                     Some(h) => view! { <CopyHash hash=h short=true /> }.into_any(),
                     None => view! { <span class="muted">"—"</span> }.into_any(),
                 }}
             </td>
-            <td class="nowrap">
+            <td class="nowrap" data-label="Offsite">
                 <OffsiteMark status=b.offsite_status.clone() message=b.offsite_message.clone() />
             </td>
-            <td>{b.actor.clone().unwrap_or_else(|| "—".into())}</td>
-            <td class="detail" data-testid="backup-message">
-                {b.message.clone().unwrap_or_default()}
+            <td class="detail cell-result" data-label="Result" data-testid="backup-message">
+                <LongText text=b.message.clone().unwrap_or_default() keep=80 />
             </td>
-            <td class="nowrap row-actions">
-                <a class="btn btn-small" href=format!("/backups/{id}") data-testid="backup-details">
-                    "Details"
-                </a>
-                {succeeded.then(|| view! { <DownloadLinks id /> <RestoreLink id small=true /> })}
+            // The buttons are laid out in a box inside the cell: a cell that is itself a
+            // flex box leaves the table's rows and borders.
+            <td>
+                <div class="row-actions">
+                    <a
+                        class="btn btn-small"
+                        href=format!("/backups/{id}")
+                        data-testid="backup-details"
+                    >
+                        "Details"
+                    </a>
+                    {succeeded
+                        .then(|| {
+                            view! {
+                                <DownloadLink id class="btn btn-small" testid="backup-download" />
+                                <RestoreLink id small=true />
+                            }
+                        })}
+                </div>
             </td>
         </tr>
     }
 }
 
-/// Which rows are shown, and Newer/Older.
-#[component]
-fn Pager<F>(offset: i64, shown: i64, total: i64, go: F) -> impl IntoView
-where
-    F: Fn(i64) + Clone + 'static,
-{
-    let first = if total == 0 { 0 } else { offset + 1 };
-    let last = (offset + shown).min(total);
-    let go_newer = go.clone();
-    view! {
-        <nav class="pager" aria-label="Pages">
-            <span class="muted">{format!("{first}–{last} of {total}")}</span>
-            <button
-                class="btn"
-                disabled={offset <= 0}
-                on:click=move |_| go_newer((offset - PAGE_SIZE).max(0))
-            >
-                "Newer"
-            </button>
-            <button class="btn" disabled={last >= total} on:click=move |_| go(offset + PAGE_SIZE)>
-                "Older"
-            </button>
-        </nav>
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Pieces shared with the detail page
-// ---------------------------------------------------------------------------------------
-
-pub(super) fn kind_label(kind: &str) -> String {
-    match kind {
-        backup_kind::MANUAL => "manual".into(),
-        backup_kind::SCHEDULED => "scheduled".into(),
-        backup_kind::SAFETY => "safety (before a restore)".into(),
-        other => other.into(),
-    }
-}
-
-/// `Backup::status` of a backup removed by retention or by hand (its row stays).
-pub(super) const STATUS_DELETED: &str = "deleted";
-
-/// The marker of a pinned backup (retention never deletes it).
-#[component]
-pub(super) fn PinMarker() -> impl IntoView {
-    view! {
-        <span
-            class="badge badge-pin"
-            data-testid="backup-pinned"
-            title="Pinned: retention never deletes it, and it cannot be deleted by hand until unpinned"
-        >
-            "pinned"
-        </span>
-    }
-}
-
-/// Where a backup's offsite copy stands, in a word: `✓ copied`, `failed` (the reason on
-/// hover), `pending`, `deleted`, or `—` when offsite copies are not configured.
-#[component]
-pub(super) fn OffsiteMark(status: Option<String>, message: Option<String>) -> impl IntoView {
-    let (class, text) = match status.as_deref() {
-        None => ("offsite offsite-none muted", "—".to_string()),
-        Some("copied") => ("offsite offsite-ok", "✓ copied".to_string()),
-        Some("failed") => ("offsite offsite-bad", "✕ failed".to_string()),
-        Some("pending") => ("offsite offsite-pending", "pending".to_string()),
-        Some(other) => ("offsite muted", other.to_string()),
-    };
-    let title = match (status.as_deref(), message) {
-        (None, _) => Some("Offsite copies are not configured".to_string()),
-        (_, Some(m)) if !m.trim().is_empty() => Some(m),
-        _ => None,
-    };
-    view! {
-        <span
-            class=class
-            data-testid="backup-offsite"
-            data-offsite=status.unwrap_or_default()
-            title=title
-        >
-            {text}
-        </span>
-    }
-}
-
-/// A job or backup status as a coloured pill.
-#[component]
-pub(super) fn StatusPill(status: String) -> impl IntoView {
-    let class = match status.as_str() {
-        job_status::SUCCEEDED => "pill pill-ok",
-        job_status::FAILED | job_status::INTERRUPTED => "pill pill-bad",
-        job_status::RUNNING | job_status::QUEUED => "pill pill-run",
-        _ => "pill pill-muted",
-    };
-    view! {
-        <span class=class data-testid="backup-status-pill">
-            {status}
-        </span>
-    }
-}
-
-/// "Restore this backup": the Restore page with this backup instead of an upload.
-#[component]
-pub(super) fn RestoreLink(id: i64, small: bool) -> impl IntoView {
-    view! {
-        <a
-            class=if small { "btn btn-small" } else { "btn" }
-            href=format!("/restore?backup={id}")
-            data-testid="restore-backup"
-            aria-label="Restore this backup"
-            title="Restore this backup into the database"
-        >
-            {if small { "Restore" } else { "Restore this backup" }}
-        </a>
-    }
-}
-
-/// The backup file and its `.dump.json` sidecar.
-#[component]
-pub(super) fn DownloadLinks(id: i64) -> impl IntoView {
-    view! {
-        <a
-            class="btn btn-small"
-            href=format!("/api/v1/backups/{id}/download")
-            download
-            data-testid="backup-download"
-        >
-            "Download"
-        </a>
-        <a
-            class="btn btn-small btn-quiet"
-            href=format!("/api/v1/backups/{id}/metadata")
-            download
-            data-testid="backup-metadata"
-        >
-            "metadata"
-        </a>
-    }
-}
-
-/// A SHA-256 (the first 12 characters when `short`; the whole one on hover) and a button
-/// copying the whole one to the clipboard.
-#[component]
-pub(super) fn CopyHash(hash: String, short: bool) -> impl IntoView {
-    let copied = RwSignal::new(None::<bool>);
-    let shown = if short {
-        format::short_hash(&hash)
-    } else {
-        hash.clone()
-    };
-    let full = hash.clone();
-    let on_click = move |_| {
-        copied.set(Some(copy_to_clipboard(&full)));
-        set_timeout(
-            move || {
-                copied.try_set(None);
-            },
-            Duration::from_secs(2),
-        );
-    };
-    view! {
-        <span class="hash">
-            <code title=hash data-testid="backup-sha256">
-                {shown}
-            </code>
-            <button
-                type="button"
-                class="btn btn-small btn-quiet"
-                data-testid="copy-sha256"
-                aria-label="Copy the SHA-256 checksum"
-                on:click=on_click
-            >
-                {move || match copied.get() {
-                    Some(true) => "Copied",
-                    Some(false) => "Copy failed",
-                    None => "Copy",
-                }}
-            </button>
-        </span>
-    }
-}
-
-/// Puts `text` on the clipboard; false when the browser offers no clipboard (plain HTTP
-/// on a remote address).
-fn copy_to_clipboard(text: &str) -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        let Some(window) = web_sys::window() else {
-            return false;
-        };
-        let clipboard = window.navigator().clipboard();
-        let js: &wasm_bindgen::JsValue = clipboard.as_ref();
-        if js.is_undefined() || js.is_null() {
-            return false;
-        }
-        let _ = clipboard.write_text(text);
-        true
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = text;
-        false
-    }
+/// How a backup's kind reads (the word itself when this build does not know it).
+pub(super) fn kind_label(b: &Backup) -> String {
+    b.backup_kind()
+        .map(BackupKind::label)
+        .unwrap_or(&b.kind)
+        .to_string()
 }

@@ -1,8 +1,8 @@
 //! Sign in.
 
-use super::{field_value, hydrated};
-use crate::api::{LoginRequest, Me, SetupStatus};
+use crate::api::LoginRequest;
 use crate::client::{self, ClientError};
+use crate::components::{field_value, hydrated};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -20,10 +20,10 @@ pub fn LoginPage() -> impl IntoView {
     let ready = hydrated();
     let username = NodeRef::<leptos::html::Input>::new();
     let password = NodeRef::<leptos::html::Input>::new();
-    let setup = LocalResource::new(|| client::get::<SetupStatus>("/api/v1/setup"));
+    let setup = LocalResource::new(client::auth::setup_status);
     let login = Action::new_local(|req: &LoginRequest| {
         let req = req.clone();
-        async move { client::post::<_, Me>("/api/v1/auth/login", &req).await }
+        async move { client::auth::login(&req).await }
     });
     Effect::new(move |_| {
         if let Some(Ok(_)) = login.value().get() {

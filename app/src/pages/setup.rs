@@ -1,9 +1,9 @@
 //! First-run setup: creates the first administrator with the one-time token from the
 //! server's log.
 
-use super::{field_value, hydrated};
-use crate::api::{Me, SetupRequest, MIN_PASSWORD_LEN};
+use crate::api::{SetupRequest, MIN_PASSWORD_LEN};
 use crate::client;
+use crate::components::{field_value, hydrated};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -17,7 +17,7 @@ pub fn SetupPage() -> impl IntoView {
     let (local_error, set_local_error) = signal(None::<String>);
     let create = Action::new_local(|req: &SetupRequest| {
         let req = req.clone();
-        async move { client::post::<_, Me>("/api/v1/setup", &req).await }
+        async move { client::auth::setup(&req).await }
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

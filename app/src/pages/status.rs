@@ -1,13 +1,13 @@
 //! The landing page: is Lifeboat ready to protect the target database, and if not, why.
 
-use super::ErrorNote;
-use crate::api::ReadyReport;
+use crate::api::{CheckName, ReadyCheck, ReadyReport};
 use crate::client;
+use crate::components::Loaded;
 use leptos::prelude::*;
 
 #[component]
 pub fn StatusPage() -> impl IntoView {
-    let report = LocalResource::new(|| client::get_any_status::<ReadyReport>("/readyz"));
+    let report = LocalResource::new(client::readiness);
     view! {
         <header class="page-head">
             <h1>"Status"</h1>
@@ -15,72 +15,72 @@ pub fn StatusPage() -> impl IntoView {
                 "Check again"
             </button>
         </header>
-        {move || match report.get() {
-            None => view! { <p class="muted">"Running the readiness checks…"</p> }.into_any(),
-            Some(Err(e)) => {
-                view! { <ErrorNote error=e /> }.into_any()
-            }
-            Some(Ok(r)) => {
-                let summary = if r.ready {
-                    "Ready: Lifeboat can reach the database and has the tools it needs.".to_string()
-                } else {
-                    format!(
-                        "Not ready: {} of {} checks failed.",
-                        r.failed().count(),
-                        r.checks.len(),
-                    )
-                };
-                view! {
-                    <p
-                        class=if r.ready { "banner banner-ok" } else { "banner banner-bad" }
-                        data-testid="ready-summary"
-                    >
-                        {summary}
-                    </p>
-                    <table class="table">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Check"</th>
-                                <th scope="col">"Result"</th>
-                                <th scope="col">"Detail"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {r
-                                .checks
-                                .into_iter()
-                                .map(|c| {
-                                    view! {
-                                        <tr>
-                                            <td>{check_label(&c.name)}</td>
-                                            <td>
-                                                <span class=if c.ok {
-                                                    "pill pill-ok"
-                                                } else {
-                                                    "pill pill-bad"
-                                                }>{if c.ok { "ok" } else { "failed" }}</span>
-                                            </td>
-                                            <td class="detail">{c.detail}</td>
-                                        </tr>
-                                    }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                }
-                    .into_any()
-            }
-        }}
+        <Loaded resource=report loading="Running the readiness checks…" let:r>
+            <Report r />
+        </Loaded>
     }
 }
 
-fn check_label(name: &str) -> String {
-    match name {
-        "metadata_db" => "Lifeboat's own database".into(),
-        "data_dir" => "Data directory writable".into(),
-        "target" => "Target database reachable".into(),
-        "pg_dump" => "pg_dump".into(),
-        "pg_restore" => "pg_restore".into(),
-        other => other.into(),
+#[component]
+fn Report(r: ReadyReport) -> impl IntoView {
+    let summary = if r.ready {
+        "Ready: Lifeboat can reach the database and has the tools it needs.".to_string()
+    } else {
+        format!(
+            "Not ready: {} of {} checks failed.",
+            r.failed().count(),
+            r.checks.len(),
+        )
+    };
+    view! {
+        <p
+            class=if r.ready { "banner banner-ok" } else { "banner banner-bad" }
+            data-testid="ready-summary"
+        >
+            {summary}
+        </p>
+        <div class="table-wrap">
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Check"</th>
+                        <th scope="col">"Result"</th>
+                        <th scope="col">"Detail"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {r
+                        .checks
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <tr>
+                                    <td>{check_label(&c)}</td>
+                                    <td>
+                                        <span class=if c.ok {
+                                            "pill pill-ok"
+                                        } else {
+                                            "pill pill-bad"
+                                        }>{if c.ok { "ok" } else { "failed" }}</span>
+                                    </td>
+                                    <td class="detail">{c.detail}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn check_label(c: &ReadyCheck) -> String {
+    match c.check() {
+        Some(CheckName::MetadataDb) => "Lifeboat's own database".into(),
+        Some(CheckName::DataDir) => "Data directory writable".into(),
+        Some(CheckName::Target) => "Target database reachable".into(),
+        Some(CheckName::PgDump) => "pg_dump".into(),
+        Some(CheckName::PgRestore) => "pg_restore".into(),
+        None => c.name.clone(),
     }
 }

@@ -6,6 +6,7 @@
 use super::Candidate;
 use crate::api::{RestoreOptions, RestoreRequest, StartedRestore};
 use crate::client::Refusal;
+use crate::components::{Dialog, FormError};
 use leptos::prelude::*;
 
 #[component]
@@ -22,18 +23,15 @@ pub(super) fn ConfirmRestore(
     let no_owner = RwSignal::new(defaults.no_owner);
     let no_acl = RwSignal::new(defaults.no_acl);
     let terminate = RwSignal::new(defaults.terminate_sessions);
-    let name_ref = NodeRef::<leptos::html::Input>::new();
-    let dialog_ref = NodeRef::<leptos::html::Div>::new();
-    focus_while_open(name_ref);
 
     let pending = start.pending();
     let matches =
         Memo::new(move |_| target.with(|t| t.as_deref().is_some_and(|t| typed.with(|x| x == t))));
-    let close = move || {
+    let close = Callback::new(move |()| {
         if !pending.get_untracked() {
             confirm.set(None);
         }
-    };
+    });
     let upload_id = candidate.upload_id.clone();
     let backup_id = candidate.backup_id;
     let go = move || {
@@ -52,14 +50,6 @@ pub(super) fn ConfirmRestore(
                 terminate_sessions: terminate.get_untracked(),
             },
         });
-    };
-    let on_keydown = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
-        "Escape" => {
-            ev.prevent_default();
-            close();
-        }
-        "Tab" => trap_tab(&ev, dialog_ref),
-        _ => {}
     };
     let db = move || target.get().unwrap_or_else(|| "?".into());
     let title = if candidate.rollback {
@@ -90,194 +80,109 @@ pub(super) fn ConfirmRestore(
     };
 
     view! {
-        <div class="modal-backdrop" on:click=move |_| close()>
-            <div
-                class="modal modal-wide"
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="confirm-restore-title"
-                aria-describedby="confirm-restore-risk"
-                data-testid="restore-dialog"
-                node_ref=dialog_ref
-                on:click=|ev| ev.stop_propagation()
-                on:keydown=on_keydown
-            >
-                <form on:submit=move |ev: leptos::ev::SubmitEvent| {
-                    ev.prevent_default();
-                    go();
-                }>
-                    <h2 id="confirm-restore-title">{title}</h2>
-                    <p id="confirm-restore-risk" class="modal-risk">
-                        "Everything now in the database "
-                        <strong data-testid="confirm-target">{db}</strong>
-                        " will be replaced by the contents of "
-                        {what}
-                        ". Anything written to it since that file was made is lost from it. "
-                        "Lifeboat first takes a safety backup of the current state and keeps it, so you can come back to it."
-                    </p>
-                    <dl class="detail-list detail-compact" data-testid="confirm-facts">
-                        <dt>"Target database"</dt>
-                        <dd>{db}</dd>
-                        {candidate
-                            .facts
-                            .iter()
-                            .cloned()
-                            .map(|(label, value)| view! { <dt>{label}</dt><dd>{value}</dd> })
-                            .collect_view()}
-                    </dl>
-                    <label class="field confirm-field">
-                        <span>
-                            "Type the name of the database, " <code>{db}</code> ", to confirm"
-                        </span>
-                        <input
-                            data-testid="confirm-name"
-                            autocomplete="off"
-                            autocapitalize="off"
-                            spellcheck="false"
-                            node_ref=name_ref
-                            on:input=move |ev| typed.set(event_target_value(&ev))
-                        />
-                    </label>
-                    <details class="restore-options">
-                        <summary>"Advanced options"</summary>
-                        {checkbox(
-                            single,
-                            "option-single-transaction",
-                            "Single transaction",
-                            "All or nothing: if any object fails, the database is left exactly as it was.",
-                        )}
-                        {checkbox(
-                            terminate,
-                            "option-terminate-sessions",
-                            "End other sessions on the database first",
-                            "Applications connected to it are disconnected; their locks would otherwise make the restore wait.",
-                        )}
-                        {checkbox(
-                            no_owner,
-                            "option-no-owner",
-                            "Do not restore ownership (--no-owner)",
-                            "Objects will belong to the user Lifeboat connects as.",
-                        )}
-                        {checkbox(
-                            no_acl,
-                            "option-no-acl",
-                            "Do not restore privileges (--no-acl)",
-                            "Skips the GRANT and REVOKE commands of the archive.",
-                        )}
-                    </details>
-                    {move || {
-                        error
-                            .get()
-                            .map(|m| {
-                                view! {
-                                    <p class="form-error" role="alert" data-testid="restore-error">
-                                        {m}
-                                    </p>
-                                }
-                            })
-                    }}
-                    <div class="modal-actions">
-                        <button
-                            type="button"
-                            class="btn"
-                            data-testid="restore-cancel"
-                            on:click=move |_| close()
-                        >
-                            "Cancel"
-                        </button>
-                        <button
-                            type="submit"
-                            class="btn btn-danger"
-                            data-testid="restore-confirm"
-                            disabled=move || !matches.get() || pending.get()
-                        >
-                            {move || {
-                                if pending.get() {
-                                    "Starting…"
-                                } else if confirm.with(|c| c.as_ref().is_some_and(|c| c.rollback)) {
-                                    "Roll back"
-                                } else {
-                                    "Replace and restore"
-                                }
-                            }}
-                        </button>
-                    </div>
-                </form>
-            </div>
-        </div>
+        <Dialog
+            title=title.to_string()
+            testid="restore-dialog"
+            on_close=close
+            focus="[data-testid=confirm-name]"
+            wide=true
+        >
+            <form on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                go();
+            }>
+                <p id="restore-dialog-text" class="modal-risk">
+                    "Everything now in the database "
+                    <strong data-testid="confirm-target">{db}</strong>
+                    " will be replaced by the contents of "
+                    {what}
+                    ". Anything written to it since that file was made is lost from it. "
+                    "Lifeboat first takes a safety backup of the current state and keeps it, so you can come back to it."
+                </p>
+                <dl class="detail-list detail-compact" data-testid="confirm-facts">
+                    <dt>"Target database"</dt>
+                    <dd>{db}</dd>
+                    {candidate
+                        .facts
+                        .iter()
+                        .cloned()
+                        .map(|(label, value)| view! { <dt>{label}</dt><dd>{value}</dd> })
+                        .collect_view()}
+                </dl>
+                <label class="field confirm-field">
+                    <span>
+                        "Type the name of the database, " <code>{db}</code> ", to confirm"
+                    </span>
+                    <input
+                        data-testid="confirm-name"
+                        autocomplete="off"
+                        autocapitalize="off"
+                        spellcheck="false"
+                        on:input=move |ev| typed.set(event_target_value(&ev))
+                    />
+                </label>
+                <details class="restore-options">
+                    <summary>"Advanced options"</summary>
+                    {checkbox(
+                        single,
+                        "option-single-transaction",
+                        "Single transaction",
+                        "All or nothing: if any object fails, the database is left exactly as it was.",
+                    )}
+                    {checkbox(
+                        terminate,
+                        "option-terminate-sessions",
+                        "End other sessions on the database first",
+                        "Applications connected to it are disconnected; their locks would otherwise make the restore wait.",
+                    )}
+                    {checkbox(
+                        no_owner,
+                        "option-no-owner",
+                        "Do not restore ownership (--no-owner)",
+                        "Objects will belong to the user Lifeboat connects as.",
+                    )}
+                    {checkbox(
+                        no_acl,
+                        "option-no-acl",
+                        "Do not restore privileges (--no-acl)",
+                        "Skips the GRANT and REVOKE commands of the archive.",
+                    )}
+                </details>
+                {move || {
+                    error
+                        .get()
+                        .map(|m| {
+                            view! { <FormError message=m testid="restore-error" /> }
+                        })
+                }}
+                <div class="modal-actions">
+                    <button
+                        type="button"
+                        class="btn"
+                        data-testid="restore-cancel"
+                        on:click=move |_| close.run(())
+                    >
+                        "Cancel"
+                    </button>
+                    <button
+                        type="submit"
+                        class="btn btn-danger"
+                        data-testid="restore-confirm"
+                        disabled=move || !matches.get() || pending.get()
+                    >
+                        {move || {
+                            if pending.get() {
+                                "Starting…"
+                            } else if confirm.with(|c| c.as_ref().is_some_and(|c| c.rollback)) {
+                                "Roll back"
+                            } else {
+                                "Replace and restore"
+                            }
+                        }}
+                    </button>
+                </div>
+            </form>
+        </Dialog>
     }
     .into_any()
-}
-
-/// Focuses the name field once the dialog is in the page; gives the focus back to what had
-/// it (the button that opened the dialog) when the dialog goes away.
-fn focus_while_open(first: NodeRef<leptos::html::Input>) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let previous = StoredValue::new_local(
-            document()
-                .active_element()
-                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()),
-        );
-        Effect::new(move |_| {
-            if let Some(el) = first.get() {
-                let _ = el.focus();
-            }
-        });
-        on_cleanup(move || {
-            previous.try_with_value(|el| {
-                if let Some(el) = el {
-                    let _ = el.focus();
-                }
-            });
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = first;
-}
-
-/// Tab on the last focusable element goes to the first, Shift+Tab on the first to the last.
-fn trap_tab(ev: &leptos::ev::KeyboardEvent, dialog: NodeRef<leptos::html::Div>) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::{JsCast, JsValue};
-        let Some(root) = dialog.get_untracked() else {
-            return;
-        };
-        let Ok(list) = root.query_selector_all(
-            "input:not([disabled]), button:not([disabled]), select:not([disabled]), \
-             textarea:not([disabled]), a[href], summary",
-        ) else {
-            return;
-        };
-        // Only what is shown (not the options inside a closed <details>).
-        let items: Vec<web_sys::HtmlElement> = (0..list.length())
-            .filter_map(|i| list.item(i))
-            .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-            .filter(|el| el.offset_parent().is_some())
-            .collect();
-        let (Some(first), Some(last)) = (items.first(), items.last()) else {
-            return;
-        };
-        let active = document().active_element();
-        let at = active.as_ref().and_then(|a| {
-            let a: &JsValue = a.as_ref();
-            items
-                .iter()
-                .position(|el| AsRef::<JsValue>::as_ref(el) == a)
-        });
-        let next = match at {
-            None => Some(if ev.shift_key() { last } else { first }),
-            Some(0) if ev.shift_key() => Some(last),
-            Some(i) if !ev.shift_key() && i + 1 == items.len() => Some(first),
-            _ => None,
-        };
-        if let Some(el) = next {
-            ev.prevent_default();
-            let _ = el.focus();
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (ev, dialog);
 }

@@ -11,9 +11,10 @@ mod run;
 mod source;
 mod transfer;
 
-use crate::api::{job_status, BackupStatus, Job, Restore, RestoreRequest, StartedRestore, Upload};
+use crate::api::{Job, RestoreRequest, StartedRestore, Upload};
 use crate::client::{self, Refusal};
-use crate::progress::{follow_job, use_backups, Backups, JobSink, JOB_KIND_RESTORE};
+use crate::components::FormError;
+use crate::jobs::{follow_job, use_backups, Backups, JobSink, PanelState};
 use confirm::ConfirmRestore;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -112,10 +113,7 @@ impl Run {
             Run::Idle => false,
             Run::Finished { .. } => true,
             Run::Following { job, lost, .. } => {
-                lost.is_some()
-                    || job
-                        .as_ref()
-                        .is_some_and(|j| job_status::is_terminal(&j.status))
+                lost.is_some() || job.as_ref().is_some_and(|j| j.is_over())
             }
         }
     }
@@ -163,14 +161,10 @@ impl JobSink for RunCtl {
                 ..
             } = r
             {
-                if *job_id != job.id
-                    || known
-                        .as_ref()
-                        .is_some_and(|k| job_status::is_terminal(&k.status))
-                {
+                if *job_id != job.id || known.as_ref().is_some_and(|k| k.is_over()) {
                     return;
                 }
-                ended = job_status::is_terminal(&job.status);
+                ended = job.is_over();
                 if restore_id.is_none() {
                     *restore_id = job.restore_id;
                 }
@@ -229,12 +223,12 @@ pub fn RestorePage() -> impl IntoView {
     let lookup_error = RwSignal::new(None::<String>);
 
     // The target database, and a restore already running (reload, second tab).
-    let status = LocalResource::new(|| client::get::<BackupStatus>("/api/v1/backups/status"));
+    let status = LocalResource::new(client::backups::status);
     Effect::new(move |_| {
         if let Some(Ok(s)) = status.get() {
             untrack(|| {
                 b.absorb_status(&s);
-                if let Some(job) = s.running_job.filter(|j| j.kind == JOB_KIND_RESTORE) {
+                if let Some(job) = s.running_job.filter(Job::is_restore) {
                     if run.with(|r| *r == Run::Idle) {
                         ctl.adopt(job.id, job.restore_id, Some(job));
                     }
@@ -246,11 +240,11 @@ pub fn RestorePage() -> impl IntoView {
     // when this page was left) is shown here instead, by one follower.
     let panel_restore = Memo::new(move |_| {
         b.state.with(|s| match s {
-            crate::progress::PanelState::Following {
+            PanelState::Following {
                 job_id,
                 job: Some(j),
                 ..
-            } if j.kind == JOB_KIND_RESTORE && !job_status::is_terminal(&j.status) => Some(*job_id),
+            } if j.is_restore() && !j.is_over() => Some(*job_id),
             _ => None,
         })
     });
@@ -273,7 +267,7 @@ pub fn RestorePage() -> impl IntoView {
             return;
         };
         leptos::task::spawn_local(async move {
-            match client::get::<Restore>(&format!("/api/v1/restores/{id}")).await {
+            match client::restores::get(id).await {
                 Ok(r) => match r.job_id {
                     Some(job_id) => ctl.adopt(job_id, Some(id), None),
                     None => {
@@ -311,7 +305,7 @@ pub fn RestorePage() -> impl IntoView {
 
     let start = Action::new_local(|req: &RestoreRequest| {
         let req = req.clone();
-        async move { client::post_detailed::<_, StartedRestore>("/api/v1/restores", &req).await }
+        async move { client::restores::start(&req).await }
     });
     Effect::new(move |_| {
         if let Some(answer) = start.value().get() {
@@ -363,9 +357,7 @@ pub fn RestorePage() -> impl IntoView {
                 .get()
                 .map(|m| {
                     view! {
-                        <p class="form-error" role="alert">
-                            {m}
-                        </p>
+                        <FormError message=m />
                     }
                 })
         }}
@@ -466,11 +458,9 @@ fn on_start_answer(
                 refusal.body.as_ref().and_then(|b| b.job_id),
             ) {
                 leptos::task::spawn_local(async move {
-                    let job = client::get::<Job>(&format!("/api/v1/jobs/{job_id}"))
-                        .await
-                        .ok();
+                    let job = client::jobs::get(job_id).await.ok();
                     match job {
-                        Some(j) if j.kind == JOB_KIND_RESTORE => {
+                        Some(j) if j.is_restore() => {
                             confirm.try_set(None);
                             notice.try_set(Some(message));
                             ctl.adopt(job_id, j.restore_id, Some(j));

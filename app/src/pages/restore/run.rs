@@ -3,13 +3,11 @@
 
 use super::source::backup_candidate;
 use super::Candidate;
-use crate::api::{job_status, BackupDetail, Job, Restore};
+use crate::api::{Job, JobStatus, Phase};
 use crate::client;
-use crate::format;
-use crate::pages::backups::CopyHash;
-use crate::pages::ErrorNote;
-use crate::progress::{phase_label, Steps};
-use crate::shell::format_time;
+use crate::components::{CopyHash, ErrorNote, ProgressBar};
+use crate::format::{self, format_time};
+use crate::jobs::Steps;
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -26,11 +24,12 @@ pub(super) fn RunView(
     let percent = Memo::new(move |_| {
         job.with(|j| j.as_ref().map_or(0.0, |j| format::clamp_percent(j.percent)))
     });
-    let status = Memo::new(move |_| job.with(|j| j.as_ref().map(|j| j.status.clone())));
-    let css = move || match status.get().as_deref() {
-        Some(job_status::SUCCEEDED) => "card restore-run restore-run-succeeded",
-        Some(job_status::FAILED | job_status::INTERRUPTED) => "card restore-run restore-run-failed",
-        Some(job_status::CANCELLED) => "card restore-run restore-run-cancelled",
+    // `None` until the job is known; `Some(None)` for a status this build does not know.
+    let status = Memo::new(move |_| job.with(|j| j.as_ref().map(Job::state)));
+    let css = move || match status.get().flatten() {
+        Some(JobStatus::Succeeded) => "card restore-run restore-run-succeeded",
+        Some(JobStatus::Failed | JobStatus::Interrupted) => "card restore-run restore-run-failed",
+        Some(JobStatus::Cancelled) => "card restore-run restore-run-cancelled",
         _ => "card restore-run",
     };
     let title = move || {
@@ -38,19 +37,19 @@ pub(super) fn RunView(
             .with(|j| j.as_ref().map(|j| j.database.clone()))
             .or_else(|| target.get())
             .unwrap_or_else(|| "the database".into());
-        match status.get().as_deref() {
+        match status.get() {
             None => format!("Starting the restore of {db}…"),
-            Some(job_status::SUCCEEDED) => format!("{db} restored"),
-            Some(job_status::FAILED) => format!("The restore of {db} failed"),
-            Some(job_status::INTERRUPTED) => format!("The restore of {db} was interrupted"),
-            Some(job_status::CANCELLED) => format!("The restore of {db} was cancelled"),
+            Some(Some(JobStatus::Succeeded)) => format!("{db} restored"),
+            Some(Some(JobStatus::Failed)) => format!("The restore of {db} failed"),
+            Some(Some(JobStatus::Interrupted)) => format!("The restore of {db} was interrupted"),
+            Some(Some(JobStatus::Cancelled)) => format!("The restore of {db} was cancelled"),
             Some(_) => format!("Restoring {db}"),
         }
     };
     let phase = move || {
         job.with(|j| {
             j.as_ref()
-                .map(|j| phase_label(&j.phase).to_string())
+                .map(|j| j.step().map_or("Working", Phase::label).to_string())
                 .unwrap_or_else(|| "Starting".to_string())
         })
     };
@@ -78,16 +77,7 @@ pub(super) fn RunView(
                 {title}
             </h2>
             <Steps job />
-            <div
-                class="progress"
-                role="progressbar"
-                aria-label="Restore progress"
-                aria-valuemin="0"
-                aria-valuemax="100"
-                aria-valuenow=move || percent.get().floor().to_string()
-            >
-                <div class="progress-fill" style:width=move || format!("{:.1}%", percent.get())></div>
-            </div>
+            <ProgressBar percent label="Restore progress".to_string() />
             <div class="progress-row">
                 <span class="job-percent" data-testid="restore-percent">
                     {move || format::percent(percent.get())}
@@ -130,7 +120,7 @@ pub(super) fn ResultView(
 ) -> impl IntoView {
     let result = LocalResource::new(move || async move {
         match restore_id {
-            Some(id) => Some(client::get::<Restore>(&format!("/api/v1/restores/{id}")).await),
+            Some(id) => Some(client::restores::get(id).await),
             None => None,
         }
     });
@@ -138,7 +128,8 @@ pub(super) fn ResultView(
     let retries = StoredValue::new(0u32);
     Effect::new(move |_| {
         if let Some(Some(Ok(r))) = result.get() {
-            if !job_status::is_terminal(&r.status) && retries.get_value() < RESULT_RETRIES {
+            let over = JobStatus::parse(&r.status).is_some_and(JobStatus::is_terminal);
+            if !over && retries.get_value() < RESULT_RETRIES {
                 retries.update_value(|n| *n += 1);
                 set_timeout(move || result.refetch(), Duration::from_secs(1));
             }
@@ -156,9 +147,7 @@ pub(super) fn ResultView(
         let id = safety_id.get();
         async move {
             match id {
-                Some(id) => client::get::<BackupDetail>(&format!("/api/v1/backups/{id}"))
-                    .await
-                    .ok(),
+                Some(id) => client::backups::detail(id).await.ok(),
                 None => None,
             }
         }
@@ -168,7 +157,7 @@ pub(super) fn ResultView(
             .or_else(|| restore.with(|r| r.as_ref().map(|r| r.status.clone())))
             .unwrap_or_default()
     });
-    let succeeded = Memo::new(move |_| status.with(|s| s == job_status::SUCCEEDED));
+    let succeeded = Memo::new(move |_| status.with(|s| s == JobStatus::Succeeded.as_str()));
     let message = move || {
         job.with(|j| j.as_ref().and_then(|j| j.message.clone()))
             .or_else(|| restore.with(|r| r.as_ref().and_then(|r| r.message.clone())))

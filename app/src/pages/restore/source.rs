@@ -4,12 +4,11 @@
 use super::check;
 use super::transfer::Transfer;
 use super::{Candidate, Pick};
-use crate::api::{job_status, BackupDetail, Upload};
+use crate::api::{BackupDetail, Upload};
 use crate::client;
-use crate::format;
-use crate::pages::backups::{kind_label, CopyHash};
-use crate::pages::{hydrated, ErrorNote};
-use crate::shell::format_time;
+use crate::components::{hydrated, CopyHash, Fact, Loaded, ProgressBar, Tone};
+use crate::format::{self, format_time};
+use crate::pages::backups::kind_label;
 use leptos::prelude::*;
 
 /// Above this many tables the list is folded.
@@ -184,16 +183,7 @@ fn pick_view(
             view! {
                 <div class="upload-progress" data-testid="upload-progress">
                     <p class="upload-name">{format!("Sending {name}")}</p>
-                    <div
-                        class="progress"
-                        role="progressbar"
-                        aria-label="Upload progress"
-                        aria-valuemin="0"
-                        aria-valuemax="100"
-                        aria-valuenow=share.floor().to_string()
-                    >
-                        <div class="progress-fill" style:width=format!("{share:.1}%")></div>
-                    </div>
+                    <ProgressBar percent=share label="Upload progress".to_string() />
                     <div class="progress-row">
                         <span class="job-percent" data-testid="upload-percent">
                             {format::percent(share)}
@@ -222,9 +212,7 @@ fn pick_view(
         Pick::Validating { name } => view! {
             <div class="upload-progress" data-testid="upload-progress">
                 <p class="upload-name">{format!("{name} sent")}</p>
-                <div class="progress progress-busy" aria-hidden="true">
-                    <div class="progress-fill" style:width="100%"></div>
-                </div>
+                <ProgressBar percent=100.0 tone=Tone::Busy />
                 <p class="muted" aria-live="polite" data-testid="upload-validating">
                     "Lifeboat is checking the archive (its header and table of contents)…"
                 </p>
@@ -248,15 +236,6 @@ fn pick_view(
         }
         .into_any(),
         Pick::Ready(upload) => view! { <UploadSummary upload=*upload open /> }.into_any(),
-    }
-}
-
-/// A labelled line of a summary; `—` when unknown.
-#[component]
-fn Fact(label: &'static str, testid: &'static str, value: Option<String>) -> impl IntoView {
-    view! {
-        <dt>{label}</dt>
-        <dd data-testid=testid>{value.unwrap_or_else(|| "—".to_string())}</dd>
     }
 }
 
@@ -419,16 +398,12 @@ fn Compatibility(compatible: bool, notes: Vec<String>) -> impl IntoView {
 /// `/restore?backup=ID`: that backup instead of an upload.
 #[component]
 pub(super) fn BackupSource(id: i64, open: Callback<Candidate>) -> impl IntoView {
-    let detail = LocalResource::new(move || async move {
-        client::get::<BackupDetail>(&format!("/api/v1/backups/{id}")).await
-    });
+    let detail = LocalResource::new(move || async move { client::backups::detail(id).await });
     view! {
         <section class="card restore-summary" data-testid="backup-source">
-            {move || match detail.get() {
-                None => view! { <p class="muted">"Loading the backup…"</p> }.into_any(),
-                Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
-                Some(Ok(d)) => view! { <BackupFacts d open /> }.into_any(),
-            }}
+            <Loaded resource=detail loading="Loading the backup…" let:d>
+                <BackupFacts d open />
+            </Loaded>
             <p class="muted source-switch">
                 <a href="/restore">"Restore an uploaded file instead"</a>
             </p>
@@ -448,7 +423,7 @@ pub(super) fn backup_candidate(d: &BackupDetail, rollback: bool) -> Candidate {
             format!("backup #{}", b.id)
         },
         facts: [
-            Some(("Backup", format!("#{} ({})", b.id, kind_label(&b.kind)))),
+            Some(("Backup", format!("#{} ({})", b.id, kind_label(b)))),
             b.file_name.clone().map(|f| ("File", f)),
             Some(("Taken", format_time(&b.started_at))),
             Some(("Of database", b.database.clone())),
@@ -466,7 +441,7 @@ pub(super) fn backup_candidate(d: &BackupDetail, rollback: bool) -> Candidate {
 fn BackupFacts(d: BackupDetail, open: Callback<Candidate>) -> impl IntoView {
     let candidate = backup_candidate(&d, false);
     let b = d.backup;
-    let restorable = b.status == job_status::SUCCEEDED && b.file_name.is_some();
+    let restorable = b.succeeded() && b.file_name.is_some();
     view! {
         <header class="card-head">
             <h2>
@@ -479,7 +454,7 @@ fn BackupFacts(d: BackupDetail, open: Callback<Candidate>) -> impl IntoView {
         </header>
         <dl class="detail-list">
             <Fact label="Database" testid="source-database" value=Some(b.database.clone()) />
-            <Fact label="Kind" testid="source-kind" value=Some(kind_label(&b.kind)) />
+            <Fact label="Kind" testid="source-kind" value=Some(kind_label(&b)) />
             <Fact label="Status" testid="source-status" value=Some(b.status.clone()) />
             <Fact label="Taken" testid="source-started" value=Some(format_time(&b.started_at)) />
             <Fact label="Size" testid="source-size" value=b.size_bytes.map(format::bytes) />

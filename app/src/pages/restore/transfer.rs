@@ -74,10 +74,7 @@ mod imp {
         pub fn start(file: &File, on: impl Fn(Progress) + 'static) -> Result<Self, String> {
             let on: Rc<dyn Fn(Progress)> = Rc::new(on);
             let xhr = XmlHttpRequest::new().map_err(js_err)?;
-            let url = format!(
-                "/api/v1/uploads?filename={}",
-                crate::client::enc(&file.name())
-            );
+            let url = crate::client::restores::upload_url(&file.name());
             xhr.open_with_async("POST", &url, true).map_err(js_err)?;
             xhr.set_request_header(CSRF_HEADER, CSRF_HEADER_VALUE)
                 .map_err(js_err)?;

@@ -1,0 +1,122 @@
+//! The append-only audit log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One row of the append-only audit log.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// See [`AuditAction`].
+    pub action: String,
+    pub target: Option<String>,
+    /// See [`Outcome`].
+    pub outcome: String,
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    pub fn outcome(&self) -> Option<Outcome> {
+        Outcome::parse(&self.outcome)
+    }
+}
+
+/// `GET /api/v1/audit`: one page of events, newest first, and how many match in all.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    pub items: Vec<AuditEvent>,
+    pub total: i64,
+}
+
+wire_enum! {
+    /// The audit actions Lifeboat writes. Shared so the Audit page's filter offers exactly
+    /// what the server records.
+    pub enum AuditAction {
+        SetupCompleted = "setup.completed",
+        UserCreated = "user.created",
+        Login = "auth.login",
+        Logout = "auth.logout",
+        SessionExpired = "session.expired",
+        Backup = "backup.run",
+        BackupCancel = "backup.cancel",
+        Download = "backup.download",
+        /// A stored backup deleted (by retention or by hand).
+        BackupDelete = "backup.delete",
+        BackupPin = "backup.pin",
+        BackupVerify = "backup.verify",
+        /// A `.dump` received and validated (or refused).
+        Upload = "upload.received",
+        Restore = "restore.run",
+        /// An alert delivered (or not) on one channel.
+        Alert = "alert.sent",
+        SettingsChanged = "settings.changed",
+    }
+    /// The audit actions as the words the server writes.
+    words mod audit_action {
+        SETUP_COMPLETED = SetupCompleted,
+        USER_CREATED = UserCreated,
+        LOGIN = Login,
+        LOGOUT = Logout,
+        SESSION_EXPIRED = SessionExpired,
+        BACKUP = Backup,
+        BACKUP_CANCEL = BackupCancel,
+        DOWNLOAD = Download,
+        BACKUP_DELETE = BackupDelete,
+        BACKUP_PIN = BackupPin,
+        BACKUP_VERIFY = BackupVerify,
+        UPLOAD = Upload,
+        RESTORE = Restore,
+        ALERT = Alert,
+        SETTINGS_CHANGED = SettingsChanged,
+    }
+}
+
+wire_enum! {
+    /// How an audited action ended.
+    pub enum Outcome {
+        Success = "success",
+        Failure = "failure",
+    }
+    /// Audit outcomes as words.
+    words mod outcome {
+        SUCCESS = Success,
+        FAILURE = Failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_lists_match_the_enums() {
+        let words: Vec<_> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(words, audit_action::ALL);
+        for w in audit_action::ALL {
+            assert_eq!(AuditAction::parse(w).map(AuditAction::as_str), Some(*w));
+        }
+        assert_eq!(AuditAction::parse("nope"), None);
+        let outcomes: Vec<_> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(outcomes, outcome::ALL);
+    }
+
+    #[test]
+    fn the_json_is_the_word() {
+        assert_eq!(
+            serde_json::to_string(&AuditAction::BackupPin)
+                .ok()
+                .as_deref(),
+            Some("\"backup.pin\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<Outcome>("\"failure\"").ok(),
+            Some(Outcome::Failure)
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! Signing in and the first-run setup.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// The signed-in user, as `GET /api/v1/auth/me` and a successful login return it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Me {
+    pub username: String,
+    pub role: String,
+    pub signed_in_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/setup`: whether the first administrator still has to be created.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SetupStatus {
+    pub needed: bool,
+}
+
+/// `POST /api/v1/setup`: creates the first administrator with the one-time token printed
+/// in the server's log.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SetupRequest {
+    pub token: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// Minimum length of an administrator's password.
+pub const MIN_PASSWORD_LEN: usize = 12;

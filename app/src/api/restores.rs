@@ -1,0 +1,130 @@
+//! Uploads of `.dump` files and restores.
+
+use super::PhaseTiming;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the table of contents of a custom-format archive says, for a person deciding
+/// whether to restore it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct ArchiveSummary {
+    /// The database the dump was taken from.
+    pub source_database: Option<String>,
+    /// When pg_dump started, as the archive records it.
+    pub created_at: Option<String>,
+    /// `Dumped from database version`.
+    pub server_version: Option<String>,
+    pub pg_dump_version: Option<String>,
+    /// The custom-format archive version, e.g. `1.14`.
+    pub archive_version: String,
+    pub compression: Option<String>,
+    pub toc_entries: i64,
+    pub schemas: i64,
+    pub tables: i64,
+    pub indexes: i64,
+    pub functions: i64,
+    /// Every other object (sequences, constraints, views, comments, …).
+    pub other: i64,
+    /// `schema.table`, in archive order.
+    pub table_names: Vec<String>,
+    /// Whether the target server and the bundled pg_restore can take this archive.
+    pub compatible: bool,
+    /// What was checked about versions, in plain words (warnings included).
+    pub compatibility: Vec<String>,
+}
+
+/// `POST /api/v1/uploads?filename=NAME` → 201: a validated `.dump`, kept until restored
+/// or until it expires.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Upload {
+    pub upload_id: String,
+    /// The target database a restore of it would replace.
+    pub database: Option<String>,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub summary: ArchiveSummary,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Options of a restore (the confirmation dialog's advanced section).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// `--single-transaction`: a failure leaves the database exactly as it was.
+    #[serde(default = "yes")]
+    pub single_transaction: bool,
+    /// `--no-owner`: objects belong to the restoring user.
+    #[serde(default)]
+    pub no_owner: bool,
+    /// `--no-acl`: skip GRANT/REVOKE.
+    #[serde(default)]
+    pub no_acl: bool,
+    /// End the other sessions connected to the target before restoring (their locks
+    /// would otherwise make the restore wait).
+    #[serde(default = "yes")]
+    pub terminate_sessions: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        RestoreOptions {
+            single_transaction: true,
+            no_owner: false,
+            no_acl: false,
+            terminate_sessions: true,
+        }
+    }
+}
+
+/// `POST /api/v1/restores` → 202 [`StartedRestore`]. Exactly one of `upload_id` and
+/// `backup_id`; `confirm` must be the target database's name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RestoreRequest {
+    #[serde(default)]
+    pub upload_id: Option<String>,
+    #[serde(default)]
+    pub backup_id: Option<i64>,
+    pub confirm: String,
+    #[serde(default)]
+    pub options: RestoreOptions,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StartedRestore {
+    pub job_id: i64,
+    pub restore_id: i64,
+}
+
+/// One restore in the journal: `GET /api/v1/restores/{id}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Restore {
+    pub id: i64,
+    pub job_id: Option<i64>,
+    /// The database that was (or was to be) replaced.
+    pub database: String,
+    /// `upload` or `backup`.
+    pub source: String,
+    pub upload_id: Option<String>,
+    pub backup_id: Option<i64>,
+    pub file_name: String,
+    pub sha256: Option<String>,
+    /// The backup of the state before this restore (roll back = restore it).
+    pub safety_backup_id: Option<i64>,
+    pub status: String,
+    pub message: Option<String>,
+    /// `pg_restore`'s own messages.
+    pub tool_output: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub actor: Option<String>,
+    /// How long each phase took (check, safety_backup, restore, analyze).
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    #[serde(default)]
+    pub timings: Vec<PhaseTiming>,
+}

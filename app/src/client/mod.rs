@@ -1,0 +1,258 @@
+//! The SPA's calls to Lifeboat's API: one typed function per endpoint, grouped by resource
+//! (`client::backups::detail(id)`), and the addresses the browser opens itself (downloads,
+//! the event stream, uploads). No other module spells an `/api/v1` path.
+//!
+//! The calls run in the browser only (inside `LocalResource`s, actions and event
+//! handlers); during server rendering nothing calls them, and the non-browser build has a
+//! stand-in with the same signatures so components compile on both sides.
+
+mod http;
+
+use crate::api::ApiError;
+
+/// Where every API address starts.
+const API: &str = "/api/v1";
+
+/// What went wrong with an API call, in terms the UI can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// 401: not signed in (or the session expired).
+    Unauthorized,
+    /// 429: too many attempts; `retry_after` seconds to wait.
+    Throttled { retry_after: u64, message: String },
+    /// Any other non-success status, with the server's message.
+    Status { status: u16, message: String },
+    /// The server could not be reached or answered something unreadable.
+    Network(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Unauthorized => f.write_str("You are not signed in."),
+            ClientError::Throttled { message, .. } => f.write_str(message),
+            ClientError::Status { message, .. } => f.write_str(message),
+            ClientError::Network(m) => write!(f, "Lifeboat could not be reached: {m}"),
+        }
+    }
+}
+
+/// A failed call together with the server's error body, when it sent one (for answers whose
+/// body carries more than a message, e.g. 409 "a backup is already running" and its `job_id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: ClientError,
+    pub body: Option<ApiError>,
+}
+
+impl Refusal {
+    /// The HTTP status, when the server answered at all.
+    pub fn status(&self) -> Option<u16> {
+        match &self.error {
+            ClientError::Unauthorized => Some(401),
+            ClientError::Throttled { .. } => Some(429),
+            ClientError::Status { status, .. } => Some(*status),
+            ClientError::Network(_) => None,
+        }
+    }
+
+    /// With 409 "a job is already running": that job.
+    pub fn running_job(&self) -> Option<i64> {
+        match self.status() {
+            Some(409) => self.body.as_ref().and_then(|b| b.job_id),
+            _ => None,
+        }
+    }
+}
+
+impl From<ClientError> for Refusal {
+    fn from(error: ClientError) -> Self {
+        Refusal { error, body: None }
+    }
+}
+
+/// An empty JSON object, the body of a POST that needs none.
+fn no_body() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// Percent-encodes a query parameter value.
+pub fn enc(v: &str) -> String {
+    urlencoding::encode(v).into_owned()
+}
+
+/// Sends the browser to `path` with a full page load (used after login/logout so every
+/// piece of state starts fresh).
+pub fn hard_navigate(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+/// Signing in and out, and the first-run setup.
+pub mod auth {
+    use super::{http, ClientError, API};
+    use crate::api::{LoginRequest, Me, SetupRequest, SetupStatus};
+
+    /// `GET /auth/me`: who is signed in (401 when nobody).
+    pub async fn me() -> Result<Me, ClientError> {
+        http::get(&format!("{API}/auth/me")).await
+    }
+
+    pub async fn login(req: &LoginRequest) -> Result<Me, ClientError> {
+        http::post(&format!("{API}/auth/login"), req).await
+    }
+
+    pub async fn logout() -> Result<(), ClientError> {
+        http::post_empty(&format!("{API}/auth/logout")).await
+    }
+
+    /// Whether the first administrator still has to be created.
+    pub async fn setup_status() -> Result<SetupStatus, ClientError> {
+        http::get(&format!("{API}/setup")).await
+    }
+
+    pub async fn setup(req: &SetupRequest) -> Result<Me, ClientError> {
+        http::post(&format!("{API}/setup"), req).await
+    }
+}
+
+/// Backups: history, status, detail, pin, delete, start, files.
+pub mod backups {
+    use super::{http, no_body, ClientError, Refusal, API};
+    use crate::api::{Backup, BackupDetail, BackupPage, BackupStatus, PinRequest, StartedJob};
+
+    /// The status strip's figures, and the job running now.
+    pub async fn status() -> Result<BackupStatus, ClientError> {
+        http::get(&format!("{API}/backups/status")).await
+    }
+
+    /// One page of the history, newest first.
+    pub async fn page(limit: i64, offset: i64) -> Result<BackupPage, ClientError> {
+        http::get(&format!("{API}/backups?limit={limit}&offset={offset}")).await
+    }
+
+    pub async fn detail(id: i64) -> Result<BackupDetail, ClientError> {
+        http::get(&format!("{API}/backups/{id}")).await
+    }
+
+    pub async fn pin(id: i64, pinned: bool) -> Result<Backup, ClientError> {
+        http::post(&format!("{API}/backups/{id}/pin"), &PinRequest { pinned }).await
+    }
+
+    pub async fn delete(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/backups/{id}")).await
+    }
+
+    /// "Back up now"; a refusal keeps the server's body (409 names the running job).
+    pub async fn start() -> Result<StartedJob, Refusal> {
+        http::post_detailed(&format!("{API}/backups"), &no_body()).await
+    }
+
+    /// The backup file, for a download link.
+    pub fn download_url(id: i64) -> String {
+        format!("{API}/backups/{id}/download")
+    }
+
+    /// Its `.dump.json` sidecar, for a download link.
+    pub fn metadata_url(id: i64) -> String {
+        format!("{API}/backups/{id}/metadata")
+    }
+}
+
+/// Jobs: their state, their event stream, cancelling.
+pub mod jobs {
+    use super::{http, ClientError, API};
+    use crate::api::Job;
+
+    pub async fn get(id: i64) -> Result<Job, ClientError> {
+        http::get(&format!("{API}/jobs/{id}")).await
+    }
+
+    pub async fn cancel(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/jobs/{id}")).await
+    }
+
+    /// The server-sent events of a job (one `job` event per change).
+    pub fn events_url(id: i64) -> String {
+        format!("{API}/jobs/{id}/events")
+    }
+}
+
+/// Restores and the uploads they start from.
+pub mod restores {
+    use super::{enc, http, ClientError, Refusal, API};
+    use crate::api::{Restore, RestoreRequest, StartedRestore};
+
+    pub async fn get(id: i64) -> Result<Restore, ClientError> {
+        http::get(&format!("{API}/restores/{id}")).await
+    }
+
+    /// Starts a restore; a refusal keeps the server's body (409 names the running job).
+    pub async fn start(req: &RestoreRequest) -> Result<StartedRestore, Refusal> {
+        http::post_detailed(&format!("{API}/restores"), req).await
+    }
+
+    /// Where a `.dump` is sent (by `XMLHttpRequest`, which reports the upload's progress).
+    pub fn upload_url(file_name: &str) -> String {
+        format!("{API}/uploads?filename={}", enc(file_name))
+    }
+}
+
+/// The audit log.
+pub mod audit {
+    use super::{enc, http, ClientError, API};
+    use crate::api::AuditPage;
+
+    /// One page of events, newest first; empty filters match everything.
+    pub async fn page(
+        action: &str,
+        outcome: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<AuditPage, ClientError> {
+        let mut q = String::new();
+        if !action.is_empty() {
+            q.push_str(&format!("action={}&", enc(action)));
+        }
+        if !outcome.is_empty() {
+            q.push_str(&format!("outcome={}&", enc(outcome)));
+        }
+        if offset > 0 {
+            q.push_str(&format!("offset={offset}&"));
+        }
+        http::get(&format!("{API}/audit?{q}limit={limit}")).await
+    }
+}
+
+/// The Settings page: schedule, retention, alerts.
+pub mod settings {
+    use super::{http, no_body, ClientError, API};
+    use crate::api::{AlertDelivery, Pruned, ScheduleInfo, ScheduleUpdate, SettingsInfo};
+
+    pub async fn get() -> Result<SettingsInfo, ClientError> {
+        http::get(&format!("{API}/settings")).await
+    }
+
+    pub async fn put_schedule(update: &ScheduleUpdate) -> Result<ScheduleInfo, ClientError> {
+        http::put(&format!("{API}/schedule"), update).await
+    }
+
+    /// What retention would delete now (a dry run: nothing is deleted).
+    pub async fn retention_plan() -> Result<Vec<Pruned>, ClientError> {
+        http::get(&format!("{API}/retention/plan")).await
+    }
+
+    /// Sends a test alert on every configured channel.
+    pub async fn test_alert() -> Result<Vec<AlertDelivery>, ClientError> {
+        http::post(&format!("{API}/alerts/test"), &no_body()).await
+    }
+}
+
+/// `GET /readyz`: its 503 still describes the checks, so any status with a body is read.
+pub async fn readiness() -> Result<crate::api::ReadyReport, ClientError> {
+    http::get_any_status("/readyz").await
+}

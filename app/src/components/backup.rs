@@ -1,0 +1,109 @@
+//! The pieces that show a backup, on the history, its detail page and the Restore page.
+
+use crate::api::{BackupState, OffsiteState};
+use crate::client;
+use leptos::prelude::*;
+
+/// A job or backup status as a coloured pill (the word as the server says it).
+#[component]
+pub fn StatusPill(status: String) -> impl IntoView {
+    let class = match BackupState::parse(&status) {
+        Some(BackupState::Succeeded) => "pill pill-ok",
+        Some(BackupState::Failed | BackupState::Interrupted) => "pill pill-bad",
+        Some(BackupState::Running | BackupState::Queued) => "pill pill-run",
+        _ => "pill pill-muted",
+    };
+    view! {
+        <span class=class data-testid="backup-status-pill">
+            {status}
+        </span>
+    }
+}
+
+/// The marker of a pinned backup (retention never deletes it).
+#[component]
+pub fn PinMarker() -> impl IntoView {
+    view! {
+        <span
+            class="badge badge-pin"
+            data-testid="backup-pinned"
+            title="Pinned: retention never deletes it, and it cannot be deleted by hand until unpinned"
+        >
+            "pinned"
+        </span>
+    }
+}
+
+/// Where a backup's offsite copy stands, in a word: `✓ copied`, `failed` (the reason on
+/// hover), `pending`, `deleted`, or `—` when offsite copies are not configured.
+#[component]
+pub fn OffsiteMark(status: Option<String>, message: Option<String>) -> impl IntoView {
+    let (class, text) = match status.as_deref().map(OffsiteState::parse) {
+        None => ("offsite offsite-none muted", "—".to_string()),
+        Some(Some(OffsiteState::Copied)) => ("offsite offsite-ok", "✓ copied".to_string()),
+        Some(Some(OffsiteState::Failed)) => ("offsite offsite-bad", "✕ failed".to_string()),
+        Some(Some(OffsiteState::Pending)) => ("offsite offsite-pending", "pending".to_string()),
+        Some(_) => ("offsite muted", status.clone().unwrap_or_default()),
+    };
+    let title = match (status.as_deref(), message) {
+        (None, _) => Some("Offsite copies are not configured".to_string()),
+        (_, Some(m)) if !m.trim().is_empty() => Some(m),
+        _ => None,
+    };
+    view! {
+        <span
+            class=class
+            data-testid="backup-offsite"
+            data-offsite=status.unwrap_or_default()
+            title=title
+        >
+            {text}
+        </span>
+    }
+}
+
+/// "Restore this backup": the Restore page with this backup instead of an upload.
+#[component]
+pub fn RestoreLink(id: i64, small: bool) -> impl IntoView {
+    view! {
+        <a
+            class=if small { "btn btn-small" } else { "btn" }
+            href=format!("/restore?backup={id}")
+            data-testid="restore-backup"
+            aria-label="Restore this backup"
+            title="Restore this backup into the database"
+        >
+            {if small { "Restore" } else { "Restore this backup" }}
+        </a>
+    }
+}
+
+/// "Download": the backup file.
+#[component]
+pub fn DownloadLink(
+    id: i64,
+    class: &'static str,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <a class=class href=client::backups::download_url(id) download data-testid=testid>
+            "Download"
+        </a>
+    }
+}
+
+/// The backup file and its `.dump.json` sidecar.
+#[component]
+pub fn DownloadLinks(id: i64) -> impl IntoView {
+    view! {
+        <DownloadLink id class="btn btn-small" testid="backup-download" />
+        <a
+            class="btn btn-small btn-quiet"
+            href=client::backups::metadata_url(id)
+            download
+            data-testid="backup-metadata"
+        >
+            "metadata"
+        </a>
+    }
+}

@@ -1,0 +1,40 @@
+//! Form helpers: fields are left uncontrolled, and forms wait for hydration.
+
+use leptos::html::Input;
+use leptos::prelude::*;
+
+/// The current text of a form field. Fields are left uncontrolled (no `prop:value`) so
+/// that what a person typed before the page hydrated is kept, and read when submitted.
+pub fn field_value(field: NodeRef<Input>) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        field
+            .get_untracked()
+            .map(|el| el.value())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = field;
+        String::new()
+    }
+}
+
+/// Puts `value` in an (uncontrolled) input and focuses it.
+pub fn set_field(field: NodeRef<Input>, value: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = field.get_untracked() {
+        el.set_value(value);
+        let _ = el.focus();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (field, value);
+}
+
+/// True once the page has hydrated: forms stay disabled until then so that nothing is
+/// submitted the browser's native way (which would put a password in a URL).
+pub fn hydrated() -> ReadSignal<bool> {
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
+    ready
+}

@@ -1,0 +1,23 @@
+//! The widgets every page shares: the dialog, the progress bar, the loading/error view,
+//! the pieces that show a backup (status pill, checksum, offsite mark…), labelled facts,
+//! the pager, form helpers and a ticking clock.
+
+mod backup;
+mod clock;
+mod dialog;
+mod facts;
+mod form;
+mod loaded;
+mod pager;
+mod progress;
+mod text;
+
+pub use backup::{DownloadLink, DownloadLinks, OffsiteMark, PinMarker, RestoreLink, StatusPill};
+pub use clock::ticking_now;
+pub use dialog::Dialog;
+pub use facts::Fact;
+pub use form::{field_value, hydrated, set_field};
+pub use loaded::{ErrorNote, FormError, Loaded};
+pub use pager::Pager;
+pub use progress::{ProgressBar, Tone};
+pub use text::{CopyHash, LongText};
