@@ -53,6 +53,10 @@ wire_enum! {
         /// A `.dump` received and validated (or refused).
         Upload = "upload.received",
         Restore = "restore.run",
+        /// A swap restore undone: the earlier database swapped back in.
+        RestoreRollback = "restore.rollback",
+        /// A database kept aside by a swap restore (or its roll back) dropped.
+        KeptDatabaseDrop = "restore.kept_dropped",
         /// An alert delivered (or not) on one channel.
         Alert = "alert.sent",
         SettingsChanged = "settings.changed",
@@ -84,6 +88,8 @@ pub mod audit_action {
     pub const BACKUP_VERIFY: &str = A::BackupVerify.as_str();
     pub const UPLOAD: &str = A::Upload.as_str();
     pub const RESTORE: &str = A::Restore.as_str();
+    pub const RESTORE_ROLLBACK: &str = A::RestoreRollback.as_str();
+    pub const KEPT_DATABASE_DROP: &str = A::KeptDatabaseDrop.as_str();
     pub const ALERT: &str = A::Alert.as_str();
     pub const SETTINGS_CHANGED: &str = A::SettingsChanged.as_str();
 
@@ -101,6 +107,8 @@ pub mod audit_action {
         BACKUP_VERIFY,
         UPLOAD,
         RESTORE,
+        RESTORE_ROLLBACK,
+        KEPT_DATABASE_DROP,
         ALERT,
         SETTINGS_CHANGED,
     ];
