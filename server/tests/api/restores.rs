@@ -551,6 +551,20 @@ async fn the_cli_restores_a_file_and_a_backup_with_confirmation() {
         .as_i64()
         .expect("safety id");
 
+    // A swap is rolled back from the terminal in seconds, then restored again.
+    assert_eq!(v["restore"]["strategy"], "swap");
+    let restore_id = v["restore"]["id"].as_i64().expect("restore id");
+    let out = run(&["rollback", &restore_id.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(table_checksums(&target).await, before);
+    let out = run(&["rollback", &restore_id.to_string()]);
+    assert!(!out.status.success(), "a second roll back is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already rolled back"));
+
     // Roll back from the terminal.
     let out = run(&["restore", "--backup", &safety.to_string(), "--yes"]);
     assert!(
