@@ -41,7 +41,10 @@ pub enum Command {
     Backup,
     /// Restore the target database from a custom-format dump FILE, or from a stored
     /// backup with --backup ID: validation, a safety backup of the current state, then
-    /// pg_restore in one transaction (the same job as the web console's).
+    /// (strategy swap) pg_restore into a new database, proof of the row counts and a swap
+    /// of names, or (in_place) pg_restore in one transaction over the live database, or
+    /// (copy) pg_restore into a new database of another name (the same job as the web
+    /// console's).
     Restore {
         /// A `pg_dump -Fc` file.
         #[arg(required_unless_present = "backup", conflicts_with = "backup")]
@@ -64,6 +67,19 @@ pub enum Command {
         /// Do not end other sessions connected to the database first.
         #[arg(long)]
         keep_sessions: bool,
+        /// swap, in_place or copy; by default swap when the role may create databases,
+        /// else in_place.
+        #[arg(long, value_parser = ["swap", "in_place", "copy"])]
+        strategy: Option<String>,
+        /// The database a copy is restored into (with --strategy copy).
+        #[arg(long, value_name = "NAME")]
+        new_database: Option<String>,
+    },
+    /// Undo a swap restore: swap the database kept before it back in (seconds); the
+    /// restored database is kept aside, not dropped.
+    Rollback {
+        /// The restore to undo.
+        restore_id: i64,
     },
     /// The backup history, newest first.
     List {
@@ -130,6 +146,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             no_acl,
             no_single_transaction,
             keep_sessions,
+            strategy,
+            new_database,
         }) => {
             let options = app::api::RestoreOptions {
                 single_transaction: !no_single_transaction,
@@ -137,8 +155,24 @@ pub async fn run(cli: Cli) -> ExitCode {
                 no_acl: *no_acl,
                 terminate_sessions: !keep_sessions,
             };
-            restore(config, file.as_deref(), *backup, *yes, options, cli.json).await
+            let how = How {
+                strategy: strategy
+                    .as_deref()
+                    .and_then(app::api::RestoreStrategy::parse),
+                new_database: new_database.clone(),
+            };
+            restore(
+                config,
+                file.as_deref(),
+                *backup,
+                *yes,
+                options,
+                how,
+                cli.json,
+            )
+            .await
         }
+        Some(Command::Rollback { restore_id }) => rollback(config, *restore_id, cli.json).await,
         Some(Command::List { limit }) => list(config, *limit, cli.json).await,
         Some(Command::Prune { dry_run }) => prune(config, *dry_run, cli.json).await,
         Some(Command::Verify { id, all }) => verify(config, *id, *all, cli.json).await,
@@ -279,15 +313,22 @@ async fn follow(
     Ok(job)
 }
 
+/// How a restore is carried out (`--strategy`, `--new-database`).
+struct How {
+    strategy: Option<app::api::RestoreStrategy>,
+    new_database: Option<String>,
+}
+
 async fn restore(
     config: Config,
     file: Option<&std::path::Path>,
     backup_id: Option<i64>,
     yes: bool,
     options: app::api::RestoreOptions,
+    how: How,
     json: bool,
 ) -> anyhow::Result<()> {
-    use app::api::{job_status, RestoreRequest};
+    use app::api::{job_status, RestoreRequest, RestoreStart};
     use std::io::IsTerminal;
     let Some(target) = startup::resolve_target(&config) else {
         anyhow::bail!("no database to restore into: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
@@ -335,25 +376,41 @@ async fn restore(
             Some(up.upload_id)
         }
     };
+    let confirmed = how.new_database.clone().unwrap_or_else(|| database.clone());
     let confirm = if yes {
-        database.clone()
+        confirmed
     } else {
         if !std::io::stdin().is_terminal() {
-            anyhow::bail!("restoring replaces the contents of {database}: pass --yes, or run it in a terminal to confirm by typing the name");
+            anyhow::bail!("restoring replaces the contents of {confirmed}: pass --yes, or run it in a terminal to confirm by typing the name");
         }
-        eprintln!("This replaces the contents of the database {database} (a safety backup is taken first).");
+        if how.new_database.is_some() {
+            eprintln!("This creates the database {confirmed} and restores into it.");
+        } else {
+            eprintln!("This replaces the contents of the database {database} (a safety backup is taken first).");
+        }
         eprint!("Type the database name to confirm: ");
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\n', '\r']).to_string()
     };
-    let req = RestoreRequest {
-        upload_id,
-        backup_id,
-        confirm,
-        options,
+    let req = RestoreStart {
+        request: RestoreRequest {
+            upload_id,
+            backup_id,
+            confirm,
+            options,
+        },
+        strategy: how.strategy,
+        new_database: how.new_database,
     };
     let (started, task) = restore::start(&engine, engine.target(), &origin, &req).await?;
+    if !json {
+        eprintln!(
+            "strategy: {} ({})",
+            started.strategy.as_deref().unwrap_or("?"),
+            started.strategy_reason.as_deref().unwrap_or("")
+        );
+    }
     let job = follow(&engine, started.job_id, task, json).await?;
     let restore = store::restores::get(engine.db(), started.restore_id).await?;
     if json {
@@ -365,8 +422,13 @@ async fn restore(
                     eprintln!("{out}");
                 }
             }
+            if r.kept_database.is_some() {
+                eprintln!("roll back in seconds with `lifeboat rollback {}`", r.id);
+            }
             if let Some(id) = r.safety_backup_id {
-                eprintln!("safety backup: {id} (roll back with `lifeboat restore --backup {id}`)");
+                eprintln!(
+                    "safety backup: {id} (or restore it with `lifeboat restore --backup {id}`)"
+                );
             }
         }
         if job.status == job_status::SUCCEEDED {
@@ -378,6 +440,33 @@ async fn restore(
     } else {
         anyhow::bail!(
             "restore {}: {}",
+            job.status,
+            job.message.unwrap_or_default()
+        )
+    }
+}
+
+async fn rollback(config: Config, restore_id: i64, json: bool) -> anyhow::Result<()> {
+    use app::api::job_status;
+    let Some(target) = startup::resolve_target(&config) else {
+        anyhow::bail!("no database to roll back: set LIFEBOAT_TARGET_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
+    };
+    let engine = startup::open_engine(&config, Some(target)).await?;
+    recovery::recover_at_startup(&engine).await?;
+    let (started, task) =
+        restore::rollback::start(&engine, engine.target(), &Origin::cli(), restore_id).await?;
+    let job = follow(&engine, started.job_id, task, json).await?;
+    let restore = store::restores::get(engine.db(), restore_id).await?;
+    if json {
+        println!("{}", serde_json::json!({ "job": job, "restore": restore }));
+    } else if job.status == job_status::SUCCEEDED {
+        println!("{}", job.message.clone().unwrap_or_default());
+    }
+    if job.status == job_status::SUCCEEDED {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "roll back {}: {}",
             job.status,
             job.message.unwrap_or_default()
         )

@@ -16,6 +16,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod config;
+pub mod databases;
 pub mod dev;
 pub mod engine;
 pub mod http;

@@ -101,6 +101,8 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
         pg_bin_dir: config.pg_bin_dir.clone(),
         upload_max_bytes: config.upload_max_bytes,
         upload_ttl: config.upload_ttl,
+        restore_jobs: config.restore_jobs,
+        keep_old_databases: config.keep_old_databases,
         alerts: config.alerts.clone(),
         offsite: config.offsite.clone(),
         schedule: config.scheduler.schedule.clone(),

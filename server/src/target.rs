@@ -32,6 +32,14 @@ impl TargetUrl {
         Ok(TargetUrl { url })
     }
 
+    /// The same server and credentials, another database.
+    pub fn with_database(&self, database: &str) -> TargetUrl {
+        let mut url = self.url.clone();
+        let encoded: String = url::form_urlencoded::byte_serialize(database.as_bytes()).collect();
+        url.set_path(&format!("/{}", encoded.replace('+', "%20")));
+        TargetUrl { url }
+    }
+
     /// The full URL, password included: only for building a connection.
     pub fn expose(&self) -> &str {
         self.url.as_str()

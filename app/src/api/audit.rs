@@ -53,6 +53,10 @@ wire_enum! {
         /// A `.dump` received and validated (or refused).
         Upload = "upload.received",
         Restore = "restore.run",
+        /// A swap restore undone: the earlier database swapped back in.
+        RestoreRollback = "restore.rollback",
+        /// A database kept aside by a swap restore (or its roll back) dropped.
+        KeptDatabaseDrop = "restore.kept_dropped",
         /// An alert delivered (or not) on one channel.
         Alert = "alert.sent",
         SettingsChanged = "settings.changed",
@@ -72,6 +76,8 @@ wire_enum! {
         BACKUP_VERIFY = BackupVerify,
         UPLOAD = Upload,
         RESTORE = Restore,
+        RESTORE_ROLLBACK = RestoreRollback,
+        KEPT_DATABASE_DROP = KeptDatabaseDrop,
         ALERT = Alert,
         SETTINGS_CHANGED = SettingsChanged,
     }

@@ -93,10 +93,88 @@ pub struct RestoreRequest {
     pub options: RestoreOptions,
 }
 
+wire_enum! {
+    /// How a restore replaces the database's contents.
+    pub enum RestoreStrategy {
+        /// Restore into a new database, prove it, then swap names (seconds offline); the
+        /// old database is kept as the instant roll-back point.
+        Swap = "swap",
+        /// `pg_restore --clean --single-transaction` over the live database, with the
+        /// application kept out from the safety backup's start to the end.
+        InPlace = "in_place",
+        /// Restore into a new database of a chosen name; the live one is not touched.
+        Copy = "copy",
+    }
+}
+
+/// `POST /api/v1/restores`: a [`RestoreRequest`] and how to carry it out. Without a
+/// `strategy` the server picks `swap` when it can, else `in_place`, and says why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RestoreStart {
+    #[serde(flatten)]
+    pub request: RestoreRequest,
+    #[serde(default)]
+    pub strategy: Option<RestoreStrategy>,
+    /// The database a `copy` is restored into (must not exist yet).
+    #[serde(default)]
+    pub new_database: Option<String>,
+}
+
+impl From<RestoreRequest> for RestoreStart {
+    fn from(request: RestoreRequest) -> Self {
+        RestoreStart {
+            request,
+            strategy: None,
+            new_database: None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct StartedRestore {
     pub job_id: i64,
     pub restore_id: i64,
+    /// The strategy that runs (see [`RestoreStrategy`]).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Why that strategy, in plain words.
+    #[serde(default)]
+    pub strategy_reason: Option<String>,
+}
+
+/// The proof of one table: the rows the archive holds and the rows found after the
+/// restore.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TableProof {
+    /// `schema.table`
+    pub table: String,
+    pub archive_rows: i64,
+    /// `None`: the table is missing from the restored database.
+    pub restored_rows: Option<i64>,
+}
+
+/// `POST /api/v1/restores/{id}/rollback` → 202.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StartedRollback {
+    pub job_id: i64,
+}
+
+/// A database a swap restore (or its roll back) set aside on the database server:
+/// `GET /api/v1/restores/kept-databases`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct KeptDatabase {
+    pub name: String,
+    /// `pg_database_size`, bytes.
+    pub size_bytes: i64,
+    /// When it was set aside (from its name).
+    pub created_at: Option<DateTime<Utc>>,
+    pub age_seconds: Option<i64>,
+    /// `before` (the contents before a restore) or `rolledback` (a restore undone).
+    pub role: String,
+    /// The restore it belongs to.
+    pub restore_id: Option<i64>,
+    /// When it is dropped unless the admin does it first.
+    pub drop_after: Option<DateTime<Utc>>,
 }
 
 /// One restore in the journal: `GET /api/v1/restores/{id}`.
@@ -127,4 +205,30 @@ pub struct Restore {
     #[cfg_attr(feature = "ssr", sqlx(json))]
     #[serde(default)]
     pub timings: Vec<PhaseTiming>,
+    /// `swap`, `in_place` or `copy` (see [`RestoreStrategy`]).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub strategy_reason: Option<String>,
+    /// The database restored into, when it is not the live one (swap before the swap,
+    /// copy).
+    #[serde(default)]
+    pub new_database: Option<String>,
+    /// Swap: the name the earlier database was kept under.
+    #[serde(default)]
+    pub kept_database: Option<String>,
+    /// Swap: how long the application could not use its database.
+    #[serde(default)]
+    pub offline_ms: Option<i64>,
+    /// Row counts of the archive against the restored database.
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    #[serde(default)]
+    pub proof: Vec<TableProof>,
+    #[serde(default)]
+    pub rolled_back_at: Option<DateTime<Utc>>,
+    /// The name the restored database was set aside under by the roll back.
+    #[serde(default)]
+    pub rolled_back_database: Option<String>,
+    #[serde(default)]
+    pub rollback_offline_ms: Option<i64>,
 }

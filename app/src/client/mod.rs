@@ -184,8 +184,10 @@ pub mod jobs {
 
 /// Restores and the uploads they start from.
 pub mod restores {
-    use super::{enc, http, ClientError, Refusal, API};
-    use crate::api::{Restore, RestoreRequest, StartedRestore};
+    use super::{enc, http, no_body, ClientError, Refusal, API};
+    use crate::api::{
+        KeptDatabase, Restore, RestoreRequest, RestoreStart, StartedRestore, StartedRollback,
+    };
 
     pub async fn get(id: i64) -> Result<Restore, ClientError> {
         http::get(&format!("{API}/restores/{id}")).await
@@ -194,6 +196,26 @@ pub mod restores {
     /// Starts a restore; a refusal keeps the server's body (409 names the running job).
     pub async fn start(req: &RestoreRequest) -> Result<StartedRestore, Refusal> {
         http::post_detailed(&format!("{API}/restores"), req).await
+    }
+
+    /// Starts a restore with a chosen strategy (swap, in place, copy).
+    pub async fn start_with(req: &RestoreStart) -> Result<StartedRestore, Refusal> {
+        http::post_detailed(&format!("{API}/restores"), req).await
+    }
+
+    /// Swaps a swap restore back; a refusal says why it cannot be.
+    pub async fn rollback(id: i64) -> Result<StartedRollback, Refusal> {
+        http::post_detailed(&format!("{API}/restores/{id}/rollback"), &no_body()).await
+    }
+
+    /// The databases swap restores kept aside on the database server.
+    pub async fn kept_databases() -> Result<Vec<KeptDatabase>, ClientError> {
+        http::get(&format!("{API}/restores/kept-databases")).await
+    }
+
+    /// Drops one kept database.
+    pub async fn drop_kept_database(name: &str) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/restores/kept-databases/{}", enc(name))).await
     }
 
     /// Where a `.dump` is sent (by `XMLHttpRequest`, which reports the upload's progress).

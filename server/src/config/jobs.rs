@@ -16,6 +16,8 @@ pub(super) struct Jobs {
     pub pg_bin_dir: Option<PathBuf>,
     pub upload_max_bytes: u64,
     pub upload_ttl: Duration,
+    pub restore_jobs: u32,
+    pub keep_old_databases: Duration,
 }
 
 pub(super) fn load(v: &mut Values) -> Jobs {
@@ -40,7 +42,14 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         parse_size,
     );
     let upload_ttl = v.duration("LIFEBOAT_UPLOAD_TTL", Duration::from_secs(24 * 3600));
+    let restore_jobs = v.count("LIFEBOAT_RESTORE_JOBS", 4, "parallel pg_restore jobs");
+    let keep_old_databases = v.duration(
+        "LIFEBOAT_KEEP_OLD_DATABASES",
+        Duration::from_secs(7 * 24 * 3600),
+    );
     Jobs {
+        restore_jobs,
+        keep_old_databases,
         data_dir,
         target_url,
         pg_bin_dir,

@@ -55,6 +55,10 @@ pub struct Config {
     pub upload_max_bytes: u64,
     /// How long a validated upload is kept if it is never restored (default 24h).
     pub upload_ttl: Duration,
+    /// `pg_restore --jobs` of a restore into a new database (default 4).
+    pub restore_jobs: u32,
+    /// How long the databases a swap restore keeps aside are kept (default 7 days).
+    pub keep_old_databases: Duration,
     /// Scheduled backups, their retries, and retention.
     pub scheduler: crate::schedule::Settings,
     /// Alert channels and thresholds.
@@ -90,6 +94,8 @@ impl Config {
             confirm_backup: web.confirm_backup,
             upload_max_bytes: jobs.upload_max_bytes,
             upload_ttl: jobs.upload_ttl,
+            restore_jobs: jobs.restore_jobs,
+            keep_old_databases: jobs.keep_old_databases,
             scheduler,
             alerts,
             offsite,

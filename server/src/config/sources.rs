@@ -61,6 +61,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_CONFIRM_BACKUP", "confirm_backup"),
     ("LIFEBOAT_UPLOAD_MAX_SIZE", "upload_max_size"),
     ("LIFEBOAT_UPLOAD_TTL", "upload_ttl"),
+    ("LIFEBOAT_RESTORE_JOBS", "restore_jobs"),
+    ("LIFEBOAT_KEEP_OLD_DATABASES", "keep_old_databases"),
     ("LIFEBOAT_SCHEDULE", "schedule"),
     ("LIFEBOAT_SCHEDULE_TZ", "schedule_tz"),
     ("LIFEBOAT_SCHEDULE_ATTEMPTS", "schedule_attempts"),

@@ -40,6 +40,10 @@ pub struct Settings {
     pub upload_max_bytes: u64,
     /// How long a validated upload is kept if it is never restored.
     pub upload_ttl: Duration,
+    /// `pg_restore --jobs` of a restore into a new database.
+    pub restore_jobs: u32,
+    /// How long a database kept aside by a swap restore is kept.
+    pub keep_old_databases: Duration,
     pub alerts: crate::alerts::Settings,
     /// Offsite storage, when configured.
     pub offsite: Option<Offsite>,
@@ -57,6 +61,8 @@ pub struct Engine {
     jobs: Arc<JobRegistry>,
     upload_max_bytes: u64,
     upload_ttl: Duration,
+    restore_jobs: u32,
+    keep_old_databases: Duration,
     alerts: Alerter,
     offsite: Option<Offsite>,
     /// The backup schedule in force (environment, or the Settings page).
@@ -76,6 +82,8 @@ impl Engine {
             jobs: Arc::new(JobRegistry::default()),
             upload_max_bytes: settings.upload_max_bytes,
             upload_ttl: settings.upload_ttl,
+            restore_jobs: settings.restore_jobs,
+            keep_old_databases: settings.keep_old_databases,
         }
     }
 

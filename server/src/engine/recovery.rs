@@ -47,6 +47,7 @@ pub async fn recover_interrupted(
         }
         if restore {
             restores::mark_interrupted(&engine.db, i.job_id, message).await?;
+            clean_up_restore(engine, i.job_id).await?;
         }
         let origin = Origin {
             actor: i.actor.clone(),
@@ -80,6 +81,50 @@ pub async fn recover_interrupted(
         );
     }
     Ok(interrupted.len())
+}
+
+/// What an interrupted restore left on the database server: the rights to connect an
+/// in-place restore took away are given back, a new database never swapped in is dropped.
+async fn clean_up_restore(engine: &Engine, job_id: i64) -> anyhow::Result<()> {
+    let Some(left) = restores::leftovers(&engine.db, job_id).await? else {
+        return Ok(());
+    };
+    let Some(target) = engine
+        .target
+        .as_ref()
+        .filter(|t| t.database() == left.database)
+    else {
+        return Ok(());
+    };
+    if !left.gate.is_empty() {
+        let gate = crate::databases::Gate { grants: left.gate };
+        match crate::databases::let_in(target, &gate).await {
+            Ok(()) => {
+                restores::set_gate(&engine.db, left.id, None).await?;
+                tracing::info!(
+                    "gave the right to connect to {} back after restore {}",
+                    left.database,
+                    left.id
+                );
+            }
+            Err(e) => tracing::error!(
+                "restore {} kept the application out of {} and it cannot be let back in: {e}",
+                left.id,
+                left.database
+            ),
+        }
+    }
+    if let Some(new) = left.new_database {
+        let dropped = match crate::databases::maintenance(target).await {
+            Ok(client) => crate::databases::drop_database(&client, &new).await,
+            Err(e) => Err(e),
+        };
+        match dropped {
+            Ok(()) => tracing::info!("dropped {new}, left by the interrupted restore {}", left.id),
+            Err(e) => tracing::warn!("{new}, left by the interrupted restore {}: {e}", left.id),
+        }
+    }
+    Ok(())
 }
 
 /// Removes a temporary file, saying so in the log.

@@ -180,6 +180,17 @@ pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::
                     Ok(_) => {}
                     Err(e) => tracing::warn!("retention after the scheduled backup failed: {e:#}"),
                 }
+                // The databases swap restores kept aside go the same way once older
+                // than LIFEBOAT_KEEP_OLD_DATABASES.
+                match super::restore::rollback::prune_kept(engine, engine.target(), &origin).await {
+                    Ok(dropped) if !dropped.is_empty() => tracing::info!(
+                        "dropped {} kept database(s) older than the keep period: {}",
+                        dropped.len(),
+                        dropped.join(", ")
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("dropping old kept databases failed: {e}"),
+                }
                 return Some(job);
             }
             Ok(job) => tracing::warn!(

@@ -1,26 +1,30 @@
-//! `/api/v1/restores`: start one; read its journal row.
+//! `/api/v1/restores`: start one; read its journal row; roll a swap back; the databases
+//! kept aside by swaps.
 
 use super::error::AppError;
 use super::extract::{CurrentUser, JsonBody};
 use super::state::AppState;
-use crate::engine::restore;
+use crate::engine::restore::{self, rollback};
 use crate::store::restores as journal;
-use app::api::{Restore, RestoreRequest, StartedRestore};
+use app::api::{KeptDatabase, Restore, RestoreStart, StartedRestore, StartedRollback};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/restores", post(start))
+        .route("/restores/kept-databases", get(kept))
+        .route("/restores/kept-databases/{name}", delete(drop_kept))
         .route("/restores/{id}", get(detail))
+        .route("/restores/{id}/rollback", post(roll_back))
 }
 
 async fn start(
     State(st): State<AppState>,
     user: CurrentUser,
-    JsonBody(req): JsonBody<RestoreRequest>,
+    JsonBody(req): JsonBody<RestoreStart>,
 ) -> Result<(StatusCode, Json<StartedRestore>), AppError> {
     let (started, _task) =
         restore::start(&st.engine, st.engine.target(), &user.origin(), &req).await?;
@@ -36,4 +40,39 @@ async fn detail(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("There is no restore {id}.")))
+}
+
+async fn roll_back(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<StartedRollback>), AppError> {
+    let (started, _task) =
+        rollback::start(&st.engine, st.engine.target(), &user.origin(), id).await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+async fn kept(
+    State(st): State<AppState>,
+    _user: CurrentUser,
+) -> Result<Json<Vec<KeptDatabase>>, AppError> {
+    Ok(Json(
+        rollback::kept_databases(&st.engine, st.engine.target()).await?,
+    ))
+}
+
+async fn drop_kept(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AppError> {
+    rollback::drop_kept(
+        &st.engine,
+        st.engine.target(),
+        &user.origin(),
+        &name,
+        "dropped by hand",
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

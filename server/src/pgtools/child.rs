@@ -82,6 +82,12 @@ impl Child {
         self
     }
 
+    /// Keeps standard output as a pipe, for [`Running::take_stdout`].
+    pub fn stdout_piped(mut self) -> Child {
+        self.cmd.stdout(Stdio::piped());
+        self
+    }
+
     /// Connects to `target`: host, port, user and database as options, the password in a
     /// 0600 password file at `passfile` (removed when the child is done).
     pub fn connect(mut self, target: &TargetUrl, passfile: PathBuf) -> Result<Child, ChildError> {
@@ -172,6 +178,11 @@ impl Running {
     /// The child's standard input, when it was started with a pipe there.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.stdin.take()
+    }
+
+    /// The child's standard output, when it was started with [`Child::stdout_piped`].
+    pub fn take_stdout(&mut self) -> Option<tokio::process::ChildStdout> {
+        self.child.stdout.take()
     }
 
     /// Kills the child when `cancel` turns `true`.

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod child;
 pub mod dump;
 pub mod restore;
+pub mod rows;
 
 pub use child::{describe_exit, error_lines, Child, ChildError, MAX_TOOL_OUTPUT};
 

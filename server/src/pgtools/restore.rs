@@ -17,12 +17,68 @@ pub fn restore(
     passfile: PathBuf,
     cancel: watch::Receiver<bool>,
 ) -> Result<Running, ChildError> {
+    spawn_into(
+        pg_restore,
+        restore_args(options),
+        target,
+        archive,
+        passfile,
+        cancel,
+    )
+}
+
+fn spawn_into<S: AsRef<std::ffi::OsStr>>(
+    pg_restore: &Path,
+    args: Vec<S>,
+    target: &TargetUrl,
+    archive: &Path,
+    passfile: PathBuf,
+    cancel: watch::Receiver<bool>,
+) -> Result<Running, ChildError> {
     Ok(Child::new(pg_restore, "pg_restore")
-        .args(restore_args(options))
+        .args(args)
         .connect(target, passfile)?
         .arg(archive)
         .spawn()?
         .cancelled_by(cancel))
+}
+
+/// `pg_restore --jobs N` of `archive` into `target`, a new, empty database (no
+/// `--clean`: there is nothing to drop; no single transaction: it cannot be parallel, and
+/// a failure is undone by dropping the new database).
+pub fn restore_into_new(
+    pg_restore: &Path,
+    options: &RestoreOptions,
+    jobs: u32,
+    target: &TargetUrl,
+    archive: &Path,
+    passfile: PathBuf,
+    cancel: watch::Receiver<bool>,
+) -> Result<Running, ChildError> {
+    spawn_into(
+        pg_restore,
+        new_database_args(options, jobs),
+        target,
+        archive,
+        passfile,
+        cancel,
+    )
+}
+
+/// The pg_restore options for a restore into a new database.
+pub fn new_database_args(o: &RestoreOptions, jobs: u32) -> Vec<String> {
+    let mut args = vec![
+        "--exit-on-error".to_string(),
+        "--verbose".to_string(),
+        format!("--jobs={}", jobs.max(1)),
+    ];
+    if o.no_owner {
+        args.push("--no-owner".into());
+    }
+    if o.no_acl {
+        args.push("--no-acl".into());
+    }
+    args
 }
 
 /// `pg_restore --list FILE`: the archive's table of contents, or why it cannot be read.
@@ -94,6 +150,11 @@ impl Entries {
     pub fn expected_steps(&self) -> u64 {
         2 * self.objects + self.data
     }
+
+    /// Into a new database nothing is dropped first.
+    pub fn expected_steps_without_clean(&self) -> u64 {
+        self.objects + self.data
+    }
 }
 
 /// The archive's entries, counted from its table of contents.
@@ -161,6 +222,16 @@ mod tests {
         });
         assert!(!o.contains(&"--single-transaction"));
         assert!(o.contains(&"--no-owner") && o.contains(&"--no-acl"));
+    }
+
+    #[test]
+    fn a_new_database_is_restored_in_parallel_without_clean() {
+        let a = new_database_args(&RestoreOptions::default(), 4);
+        assert!(a.contains(&"--jobs=4".to_string()));
+        assert!(a.contains(&"--exit-on-error".to_string()));
+        assert!(!a
+            .iter()
+            .any(|x| x == "--clean" || x == "--single-transaction"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `restores` table: the restore journal, one row per attempt.
 
-use app::api::{PhaseTiming, Restore, RestoreOptions};
+use app::api::{PhaseTiming, Restore, RestoreOptions, TableProof};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::SqlitePool;
@@ -65,34 +65,69 @@ struct Row {
     duration_ms: Option<i64>,
     actor: Option<String>,
     timings: Json<Vec<PhaseTiming>>,
+    strategy: Option<String>,
+    strategy_reason: Option<String>,
+    new_database: Option<String>,
+    kept_database: Option<String>,
+    offline_ms: Option<i64>,
+    proof: Json<Vec<TableProof>>,
+    rolled_back_at: Option<DateTime<Utc>>,
+    rolled_back_database: Option<String>,
+    rollback_offline_ms: Option<i64>,
+}
+
+const COLUMNS: &str = "id, job_id, database, source, upload_id, backup_id, file_name, sha256, safety_backup_id, status, message, tool_output, started_at, finished_at, duration_ms, actor, timings, strategy, strategy_reason, new_database, kept_database, offline_ms, proof, rolled_back_at, rolled_back_database, rollback_offline_ms";
+
+impl From<Row> for Restore {
+    fn from(r: Row) -> Restore {
+        Restore {
+            id: r.id,
+            job_id: r.job_id,
+            database: r.database,
+            source: r.source.as_str().into(),
+            upload_id: r.upload_id,
+            backup_id: r.backup_id,
+            file_name: r.file_name,
+            sha256: r.sha256,
+            safety_backup_id: r.safety_backup_id,
+            status: r.status.as_str().into(),
+            message: r.message,
+            tool_output: r.tool_output,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_ms: r.duration_ms,
+            actor: r.actor,
+            timings: r.timings.0,
+            strategy: r.strategy,
+            strategy_reason: r.strategy_reason,
+            new_database: r.new_database,
+            kept_database: r.kept_database,
+            offline_ms: r.offline_ms,
+            proof: r.proof.0,
+            rolled_back_at: r.rolled_back_at,
+            rolled_back_database: r.rolled_back_database,
+            rollback_offline_ms: r.rollback_offline_ms,
+        }
+    }
 }
 
 pub async fn get(db: &SqlitePool, id: i64) -> sqlx::Result<Option<Restore>> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT id, job_id, database, source, upload_id, backup_id, file_name, sha256, safety_backup_id, status, message, tool_output, started_at, finished_at, duration_ms, actor, timings FROM restores WHERE id = ?",
-    )
-    .bind(id)
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM restores WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Restore::from))
+}
+
+/// The restore that kept (or set aside) the database `name`, if any.
+pub async fn by_kept_database(db: &SqlitePool, name: &str) -> sqlx::Result<Option<Restore>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM restores WHERE kept_database = ?1 OR rolled_back_database = ?1 ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(name)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|r| Restore {
-        id: r.id,
-        job_id: r.job_id,
-        database: r.database,
-        source: r.source.as_str().into(),
-        upload_id: r.upload_id,
-        backup_id: r.backup_id,
-        file_name: r.file_name,
-        sha256: r.sha256,
-        safety_backup_id: r.safety_backup_id,
-        status: r.status.as_str().into(),
-        message: r.message,
-        tool_output: r.tool_output,
-        started_at: r.started_at,
-        finished_at: r.finished_at,
-        duration_ms: r.duration_ms,
-        actor: r.actor,
-        timings: r.timings.0,
-    }))
+    Ok(row.map(Restore::from))
 }
 
 /// A new attempt, `running`.
@@ -107,11 +142,14 @@ pub struct NewRestore<'a> {
     pub options: &'a RestoreOptions,
     pub started_at: DateTime<Utc>,
     pub actor: Option<&'a str>,
+    pub strategy: &'a str,
+    pub strategy_reason: &'a str,
+    pub new_database: Option<&'a str>,
 }
 
 pub async fn insert(db: &SqlitePool, r: &NewRestore<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO restores (job_id, database, source, upload_id, backup_id, file_name, sha256, status, options, started_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+        "INSERT INTO restores (job_id, database, source, upload_id, backup_id, file_name, sha256, status, options, started_at, actor, strategy, strategy_reason, new_database) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(r.job_id)
     .bind(r.database)
@@ -123,6 +161,9 @@ pub async fn insert(db: &SqlitePool, r: &NewRestore<'_>) -> sqlx::Result<i64> {
     .bind(serde_json::to_string(r.options).unwrap_or_else(|_| "{}".into()))
     .bind(r.started_at)
     .bind(r.actor)
+    .bind(r.strategy)
+    .bind(r.strategy_reason)
+    .bind(r.new_database)
     .fetch_one(db)
     .await
 }
@@ -140,6 +181,16 @@ pub async fn set_safety_backup(
     Ok(())
 }
 
+/// The database a restore goes into, when it is not the live one.
+pub async fn set_new_database(db: &SqlitePool, id: i64, name: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE restores SET new_database = ? WHERE id = ?")
+        .bind(name)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// How an attempt ended.
 pub struct Outcome<'a> {
     pub status: RestoreStatus,
@@ -148,11 +199,15 @@ pub struct Outcome<'a> {
     pub safety_backup_id: Option<i64>,
     pub duration_ms: i64,
     pub timings: &'a [PhaseTiming],
+    pub proof: &'a [TableProof],
+    /// Swap: the name the live database was kept under, and the offline time.
+    pub kept_database: Option<&'a str>,
+    pub offline_ms: Option<i64>,
 }
 
 pub async fn finish(db: &SqlitePool, id: i64, o: &Outcome<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE restores SET status = ?, message = ?, tool_output = ?, safety_backup_id = ?, finished_at = ?, duration_ms = ?, timings = ? WHERE id = ?",
+        "UPDATE restores SET status = ?, message = ?, tool_output = ?, safety_backup_id = ?, finished_at = ?, duration_ms = ?, timings = ?, proof = ?, kept_database = ?, offline_ms = ? WHERE id = ?",
     )
     .bind(o.status)
     .bind(o.message)
@@ -161,10 +216,67 @@ pub async fn finish(db: &SqlitePool, id: i64, o: &Outcome<'_>) -> sqlx::Result<(
     .bind(Utc::now())
     .bind(o.duration_ms)
     .bind(serde_json::to_string(o.timings).unwrap_or_else(|_| "[]".into()))
+    .bind(serde_json::to_string(o.proof).unwrap_or_else(|_| "[]".into()))
+    .bind(o.kept_database)
+    .bind(o.offline_ms)
     .bind(id)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A swap restore undone: the restored database was set aside as `set_aside`.
+pub async fn rolled_back(
+    db: &SqlitePool,
+    id: i64,
+    set_aside: &str,
+    offline_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE restores SET rolled_back_at = ?, rolled_back_database = ?, rollback_offline_ms = ? WHERE id = ?")
+        .bind(Utc::now())
+        .bind(set_aside)
+        .bind(offline_ms)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The GRANT statements an in-place restore must give back while it keeps the
+/// application out; `None` once given back.
+pub async fn set_gate(db: &SqlitePool, id: i64, grants: Option<&[String]>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE restores SET gate = ? WHERE id = ?")
+        .bind(grants.map(|g| serde_json::to_string(g).unwrap_or_else(|_| "[]".into())))
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// What an interrupted restore of job `job_id` left on the database server: its id, the
+/// database it was restoring into (not swapped in) and the rights still taken away.
+pub struct Leftovers {
+    pub id: i64,
+    pub database: String,
+    pub new_database: Option<String>,
+    pub gate: Vec<String>,
+}
+
+pub async fn leftovers(db: &SqlitePool, job_id: i64) -> sqlx::Result<Option<Leftovers>> {
+    let row: Option<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, database, CASE WHEN kept_database IS NULL AND status <> 'succeeded' THEN new_database END, gate FROM restores WHERE job_id = ?",
+    )
+    .bind(job_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, database, new_database, gate)| Leftovers {
+        id,
+        database,
+        new_database,
+        gate: gate
+            .and_then(|g| serde_json::from_str(&g).ok())
+            .unwrap_or_default(),
+    }))
 }
 
 /// The running restore of a job whose process died.

@@ -12,3 +12,4 @@ mod runbook;
 mod schedule;
 mod setup_and_audit;
 mod support;
+mod swap;

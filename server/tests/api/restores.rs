@@ -10,7 +10,7 @@ use app::api::{
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn bin(tool: &str) -> PathBuf {
+pub(crate) fn bin(tool: &str) -> PathBuf {
     PathBuf::from(pg_bin_dir().expect("LIFEBOAT_TEST_PG_BIN_DIR")).join(tool)
 }
 
@@ -25,7 +25,7 @@ fn dump_with(bin_dir: &Path, url: &str, out: &Path, format: &str) {
     assert!(status.success(), "pg_dump failed");
 }
 
-fn dump(url: &str, out: &Path) {
+pub(crate) fn dump(url: &str, out: &Path) {
     dump_with(
         bin("pg_dump").parent().expect("bin dir"),
         url,
@@ -34,7 +34,7 @@ fn dump(url: &str, out: &Path) {
     );
 }
 
-fn with_target(url: &str) -> Options {
+pub(crate) fn with_target(url: &str) -> Options {
     Options {
         env: vec![],
         target: Some(url.to_string()),
@@ -42,7 +42,7 @@ fn with_target(url: &str) -> Options {
 }
 
 impl TestApp {
-    async fn upload(&self, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+    pub(crate) async fn upload(&self, name: &str, bytes: Vec<u8>) -> reqwest::Response {
         self.client
             .post(self.url(&format!(
                 "/api/v1/uploads?filename={}",
@@ -55,13 +55,13 @@ impl TestApp {
             .expect("upload")
     }
 
-    async fn uploaded(&self, name: &str, bytes: Vec<u8>) -> Upload {
+    pub(crate) async fn uploaded(&self, name: &str, bytes: Vec<u8>) -> Upload {
         let r = self.upload(name, bytes).await;
         assert_eq!(r.status(), 201, "{:?}", r.text().await);
         r.json().await.expect("upload json")
     }
 
-    async fn restore(&self, body: serde_json::Value) -> reqwest::Response {
+    pub(crate) async fn restore(&self, body: serde_json::Value) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/restores"))
             .json(&body)
@@ -70,7 +70,10 @@ impl TestApp {
             .expect("restore")
     }
 
-    async fn restored(&self, body: serde_json::Value) -> (StartedRestore, Vec<app::api::Job>) {
+    pub(crate) async fn restored(
+        &self,
+        body: serde_json::Value,
+    ) -> (StartedRestore, Vec<app::api::Job>) {
         let r = self.restore(body).await;
         assert_eq!(r.status(), 202, "{:?}", r.text().await);
         let s: StartedRestore = r.json().await.expect("started");
@@ -78,7 +81,7 @@ impl TestApp {
         (s, events)
     }
 
-    async fn restore_row(&self, id: i64) -> Restore {
+    pub(crate) async fn restore_row(&self, id: i64) -> Restore {
         self.client
             .get(self.url(&format!("/api/v1/restores/{id}")))
             .send()
@@ -96,7 +99,7 @@ impl TestApp {
     }
 }
 
-async fn refusal(r: reqwest::Response) -> String {
+pub(crate) async fn refusal(r: reqwest::Response) -> String {
     assert_eq!(r.status(), 422, "refused with 422");
     let e: ApiError = r.json().await.expect("error json");
     e.message
@@ -344,6 +347,8 @@ async fn restore_replaces_the_database_after_a_safety_backup_and_rolls_back() {
 async fn a_restore_failing_half_way_leaves_the_database_as_it_was() {
     // The dump has a table owned by a role that no longer exists when it is restored:
     // pg_restore fails at that statement, after it already dropped and created objects.
+    // In place, explicitly: the transaction is what undoes it (the swap's own failure
+    // test is in swap.rs).
     let source = sample_database("lb_rs_half_src", 10_000).await;
     sql(
         &pg_url(),
@@ -369,7 +374,7 @@ async fn a_restore_failing_half_way_leaves_the_database_as_it_was() {
         .uploaded("half.dump", std::fs::read(&file).expect("read"))
         .await;
     let (started, events) = app
-        .restored(serde_json::json!({ "upload_id": up.upload_id, "confirm": "lb_rs_half_dst" }))
+        .restored(serde_json::json!({ "upload_id": up.upload_id, "confirm": "lb_rs_half_dst", "strategy": "in_place" }))
         .await;
     let done = events.last().expect("last");
     assert_eq!(done.status, job_status::FAILED);
@@ -545,6 +550,20 @@ async fn the_cli_restores_a_file_and_a_backup_with_confirmation() {
     let safety = v["restore"]["safety_backup_id"]
         .as_i64()
         .expect("safety id");
+
+    // A swap is rolled back from the terminal in seconds, then restored again.
+    assert_eq!(v["restore"]["strategy"], "swap");
+    let restore_id = v["restore"]["id"].as_i64().expect("restore id");
+    let out = run(&["rollback", &restore_id.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(table_checksums(&target).await, before);
+    let out = run(&["rollback", &restore_id.to_string()]);
+    assert!(!out.status.success(), "a second roll back is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already rolled back"));
 
     // Roll back from the terminal.
     let out = run(&["restore", "--backup", &safety.to_string(), "--yes"]);

@@ -56,6 +56,11 @@ async fn marker(url: &str) -> String {
         .get(0)
 }
 
+/// The databases kept as `<db>__before_…` by the runbook's swap.
+async fn kept_before(db: &str) -> Vec<String> {
+    crate::swap::databases_like(&format!("{db}\\_\\_before\\_%")).await
+}
+
 #[tokio::test]
 async fn every_command_of_the_restore_runbook_works() {
     let text = std::fs::read_to_string(
@@ -63,7 +68,7 @@ async fn every_command_of_the_restore_runbook_works() {
     )
     .expect("the runbook");
     let blocks = shell_blocks(&text);
-    assert_eq!(blocks.len(), 7, "the runbook's steps, in order");
+    assert_eq!(blocks.len(), 9, "the runbook's steps, in order");
 
     let url = sample_database("lb_runbook", 2_000).await;
     sql(&url, "UPDATE marker SET v = 'at-backup-time'").await;
@@ -151,8 +156,20 @@ async fn every_command_of_the_restore_runbook_works() {
     ok(5, &run_block(&blocks[5], work.path(), &env));
     assert_eq!(marker(&url).await, "after-the-backup");
 
-    // 5: a fresh Lifeboat restores the file through its own flow.
+    // 4b: restore into a new database and swap → the backup's state; the state before
+    // is kept under another name.
     ok(6, &run_block(&blocks[6], work.path(), &env));
+    assert_eq!(marker(&url).await, "at-backup-time");
+    let kept = kept_before("lb_runbook").await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+
+    // 4c: roll the swap back → the state before it; the restored one is set aside.
+    ok(7, &run_block(&blocks[7], work.path(), &env));
+    assert_eq!(marker(&url).await, "after-the-backup");
+    assert!(kept_before("lb_runbook").await.is_empty());
+
+    // 5: a fresh Lifeboat restores the file through its own flow.
+    ok(8, &run_block(&blocks[8], work.path(), &env));
     assert_eq!(marker(&url).await, "at-backup-time");
 }
 

@@ -1,30 +1,41 @@
 //! Restores: replace the target database's contents with a validated upload or a stored
-//! backup. One job, in order:
+//! backup, by one of three strategies ([`RestoreStrategy`]). One job, in order:
 //!
-//! 1. the file's SHA-256 is checked against the journal (a changed file is refused);
+//! 1. the file's SHA-256 is checked against the journal (a changed file is refused), and
+//!    for a restore into a new database the archive's rows are counted per table;
 //! 2. a **safety backup** of the current database, through the same pipeline as any
-//!    backup (kind `safety`, pinned, verified) — if it fails, nothing is restored;
-//! 3. `pg_restore --clean --if-exists --exit-on-error`, in a single transaction by
-//!    default, so that a failure leaves the database exactly as it was;
-//! 4. `ANALYZE`, so the planner has statistics for the new contents.
+//!    backup (kind `safety`, pinned, verified) — if it fails, nothing is restored (a copy
+//!    replaces nothing and needs none);
+//! 3. `swap` and `copy` ([`new_db`]): `pg_restore --jobs N` into a new database created
+//!    like the live one, `ANALYZE`, the proof (row counts against the archive's), then
+//!    for `swap` the exchange of names; any failure drops the new database and the live
+//!    one was never touched. `in_place`: `pg_restore --clean --if-exists
+//!    --exit-on-error`, in a single transaction by default, then `ANALYZE`.
 //!
 //! Every restore is journaled (`restores`) and audited with the file, its checksum, the
-//! safety backup and the outcome.
+//! strategy, the safety backup and the outcome. [`rollback`] swaps a swap restore back.
+
+mod in_place;
+mod new_db;
+pub mod rollback;
 
 use super::run::{self, JobHandle, LockError, Outcome};
 use super::{backup, upload, Engine};
+use crate::databases;
 use crate::pgtools::child::Step;
 use crate::pgtools::restore::{count_entries, restore_step, Entries};
+use crate::pgtools::rows::RowCounts;
 use crate::pgtools::{self, ChildError};
 use crate::storage::digest::{Every, HashReader};
-use crate::storage::{self, human_bytes, DatabaseLock};
+use crate::storage::{self, DatabaseLock};
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::backups::BackupStatus;
 use crate::store::jobs::{JobKind, JobStatus};
 use crate::store::restores::{self as journal, NewRestore, RestoreStatus, Source};
-use crate::target::{self, TargetUrl};
+use crate::target::TargetUrl;
 use app::api::{
-    audit_action, outcome, phase, Job, PhaseTiming, RestoreOptions, RestoreRequest, StartedRestore,
+    audit_action, outcome, phase, Job, PhaseTiming, RestoreOptions, RestoreRequest, RestoreStart,
+    RestoreStrategy, StartedRestore, TableProof,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -133,20 +144,42 @@ pub async fn start(
     engine: &Engine,
     target: Option<&TargetUrl>,
     origin: &Origin,
-    req: &RestoreRequest,
+    start: &RestoreStart,
 ) -> Result<(StartedRestore, tokio::task::JoinHandle<Job>), RestoreError> {
+    let req = &start.request;
     let Some(target) = target.cloned() else {
         return Err(RestoreError::Refused(
             "No target database is configured (set LIFEBOAT_TARGET_URL): there is nothing to restore into.".into(),
         ));
     };
     let database = target.database();
-    if req.confirm != database {
-        return Err(RestoreError::Refused(format!(
-            "The confirmation does not match: type the name of the database to replace, {database}, exactly."
-        )));
+    let copy_into = match (start.strategy, &start.new_database) {
+        (Some(RestoreStrategy::Copy), Some(name)) => Some(name.as_str()),
+        (Some(RestoreStrategy::Copy), None) => {
+            return Err(RestoreError::Refused(
+                "A copy needs the name of the new database: give new_database.".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(RestoreError::Refused(
+                "new_database is only for the copy strategy (\"strategy\": \"copy\").".into(),
+            ))
+        }
+        _ => None,
+    };
+    let confirm = copy_into.unwrap_or(&database);
+    if req.confirm != confirm {
+        return Err(RestoreError::Refused(match copy_into {
+            Some(name) => format!(
+                "The confirmation does not match: type the name of the new database, {name}, exactly."
+            ),
+            None => format!(
+                "The confirmation does not match: type the name of the database to replace, {database}, exactly."
+            ),
+        }));
     }
     let source = resolve(engine, req).await?;
+    let (strategy, reason) = choose(&target, start.strategy, copy_into).await?;
     let lock = run::lock(engine, &database).await?;
     let actor = origin.actor.as_deref();
     let mut handle =
@@ -164,9 +197,20 @@ pub async fn start(
             options: &req.options,
             started_at: handle.snapshot().started_at,
             actor,
+            strategy: strategy.as_str(),
+            strategy_reason: &reason,
+            new_database: copy_into,
         },
     )
     .await?;
+    let new_database = match strategy {
+        RestoreStrategy::Swap => Some(databases::restore_name(&database, restore_id)),
+        RestoreStrategy::Copy => copy_into.map(str::to_string),
+        RestoreStrategy::InPlace => None,
+    };
+    if strategy == RestoreStrategy::Swap {
+        journal::set_new_database(&engine.db, restore_id, new_database.as_deref()).await?;
+    }
     handle
         .update(|j| {
             j.restore_id = Some(restore_id);
@@ -181,15 +225,104 @@ pub async fn start(
         target,
         source,
         options: req.options.clone(),
+        strategy,
+        new_database,
         started: Instant::now(),
         safety_backup_id: None,
         tool_output: None,
         timings: vec![],
+        proof: vec![],
+        kept_database: None,
+        offline_ms: None,
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
     let task = tokio::spawn(run.execute(handle, lock).instrument(span));
-    Ok((StartedRestore { job_id, restore_id }, task))
+    Ok((
+        StartedRestore {
+            job_id,
+            restore_id,
+            strategy: Some(strategy.as_str().into()),
+            strategy_reason: Some(reason),
+        },
+        task,
+    ))
+}
+
+/// Which strategy runs, and why, in words: the one asked for if the server allows it,
+/// else `swap` when the role may create databases and nothing ties the live one to its
+/// name, else `in_place`.
+async fn choose(
+    target: &TargetUrl,
+    asked: Option<RestoreStrategy>,
+    copy_into: Option<&str>,
+) -> Result<(RestoreStrategy, String), RestoreError> {
+    let database = target.database();
+    if asked == Some(RestoreStrategy::InPlace) {
+        return Ok((RestoreStrategy::InPlace, "asked for".into()));
+    }
+    let caps = databases::capabilities(target).await.map_err(|e| {
+        RestoreError::Refused(format!(
+            "Cannot ask {database} what the restore may do ({e}); nothing was started."
+        ))
+    })?;
+    if let Some(name) = copy_into {
+        if !caps.may_create {
+            return Err(RestoreError::Refused(format!(
+                "The role Lifeboat connects with may not create databases (no CREATEDB): {name} cannot be created."
+            )));
+        }
+        check_new_name(name)?;
+        let maintenance = databases::maintenance(target)
+            .await
+            .map_err(RestoreError::Refused)?;
+        if databases::exists(&maintenance, name)
+            .await
+            .map_err(RestoreError::Refused)?
+        {
+            return Err(RestoreError::Refused(format!(
+                "A database {name} already exists: choose a new name (a copy never overwrites)."
+            )));
+        }
+        return Ok((
+            RestoreStrategy::Copy,
+            format!("asked for: restored into the new database {name}; {database} is not touched"),
+        ));
+    }
+    match (asked, caps.swap_refusal(&database)) {
+        (Some(RestoreStrategy::Swap), Some(why)) => Err(RestoreError::Refused(format!(
+            "A swap restore is not possible: {why}. A restore in place (\"strategy\": \"in_place\") is still possible."
+        ))),
+        (_, Some(why)) => Ok((RestoreStrategy::InPlace, format!("{why}: restoring in place"))),
+        (Some(_), None) => Ok((RestoreStrategy::Swap, "asked for".into())),
+        (None, None) => Ok((
+            RestoreStrategy::Swap,
+            "the role may create databases: restored into a new database, proven, then swapped in"
+                .into(),
+        )),
+    }
+}
+
+/// A copy's name: a plain identifier PostgreSQL keeps whole, not one Lifeboat uses.
+fn check_new_name(name: &str) -> Result<(), RestoreError> {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain || name.len() > 63 {
+        return Err(RestoreError::Refused(format!(
+            "`{name}` is not a usable database name: use lowercase letters, digits and _, starting with a letter, at most 63 characters."
+        )));
+    }
+    if name.contains("__lifeboat_") {
+        return Err(RestoreError::Refused(format!(
+            "`{name}` is a name Lifeboat uses for its own databases: choose another."
+        )));
+    }
+    Ok(())
 }
 
 struct Run {
@@ -200,15 +333,28 @@ struct Run {
     target: TargetUrl,
     source: Restored,
     options: RestoreOptions,
+    strategy: RestoreStrategy,
+    /// The database restored into (swap, copy).
+    new_database: Option<String>,
     started: Instant,
     safety_backup_id: Option<i64>,
     tool_output: Option<String>,
     timings: Vec<PhaseTiming>,
+    proof: Vec<TableProof>,
+    kept_database: Option<String>,
+    offline_ms: Option<i64>,
 }
 
 struct Stop {
     status: JobStatus,
     message: String,
+}
+
+/// How following pg_restore ended, when it did not succeed.
+enum Followed {
+    Cancelled,
+    /// What failed, in words.
+    Failed(String),
 }
 
 impl Stop {
@@ -259,8 +405,33 @@ impl Run {
     }
 
     async fn pipeline(&mut self, handle: &mut JobHandle) -> Result<String, Stop> {
-        // -- the file is still what was validated ------------------------------------------
         let t = Instant::now();
+        let (tool, entries) = self.check_file(handle).await?;
+        if self.strategy == RestoreStrategy::InPlace {
+            self.timings.push(run::timing(phase::PREFLIGHT, t));
+            if handle.is_cancelled() {
+                return Err(self.cancelled_before());
+            }
+            return self.in_place_kept_out(handle, &tool.path, &entries).await;
+        }
+        let counts = self.count_rows(handle, &tool.path).await?;
+        self.timings.push(run::timing(phase::PREFLIGHT, t));
+        if handle.is_cancelled() {
+            return Err(self.cancelled_before());
+        }
+        if self.strategy == RestoreStrategy::Swap {
+            self.safety(handle).await?;
+        }
+        self.restore_into_new_database(handle, &tool.path, &entries, &counts)
+            .await
+    }
+
+    /// Checks that the file is still what was validated, finds pg_restore and reads the
+    /// archive's table of contents.
+    async fn check_file(
+        &mut self,
+        handle: &mut JobHandle,
+    ) -> Result<(pgtools::Tool, Entries), Stop> {
         let unreadable = |e: std::io::Error| {
             Stop::failed(format!(
                 "cannot read {}: {e}; nothing was restored",
@@ -294,12 +465,34 @@ impl Run {
         let entries = count_entries(&tool.path, &self.source.path)
             .await
             .map_err(|e| Stop::failed(format!("{e}; nothing was restored")))?;
-        self.timings.push(run::timing(phase::PREFLIGHT, t));
-        if handle.is_cancelled() {
-            return Err(self.cancelled_before());
-        }
+        Ok((tool, entries))
+    }
 
-        // -- safety backup ---------------------------------------------------------------
+    /// Counts the archive's rows per table (a full decode), for the proof.
+    async fn count_rows(
+        &mut self,
+        handle: &mut JobHandle,
+        pg_restore: &Path,
+    ) -> Result<RowCounts, Stop> {
+        handle
+            .update(|j| j.current_item = Some("counting the archive's rows".into()))
+            .await;
+        crate::pgtools::rows::count_rows(pg_restore, &self.source.path, handle.cancel_signal())
+            .await
+            .map_err(|e| {
+                if handle.is_cancelled() {
+                    self.cancelled_before()
+                } else {
+                    Stop::failed(format!(
+                        "cannot count the rows in {}: {e}; nothing was restored",
+                        self.source.file_name
+                    ))
+                }
+            })
+    }
+
+    /// The safety backup of the live database; nothing is restored without it.
+    async fn safety(&mut self, handle: &mut JobHandle) -> Result<(), Stop> {
         let t = Instant::now();
         let safety = backup::safety_backup(
             &self.engine,
@@ -328,57 +521,7 @@ impl Run {
         if handle.is_cancelled() {
             return Err(self.cancelled_before());
         }
-
-        // -- restore ---------------------------------------------------------------------
-        let t = Instant::now();
-        handle
-            .update(|j| {
-                j.phase = phase::RESTORE.into();
-                j.percent = RESTORE_SPAN.0;
-                j.current_item = Some("connecting".into());
-                j.backup_id = self.safety_backup_id;
-            })
-            .await;
-        if self.options.terminate_sessions {
-            match terminate_sessions(&self.target).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("ended {n} other session(s) on {}", self.database),
-                Err(e) => {
-                    return Err(Stop::failed(format!(
-                        "cannot end the other sessions on {}: {e}; nothing was restored (untick \u{201c}end other sessions\u{201d} to restore anyway)",
-                        self.database
-                    )))
-                }
-            }
-        }
-        let restored = self.pg_restore(handle, &tool.path, &entries).await;
-        self.timings.push(run::timing(phase::RESTORE, t));
-        restored?;
-
-        // -- analyze ---------------------------------------------------------------------
-        handle
-            .update(|j| {
-                j.phase = phase::ANALYZE.into();
-                j.percent = RESTORE_SPAN.1;
-                j.current_item = Some("ANALYZE".into());
-            })
-            .await;
-        let t = Instant::now();
-        let analyzed = analyze(&self.target).await;
-        self.timings.push(run::timing(phase::ANALYZE, t));
-        let mut message = format!(
-            "restored {} ({}, sha256 {}) into {}",
-            self.source.file_name,
-            human_bytes(self.source.size as u64),
-            short(&self.source.sha256),
-            self.database
-        );
-        if let Err(e) = analyzed {
-            message.push_str(&format!(
-                "; ANALYZE failed ({e}): run it by hand for good query plans"
-            ));
-        }
-        Ok(message)
+        Ok(())
     }
 
     fn cancelled_before(&self) -> Stop {
@@ -388,43 +531,32 @@ impl Run {
         }
     }
 
-    /// Runs pg_restore, following `--verbose` for progress against the entry counts.
-    async fn pg_restore(
-        &mut self,
-        handle: &mut JobHandle,
-        pg_restore: &Path,
-        entries: &Entries,
-    ) -> Result<(), Stop> {
+    /// Where pg_restore's password file goes for this restore.
+    fn passfile(&self) -> Result<PathBuf, Stop> {
         let dir = storage::database_dir(&self.engine.data_dir, &self.database);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Stop::failed(format!("cannot create {}: {e}", dir.display())))?;
-        let passfile = dir.join(format!("restore-{}.pgpass", self.restore_id));
+        Ok(dir.join(format!("restore-{}.pgpass", self.restore_id)))
+    }
+
+    /// Follows a running pg_restore to its end: each object it names moves the progress
+    /// bar through the restore phase; its output is kept for the journal.
+    async fn follow(
+        &mut self,
+        handle: &mut JobHandle,
+        mut running: pgtools::child::Running,
+        total: u64,
+    ) -> Result<(), Followed> {
+        let total = total.max(1);
         let mut steps: u64 = 0;
-        let total = entries.expected_steps().max(1);
-        let mut running = pgtools::restore::restore(
-            pg_restore,
-            &self.options,
-            &self.target,
-            &self.source.path,
-            passfile,
-            handle.cancel_signal(),
-        )
-        .map_err(|e| Stop::failed(e.to_string()))?;
         let finished = loop {
             let step = match running.next().await {
                 Ok(step) => step,
                 Err(ChildError::Cancelled { stderr }) => {
                     self.tool_output = Some(stderr);
-                    return Err(Stop {
-                        status: JobStatus::Cancelled,
-                        message: if self.options.single_transaction {
-                            "Restore cancelled during pg_restore: its transaction was rolled back and the database is as it was.".into()
-                        } else {
-                            "Restore cancelled during pg_restore, outside a single transaction: the database may be partly restored; roll back with the safety backup.".into()
-                        },
-                    });
+                    return Err(Followed::Cancelled);
                 }
-                Err(e) => return Err(Stop::failed(e.to_string())),
+                Err(e) => return Err(Followed::Failed(e.to_string())),
             };
             match step {
                 Step::Exited(f) => break f,
@@ -445,15 +577,10 @@ impl Run {
             }
         };
         self.tool_output = Some(finished.stderr.clone());
-        if let Some(failure) = finished.failure() {
-            let state = if self.options.single_transaction {
-                "its transaction was rolled back: the database is as it was before"
-            } else {
-                "it ran outside a single transaction: the database may be partly restored; roll back with the safety backup"
-            };
-            return Err(Stop::failed(format!("{failure} — {state}")));
+        match finished.failure() {
+            Some(failure) => Err(Followed::Failed(failure)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Ends the job and the journal row together, and audits the outcome.
@@ -473,6 +600,9 @@ impl Run {
                 safety_backup_id: self.safety_backup_id,
                 duration_ms: self.started.elapsed().as_millis() as i64,
                 timings: &self.timings,
+                proof: &self.proof,
+                kept_database: self.kept_database.as_deref(),
+                offline_ms: self.offline_ms,
             },
         )
         .await?;
@@ -509,6 +639,10 @@ impl Run {
                     "file": self.source.file_name,
                     "sha256": self.source.sha256,
                     "safety_backup_id": self.safety_backup_id,
+                    "strategy": self.strategy.as_str(),
+                    "new_database": self.new_database,
+                    "kept_database": self.kept_database,
+                    "offline_ms": self.offline_ms,
                     "options": self.options,
                     "status": status.as_str(),
                     "message": message,
@@ -533,27 +667,6 @@ impl Run {
         });
         Ok(job)
     }
-}
-
-/// Ends every other session connected to the target database. Returns how many.
-async fn terminate_sessions(target: &TargetUrl) -> Result<i64, String> {
-    let client = target::connect(target).await?;
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .map_err(|e| target::describe(&e))?;
-    Ok(row.get::<_, i64>(0))
-}
-
-async fn analyze(target: &TargetUrl) -> Result<(), String> {
-    let client = target::connect(target).await?;
-    client
-        .batch_execute("ANALYZE")
-        .await
-        .map_err(|e| target::describe(&e))
 }
 
 fn short(sha: &str) -> &str {
