@@ -4,7 +4,7 @@
 //! the button that opened it.
 
 use super::Candidate;
-use crate::api::{RestoreOptions, RestoreRequest, StartedRestore};
+use crate::api::{RestoreOptions, RestoreRequest, RestoreStart, RestoreStrategy, StartedRestore};
 use crate::client::Refusal;
 use crate::components::{Dialog, FormError};
 use leptos::prelude::*;
@@ -14,7 +14,7 @@ pub(super) fn ConfirmRestore(
     candidate: Candidate,
     target: Memo<Option<String>>,
     confirm: RwSignal<Option<Candidate>>,
-    start: Action<RestoreRequest, Result<StartedRestore, Refusal>>,
+    start: Action<RestoreStart, Result<StartedRestore, Refusal>>,
     error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let typed = RwSignal::new(String::new());
@@ -23,10 +23,17 @@ pub(super) fn ConfirmRestore(
     let no_owner = RwSignal::new(defaults.no_owner);
     let no_acl = RwSignal::new(defaults.no_acl);
     let terminate = RwSignal::new(defaults.terminate_sessions);
+    // `None`: the server's choice (swap when it can, else in place), said in its answer.
+    let strategy = RwSignal::new(None::<RestoreStrategy>);
+    let new_database = RwSignal::new(String::new());
+    let is_copy = move || strategy.get() == Some(RestoreStrategy::Copy);
 
     let pending = start.pending();
-    let matches =
-        Memo::new(move |_| target.with(|t| t.as_deref().is_some_and(|t| typed.with(|x| x == t))));
+    let matches = Memo::new(move |_| {
+        let named = target.with(|t| t.as_deref().is_some_and(|t| typed.with(|x| x == t)));
+        // A copy needs the name of the database it creates.
+        named && (!is_copy() || new_database.with(|n| !n.trim().is_empty()))
+    });
     let close = Callback::new(move |()| {
         if !pending.get_untracked() {
             confirm.set(None);
@@ -39,16 +46,22 @@ pub(super) fn ConfirmRestore(
             return;
         }
         error.set(None);
-        start.dispatch(RestoreRequest {
-            upload_id: upload_id.clone(),
-            backup_id,
-            confirm: typed.get_untracked(),
-            options: RestoreOptions {
-                single_transaction: single.get_untracked(),
-                no_owner: no_owner.get_untracked(),
-                no_acl: no_acl.get_untracked(),
-                terminate_sessions: terminate.get_untracked(),
+        let chosen = strategy.get_untracked();
+        start.dispatch(RestoreStart {
+            request: RestoreRequest {
+                upload_id: upload_id.clone(),
+                backup_id,
+                confirm: typed.get_untracked(),
+                options: RestoreOptions {
+                    single_transaction: single.get_untracked(),
+                    no_owner: no_owner.get_untracked(),
+                    no_acl: no_acl.get_untracked(),
+                    terminate_sessions: terminate.get_untracked(),
+                },
             },
+            strategy: chosen,
+            new_database: (chosen == Some(RestoreStrategy::Copy))
+                .then(|| new_database.get_untracked().trim().to_string()),
         });
     };
     let db = move || target.get().unwrap_or_else(|| "?".into());
@@ -99,6 +112,7 @@ pub(super) fn ConfirmRestore(
                     ". Anything written to it since that file was made is lost from it. "
                     "Lifeboat first takes a safety backup of the current state and keeps it, so you can come back to it."
                 </p>
+                <StrategyChoice strategy new_database db=Signal::derive(db) />
                 <dl class="detail-list detail-compact" data-testid="confirm-facts">
                     <dt>"Target database"</dt>
                     <dd>{db}</dd>
@@ -175,6 +189,8 @@ pub(super) fn ConfirmRestore(
                                 "Starting…"
                             } else if confirm.with(|c| c.as_ref().is_some_and(|c| c.rollback)) {
                                 "Roll back"
+                            } else if is_copy() {
+                                "Restore as a copy"
                             } else {
                                 "Replace and restore"
                             }
@@ -185,4 +201,82 @@ pub(super) fn ConfirmRestore(
         </Dialog>
     }
     .into_any()
+}
+
+/// Which strategy runs, and what each does, in one sentence each.
+#[component]
+fn StrategyChoice(
+    strategy: RwSignal<Option<RestoreStrategy>>,
+    new_database: RwSignal<String>,
+    db: Signal<String>,
+) -> impl IntoView {
+    let choice = move |value: Option<RestoreStrategy>, label: &'static str, help: String| {
+        let testid = value.map_or("strategy-auto", |s| match s {
+            RestoreStrategy::Swap => "strategy-swap",
+            RestoreStrategy::InPlace => "strategy-in_place",
+            RestoreStrategy::Copy => "strategy-copy",
+        });
+        view! {
+            <label class="option">
+                <input
+                    type="radio"
+                    name="restore-strategy"
+                    data-testid=testid
+                    prop:checked=move || strategy.get() == value
+                    on:change=move |_| strategy.set(value)
+                />
+                <span>
+                    <span class="option-label">{label}</span>
+                    <small class="muted">{help}</small>
+                </span>
+            </label>
+        }
+    };
+    let d = db.get_untracked();
+    view! {
+        <fieldset class="restore-strategy" data-testid="strategy-choice">
+            <legend>"How to restore"</legend>
+            {choice(
+                None,
+                "Let Lifeboat choose",
+                "Swap when the database server allows Lifeboat to create databases, else in place; the result says which ran and why.".to_string(),
+            )}
+            {choice(
+                Some(RestoreStrategy::Swap),
+                "Swap",
+                format!(
+                    "Restored into a new database and checked while {d} stays online; the application is offline only for the swap of names, and the old database is kept aside on the database server (it takes as much space there as {d} does now) for a few days (7 by default) as the instant roll-back point."
+                ),
+            )}
+            {choice(
+                Some(RestoreStrategy::InPlace),
+                "In place",
+                format!(
+                    "Restored over {d} itself: the application is kept out of {d} from the start of the safety backup until the restore ends."
+                ),
+            )}
+            {choice(
+                Some(RestoreStrategy::Copy),
+                "As a copy",
+                format!("Restored into a new database with the name you give; {d} is not touched."),
+            )}
+            {move || {
+                (strategy.get() == Some(RestoreStrategy::Copy))
+                    .then(|| {
+                        view! {
+                            <label class="field">
+                                <span>"Name of the new database"</span>
+                                <input
+                                    data-testid="copy-database"
+                                    autocomplete="off"
+                                    spellcheck="false"
+                                    prop:value=move || new_database.get()
+                                    on:input=move |ev| new_database.set(event_target_value(&ev))
+                                />
+                            </label>
+                        }
+                    })
+            }}
+        </fieldset>
+    }
 }

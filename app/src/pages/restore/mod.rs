@@ -7,15 +7,18 @@
 
 mod check;
 mod confirm;
+mod kept;
 mod run;
 mod source;
+mod swap;
 mod transfer;
 
-use crate::api::{Job, RestoreRequest, StartedRestore, Upload};
+use crate::api::{Job, RestoreStart, StartedRestore, Upload};
 use crate::client::{self, Refusal};
 use crate::components::FormError;
 use crate::jobs::{follow_job, use_backups, Backups, JobSink, PanelState};
 use confirm::ConfirmRestore;
+use kept::KeptDatabases;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use run::{ResultView, RunView};
@@ -303,9 +306,9 @@ pub fn RestorePage() -> impl IntoView {
         }
     });
 
-    let start = Action::new_local(|req: &RestoreRequest| {
+    let start = Action::new_local(|req: &RestoreStart| {
         let req = req.clone();
-        async move { client::restores::start(&req).await }
+        async move { client::restores::start_with(&req).await }
     });
     Effect::new(move |_| {
         if let Some(answer) = start.value().get() {
@@ -341,6 +344,12 @@ pub fn RestorePage() -> impl IntoView {
         if backup_param.get_untracked().is_some() || restore_param.get_untracked().is_some() {
             navigate.with_value(|go| go("/restore", Default::default()));
         }
+    });
+    // A swap's roll back: its job is followed here like the restore's.
+    let follow = Callback::new(move |job_id: i64| {
+        notice.set(None);
+        ctl.b.jobs_started.update(|n| *n += 1);
+        ctl.adopt(job_id, restore_id.get_untracked(), None);
     });
     let open = Callback::new(move |c: Candidate| {
         start_error.set(None);
@@ -379,11 +388,12 @@ pub fn RestorePage() -> impl IntoView {
             Mode::Over => {
                 view! {
                     <RunView job lost target />
-                    <ResultView restore_id=restore_id.get() job open again />
+                    <ResultView restore_id=restore_id.get() job open again follow />
                 }
                     .into_any()
             }
         }}
+        <KeptDatabases b />
         {move || {
             confirm
                 .get()

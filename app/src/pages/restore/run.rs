@@ -2,6 +2,7 @@
 //! pg_restore's own messages, the duration, the safety backup and the way back to it.
 
 use super::source::backup_candidate;
+use super::swap::StrategyFacts;
 use super::Candidate;
 use crate::api::{Job, JobStatus, Phase};
 use crate::client;
@@ -117,6 +118,8 @@ pub(super) fn ResultView(
     job: Memo<Option<Job>>,
     open: Callback<Candidate>,
     again: Callback<()>,
+    /// Shows a roll back's job on the page.
+    follow: Callback<i64>,
 ) -> impl IntoView {
     let result = LocalResource::new(move || async move {
         match restore_id {
@@ -287,6 +290,7 @@ pub(super) fn ResultView(
                     }}
                 </dd>
             </dl>
+            <StrategyFacts restore follow />
             <h3 class="subsection-title">"pg_restore output"</h3>
             {move || {
                 match restore.with(|r| r.as_ref().map(|r| r.tool_output.clone().unwrap_or_default())) {
