@@ -455,7 +455,14 @@ fn on_start_answer(
     match answer {
         Ok(started) => {
             confirm.set(None);
-            notice.set(None);
+            // Which strategy runs and why, while it runs (the result says it again).
+            notice.set(started.strategy.as_deref().map(|s| {
+                let s = s.replace('_', " ");
+                match started.strategy_reason.as_deref() {
+                    Some(why) => format!("Strategy: {s}. {why}"),
+                    None => format!("Strategy: {s}."),
+                }
+            }));
             ctl.b.jobs_started.update(|n| *n += 1);
             ctl.adopt(started.job_id, Some(started.restore_id), None);
         }
