@@ -1,9 +1,10 @@
 //! The databases swap restores (and their roll backs) kept aside on the database server:
 //! what they are, what they cost there, when Lifeboat drops them, and dropping one now.
 
+use super::ask::{Ask, Question};
 use crate::api::KeptDatabase;
 use crate::client;
-use crate::components::{ticking_now, Dialog, FormError, Loaded};
+use crate::components::{ticking_now, Loaded};
 use crate::format::{self, format_time};
 use crate::jobs::Backups;
 use leptos::prelude::*;
@@ -122,7 +123,6 @@ fn DropDialog(
     dropping: RwSignal<Option<String>>,
     done: Callback<()>,
 ) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
     let target = name.clone();
     let go = Action::new_local(move |_: &()| {
         let target = target.clone();
@@ -132,49 +132,29 @@ fn DropDialog(
                 .map_err(|e| e.to_string())
         }
     });
-    let pending = go.pending();
-    Effect::new(move |_| match go.value().get() {
-        Some(Ok(())) => {
-            dropping.set(None);
-            done.run(());
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
-    let close = Callback::new(move |()| {
-        if !pending.get_untracked() {
-            dropping.set(None);
-        }
-    });
+    let q = Question {
+        title: "Drop this kept database?",
+        testid: "drop-kept-dialog",
+        focus: "[data-testid=drop-kept-confirm]",
+        confirm_testid: "drop-kept-confirm",
+        error_testid: "drop-kept-error",
+        yes: "Drop",
+        busy: "Dropping…",
+    };
     view! {
-        <Dialog
-            title="Drop this kept database?".to_string()
-            testid="drop-kept-dialog"
-            on_close=close
-            focus="[data-testid=drop-kept-confirm]"
+        <Ask
+            q
+            go
+            close=Callback::new(move |()| dropping.set(None))
+            done=Callback::new(move |()| {
+                dropping.set(None);
+                done.run(());
+            })
         >
             <p>
                 "The database " <code>{name}</code>
                 " is dropped from the database server now: it can no longer be swapped back. Its final backup, if one was taken, stays in the history."
             </p>
-            {move || error.get().map(|m| view! { <FormError message=m testid="drop-kept-error" /> })}
-            <div class="modal-actions">
-                <button type="button" class="btn" on:click=move |_| close.run(())>
-                    "Cancel"
-                </button>
-                <button
-                    type="button"
-                    class="btn btn-danger"
-                    data-testid="drop-kept-confirm"
-                    disabled=move || pending.get()
-                    on:click=move |_| {
-                        error.set(None);
-                        go.dispatch(());
-                    }
-                >
-                    {move || if pending.get() { "Dropping…" } else { "Drop" }}
-                </button>
-            </div>
-        </Dialog>
+        </Ask>
     }
 }

@@ -5,6 +5,7 @@
 //! the result with pg_restore's own messages, and roll back to the safety backup if need be.
 //! `/restore?restore=ID` shows one restore's result (or its progress, while it runs).
 
+mod ask;
 mod check;
 mod confirm;
 mod kept;

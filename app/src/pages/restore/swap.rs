@@ -2,9 +2,10 @@
 //! proof (row counts of the archive against the restored database), how long the
 //! application was offline, the database kept aside, and the swap back.
 
-use crate::api::{Restore, RestoreStrategy, TableProof};
+use super::ask::{Ask, Question};
+use crate::api::{Restore, RestoreStrategy, StartedRollback, TableProof};
 use crate::client;
-use crate::components::{Dialog, Fact, FormError};
+use crate::components::Fact;
 use crate::format::{self, format_time};
 use leptos::prelude::*;
 
@@ -182,7 +183,6 @@ fn RollBackDialog(
     asking: RwSignal<bool>,
     follow: Callback<i64>,
 ) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
     let go = Action::new_local(move |_: &()| async move {
         match id {
             Some(id) => client::restores::rollback(id)
@@ -191,50 +191,30 @@ fn RollBackDialog(
             None => Err("This restore has no record to roll back.".to_string()),
         }
     });
-    let pending = go.pending();
-    Effect::new(move |_| match go.value().get() {
-        Some(Ok(started)) => {
-            asking.set(false);
-            follow.run(started.job_id);
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
-    let close = Callback::new(move |()| {
-        if !pending.get_untracked() {
-            asking.set(false);
-        }
-    });
+    let q = Question {
+        title: "Roll back this restore?",
+        testid: "rollback-dialog",
+        focus: "[data-testid=rollback-confirm]",
+        confirm_testid: "rollback-confirm",
+        error_testid: "rollback-error",
+        yes: "Roll back",
+        busy: "Rolling back…",
+    };
     view! {
-        <Dialog
-            title="Roll back this restore?".to_string()
-            testid="rollback-dialog"
-            on_close=close
-            focus="[data-testid=rollback-confirm]"
+        <Ask
+            q
+            go
+            close=Callback::new(move |()| asking.set(false))
+            done=Callback::new(move |started: StartedRollback| {
+                asking.set(false);
+                follow.run(started.job_id);
+            })
         >
             <p>
                 {format!(
                     "{old} becomes {db} again: the application is offline only for the swap of names. The restored database is not dropped: it is kept aside under a new name, with any writes made to it since the swap, and listed under Kept databases."
                 )}
             </p>
-            {move || error.get().map(|m| view! { <FormError message=m testid="rollback-error" /> })}
-            <div class="modal-actions">
-                <button type="button" class="btn" on:click=move |_| close.run(())>
-                    "Cancel"
-                </button>
-                <button
-                    type="button"
-                    class="btn btn-danger"
-                    data-testid="rollback-confirm"
-                    disabled=move || pending.get()
-                    on:click=move |_| {
-                        error.set(None);
-                        go.dispatch(());
-                    }
-                >
-                    {move || if pending.get() { "Rolling back…" } else { "Roll back" }}
-                </button>
-            </div>
-        </Dialog>
+        </Ask>
     }
 }
