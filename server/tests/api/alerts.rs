@@ -65,7 +65,8 @@ impl Smtp {
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        for _ in 0..100 {
+        // Up to a minute: the Python receiver takes seconds to start on a loaded machine.
+        for _ in 0..1200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }

@@ -35,7 +35,8 @@ impl S3 {
             .expect("start moto");
         let endpoint = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        for _ in 0..100 {
+        // Up to a minute: moto (a Python server) takes seconds to import on a loaded machine.
+        for _ in 0..600 {
             if client.get(&endpoint).send().await.is_ok() {
                 break;
             }
