@@ -230,6 +230,15 @@ pub async fn create_like(client: &Client, live: &str, new: &str) -> Result<Vec<S
     Ok(not_copied)
 }
 
+/// The size of database `name` on disk, in bytes.
+pub async fn size(client: &Client, name: &str) -> Result<i64, String> {
+    client
+        .query_one("SELECT pg_database_size($1::text::name)", &[&name])
+        .await
+        .map(|r| r.get(0))
+        .map_err(sql_error(&format!("cannot read the size of {name}")))
+}
+
 /// Drops `name` (and any session still in it).
 pub async fn drop_database(client: &Client, name: &str) -> Result<(), String> {
     client
@@ -268,7 +277,8 @@ async fn end_sessions(client: &Client, name: &str) -> Result<(), String> {
     }
 }
 
-async fn allow_connections(client: &Client, name: &str, allow: bool) -> Result<(), String> {
+/// Allows or refuses every new connection to `name` (`ALLOW_CONNECTIONS`).
+pub async fn allow_connections(client: &Client, name: &str, allow: bool) -> Result<(), String> {
     client
         .batch_execute(&format!(
             "ALTER DATABASE {} ALLOW_CONNECTIONS {allow}",
@@ -281,7 +291,8 @@ async fn allow_connections(client: &Client, name: &str, allow: bool) -> Result<(
         )))
 }
 
-async fn rename(client: &Client, from: &str, to: &str) -> Result<(), String> {
+/// Renames database `from` to `to`.
+pub async fn rename(client: &Client, from: &str, to: &str) -> Result<(), String> {
     client
         .batch_execute(&format!(
             "ALTER DATABASE {} RENAME TO {}",
@@ -460,7 +471,7 @@ pub struct KeptDatabase {
 pub async fn kept(client: &Client, database: &str) -> Result<Vec<KeptDatabase>, String> {
     let rows = client
         .query(
-            "SELECT datname, pg_database_size(oid) FROM pg_database WHERE strpos(datname, '__lifeboat_') > 0 ORDER BY datname",
+            "SELECT datname, CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) ELSE 0 END FROM pg_database WHERE strpos(datname, '__lifeboat_') > 0 ORDER BY datname",
             &[],
         )
         .await

@@ -126,6 +126,17 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         .context("creating the session table")?;
     let token = first_admin(&db, &config).await?;
     engine::recovery::recover_at_startup(&engine).await?;
+    // A kept database nothing has backed up yet (a crash came first, or its final backup
+    // failed) gets its final backup now, in the background.
+    let protecting = engine.clone();
+    tokio::spawn(async move {
+        let origin = Origin::default().with_actor("lifeboat");
+        if let Err(e) =
+            engine::restore::kept::protect_all(&protecting, protecting.target(), &origin).await
+        {
+            tracing::warn!("cannot look after the kept databases: {e}");
+        }
+    });
     engine::upload::sweep(&engine, true).await?;
     engine::upload::spawn_sweeper(engine.clone());
     engine::scheduler::load_override(&db, engine.schedule()).await?;

@@ -77,7 +77,8 @@ pub async fn start(
             kind,
             started_at: handle.snapshot().started_at,
             actor,
-            pinned: false,
+            // A safety backup is a recovery point: retention never removes it.
+            pinned: kind == BackupKind::Safety,
         },
     )
     .await?;

@@ -3,13 +3,17 @@
 //! are removed — for every database no live process holds the lock of.
 
 use super::Engine;
+use crate::databases;
 use crate::storage;
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::jobs::{self as rows, JobKind, JobStatus};
+use crate::store::restores::Swap;
 use crate::store::{backups, restores};
+use crate::target::TargetUrl;
 use app::api::{audit_action, outcome};
 use sqlx::SqlitePool;
 use std::path::PathBuf;
+use tokio_postgres::Client;
 
 /// At start-up: interrupted jobs of every unlocked database are journaled and audited,
 /// and leftover temporary files removed.
@@ -17,6 +21,12 @@ pub async fn recover_at_startup(engine: &Engine) -> anyhow::Result<usize> {
     let data_dir = engine.data_dir.clone();
     let lock_free =
         move |db: &str| matches!(storage::try_lock_database(&data_dir, db), Ok(Some(_)));
+    // First the swaps of names a crash cut in two: the live database back in service.
+    if let Some(target) = engine.target.as_ref() {
+        if let Err(e) = recover_swaps(engine, target, &lock_free).await {
+            tracing::error!("cannot finish an interrupted swap of databases: {e:#}");
+        }
+    }
     let n = recover_interrupted(engine, &lock_free).await?;
     for p in storage::remove_leftover_temp_files(&engine.data_dir, |component| {
         matches!(
@@ -125,6 +135,80 @@ async fn clean_up_restore(engine: &Engine, job_id: i64) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What recovery found for one interrupted swap.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recovered {
+    /// Nothing had been renamed: the live database accepts connections again.
+    NotStarted,
+    /// The live database had been set aside: it has its name back.
+    Undone,
+    /// Both renames were done: recorded as the job would have.
+    Completed,
+}
+
+/// Finishes the swaps of database names a crash interrupted on the target's server (see
+/// `restore::swapping`), for the live databases `is_dead` says no running process holds.
+/// What the server holds says how far each got:
+///
+/// | live name | aside name | what happened                | what is done                  |
+/// |-----------|------------|------------------------------|-------------------------------|
+/// | present   | absent     | nothing renamed yet          | connections allowed again     |
+/// | absent    | present    | live set aside, nothing in   | set-aside database named back |
+/// | present   | present    | both renames done            | recorded as done              |
+///
+/// In every case the live name ends up accepting connections. Returns what became of each.
+pub async fn recover_swaps(
+    engine: &Engine,
+    target: &TargetUrl,
+    is_dead: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<(Swap, Recovered)>> {
+    let mut out = vec![];
+    for s in restores::unfinished_swaps(&engine.db).await? {
+        if s.live != target.database() || !is_dead(&s.live) {
+            continue;
+        }
+        let maintenance = databases::maintenance(target)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let recovered = recover_one(&maintenance, &s)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if recovered == Recovered::Completed {
+            restores::swap_completed(&engine.db, &s).await?;
+        }
+        restores::swap_ended(&engine.db, s.id).await?;
+        tracing::warn!(
+            "the swap of {} into {} (restore {}) was interrupted: {recovered:?}",
+            s.incoming,
+            s.live,
+            s.restore_id
+        );
+        out.push((s, recovered));
+    }
+    Ok(out)
+}
+
+async fn recover_one(client: &Client, s: &Swap) -> Result<Recovered, String> {
+    let live = databases::exists(client, &s.live).await?;
+    let aside = databases::exists(client, &s.aside).await?;
+    let recovered = match (live, aside) {
+        (true, false) => Recovered::NotStarted,
+        (false, true) => {
+            databases::rename(client, &s.aside, &s.live).await?;
+            Recovered::Undone
+        }
+        (true, true) => Recovered::Completed,
+        (false, false) => {
+            return Err(format!(
+                "neither {} nor {} exists on the server: look for the database by hand (SELECT datname FROM pg_database)",
+                s.live, s.aside
+            ))
+        }
+    };
+    databases::allow_connections(client, &s.live, true).await?;
+    Ok(recovered)
 }
 
 /// Removes a temporary file, saying so in the log.

@@ -182,7 +182,7 @@ pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::
                 }
                 // The databases swap restores kept aside go the same way once older
                 // than LIFEBOAT_KEEP_OLD_DATABASES.
-                match super::restore::rollback::prune_kept(engine, engine.target(), &origin).await {
+                match super::restore::kept::prune_kept(engine, engine.target(), &origin).await {
                     Ok(dropped) if !dropped.is_empty() => tracing::info!(
                         "dropped {} kept database(s) older than the keep period: {}",
                         dropped.len(),

@@ -1,12 +1,14 @@
 //! `/api/v1/restores`: start one; read its journal row; roll a swap back; the databases
-//! kept aside by swaps.
+//! kept aside by swaps (listed, backed up, dropped).
 
 use super::error::AppError;
 use super::extract::{CurrentUser, JsonBody};
 use super::state::AppState;
-use crate::engine::restore::{self, rollback};
+use crate::engine::restore::{self, kept, rollback};
 use crate::store::restores as journal;
-use app::api::{KeptDatabase, Restore, RestoreStart, StartedRestore, StartedRollback};
+use app::api::{
+    KeptDatabase, Restore, RestorePlan, RestoreStart, StartedJob, StartedRestore, StartedRollback,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -15,8 +17,13 @@ use axum::{Json, Router};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/restores", post(start))
+        .route("/restores/plan", get(plan))
         .route("/restores/kept-databases", get(kept))
         .route("/restores/kept-databases/{name}", delete(drop_kept))
+        .route(
+            "/restores/kept-databases/{name}/final-backup",
+            post(final_backup),
+        )
         .route("/restores/{id}", get(detail))
         .route("/restores/{id}/rollback", post(roll_back))
 }
@@ -57,7 +64,7 @@ async fn kept(
     _user: CurrentUser,
 ) -> Result<Json<Vec<KeptDatabase>>, AppError> {
     Ok(Json(
-        rollback::kept_databases(&st.engine, st.engine.target()).await?,
+        kept::kept_databases(&st.engine, st.engine.target()).await?,
     ))
 }
 
@@ -66,7 +73,7 @@ async fn drop_kept(
     user: CurrentUser,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    rollback::drop_kept(
+    kept::drop_kept(
         &st.engine,
         st.engine.target(),
         &user.origin(),
@@ -75,4 +82,20 @@ async fn drop_kept(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn final_backup(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<StartedJob>), AppError> {
+    let started = kept::final_backup(&st.engine, st.engine.target(), &user.origin(), &name).await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+async fn plan(
+    State(st): State<AppState>,
+    _user: CurrentUser,
+) -> Result<Json<RestorePlan>, AppError> {
+    Ok(Json(restore::plan(&st.engine, st.engine.target()).await?))
 }

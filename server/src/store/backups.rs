@@ -191,6 +191,16 @@ pub async fn detail(db: &SqlitePool, id: i64) -> sqlx::Result<Option<BackupDetai
     }))
 }
 
+/// The newest attempt to back up `database`, whatever its outcome.
+pub async fn newest(db: &SqlitePool, database: &str) -> sqlx::Result<Option<Backup>> {
+    sqlx::query_as(select_backups!(
+        "WHERE database = ? ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(database)
+    .fetch_optional(db)
+    .await
+}
+
 /// The newest successful backup of `database`, by completion time.
 pub async fn last_success(db: &SqlitePool, database: &str) -> sqlx::Result<Option<Backup>> {
     sqlx::query_as(select_backups!(

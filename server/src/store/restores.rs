@@ -289,3 +289,82 @@ pub async fn mark_interrupted(db: &SqlitePool, job_id: i64, message: &str) -> sq
         .await?;
     Ok(())
 }
+
+/// Which swap of names a [`Swap`] row stands for (the `kind` column of `swaps`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "lowercase")]
+pub enum SwapKind {
+    /// The restored database swapped in; the live one set aside.
+    Restore,
+    /// A swap restore undone: the kept database swapped back in.
+    Rollback,
+}
+
+/// A swap of database names in progress, or interrupted: `incoming` is to take the name
+/// `live`, whose database is set aside as `aside`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Swap {
+    pub id: i64,
+    pub restore_id: i64,
+    pub kind: SwapKind,
+    pub live: String,
+    pub incoming: String,
+    pub aside: String,
+}
+
+/// Writes down a swap before its first statement; returns its id.
+pub async fn swap_begins(
+    db: &SqlitePool,
+    restore_id: i64,
+    kind: SwapKind,
+    live: &str,
+    incoming: &str,
+    aside: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO swaps (restore_id, kind, live, incoming, aside, started_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(restore_id)
+    .bind(kind)
+    .bind(live)
+    .bind(incoming)
+    .bind(aside)
+    .bind(Utc::now())
+    .fetch_one(db)
+    .await
+}
+
+/// The swap is over (done or undone).
+pub async fn swap_ended(db: &SqlitePool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM swaps WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Swaps that began and never ended: the process died in between.
+pub async fn unfinished_swaps(db: &SqlitePool) -> sqlx::Result<Vec<Swap>> {
+    sqlx::query_as("SELECT id, restore_id, kind, live, incoming, aside FROM swaps ORDER BY id")
+        .fetch_all(db)
+        .await
+}
+
+/// A swap found complete after a crash: the restore's (or roll back's) database set aside
+/// is recorded as if the job had recorded it (no offline time was measured).
+pub async fn swap_completed(db: &SqlitePool, s: &Swap) -> sqlx::Result<()> {
+    let q = match s.kind {
+        SwapKind::Restore => {
+            "UPDATE restores SET kept_database = ? WHERE id = ? AND kept_database IS NULL"
+        }
+        SwapKind::Rollback => {
+            "UPDATE restores SET rolled_back_database = ?, rolled_back_at = ? WHERE id = ? AND rolled_back_database IS NULL"
+        }
+    };
+    let mut query = sqlx::query(q).bind(&s.aside);
+    if s.kind == SwapKind::Rollback {
+        query = query.bind(Utc::now());
+    }
+    query.bind(s.restore_id).execute(db).await?;
+    Ok(())
+}

@@ -13,3 +13,4 @@ mod schedule;
 mod setup_and_audit;
 mod support;
 mod swap;
+mod swap_recovery;

@@ -59,6 +59,41 @@ impl TestApp {
         r.json().await.expect("kept json")
     }
 
+    /// The kept database `name` once its final backup has ended (succeeded or not).
+    async fn final_backup_ended(&self, name: &str) -> KeptDatabase {
+        for _ in 0..600 {
+            let list = self.kept().await;
+            let k = list.iter().find(|k| k.name == name).expect("listed");
+            if matches!(
+                k.final_backup_status.as_deref(),
+                Some(s) if s != "running"
+            ) {
+                return k.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the final backup of {name} did not end within a minute");
+    }
+
+    async fn plan(&self) -> app::api::RestorePlan {
+        let r = self
+            .client
+            .get(self.url("/api/v1/restores/plan"))
+            .send()
+            .await
+            .expect("plan");
+        assert_eq!(r.status(), 200);
+        r.json().await.expect("plan json")
+    }
+
+    async fn drop_kept(&self, name: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(&format!("/api/v1/restores/kept-databases/{name}")))
+            .send()
+            .await
+            .expect("delete")
+    }
+
     async fn roll_back(&self, id: i64) -> reqwest::Response {
         self.client
             .post(self.url(&format!("/api/v1/restores/{id}/rollback")))
@@ -90,6 +125,20 @@ async fn a_swap_restore_loses_no_write_proves_its_rows_and_rolls_back_in_seconds
     let up = app
         .uploaded("src.dump", std::fs::read(&file).expect("read"))
         .await;
+
+    // The confirmation learns what will run and what it keeps aside.
+    let plan = app.plan().await;
+    assert_eq!(
+        (plan.database.as_str(), plan.strategy.as_str()),
+        ("lb_sw_dst", "swap")
+    );
+    assert!(
+        plan.reason.contains("may create databases"),
+        "{}",
+        plan.reason
+    );
+    assert!(plan.database_size_bytes.is_some_and(|b| b > 1_000_000));
+    assert_eq!(plan.keep_old_databases_secs, 7 * 86_400);
 
     let stop = Arc::new(AtomicBool::new(false));
     let writing = tokio::spawn(writer(target.clone(), stop.clone()));
@@ -172,12 +221,28 @@ async fn a_swap_restore_loses_no_write_proves_its_rows_and_rolls_back_in_seconds
         .get(0);
     assert_eq!(work_mem, "12MB");
 
-    // No write lost: every row the writer saw committed is in the kept database.
+    // No write lost: every row the writer saw committed is in the kept database, and in
+    // the final backup Lifeboat takes of it (kind safety, pinned, under its own name).
     assert!(
         committed.len() > 20,
         "the writer wrote: {}",
         committed.len()
     );
+    let k = app.final_backup_ended(&kept).await;
+    assert_eq!(k.final_backup_status.as_deref(), Some("succeeded"));
+    assert_eq!(k.drop_refusal, None);
+    let last = app
+        .backup_detail(k.final_backup_id.expect("final backup"))
+        .await
+        .backup;
+    assert_eq!((last.kind.as_str(), last.pinned), ("safety", true));
+    assert_eq!(last.database, kept);
+    let in_final = archived_numbers(
+        &app.data_dir.path().join(last.location.expect("location")),
+        "writes",
+    );
+    let missing: Vec<&i64> = committed.iter().filter(|n| !in_final.contains(n)).collect();
+    assert!(missing.is_empty(), "not in the final backup: {missing:?}");
     sql(
         &pg_url(),
         &format!("ALTER DATABASE \"{kept}\" ALLOW_CONNECTIONS true"),
@@ -237,24 +302,16 @@ async fn a_swap_restore_loses_no_write_proves_its_rows_and_rolls_back_in_seconds
     assert_eq!(audit[0].outcome, outcome::SUCCESS);
     assert_eq!(audit[0].details["offline_ms"], back);
 
-    // Dropped by hand, audited.
-    let r = app
-        .client
-        .delete(app.url(&format!("/api/v1/restores/kept-databases/{aside}")))
-        .send()
-        .await
-        .expect("delete");
+    // Dropped by hand once its own final backup succeeded, audited.
+    let k = app.final_backup_ended(&aside).await;
+    assert_eq!(k.final_backup_status.as_deref(), Some("succeeded"));
+    let r = app.drop_kept(&aside).await;
     assert_eq!(r.status(), 204);
     assert!(databases_like("lb_sw_dst__lifeboat_%").await.is_empty());
     assert!(app.kept().await.is_empty());
     let audit = app.audit_with(audit_action::KEPT_DATABASE_DROP).await;
     assert_eq!(audit[0].details["database"], aside.as_str());
-    let r = app
-        .client
-        .delete(app.url("/api/v1/restores/kept-databases/postgres"))
-        .send()
-        .await
-        .expect("delete");
+    let r = app.drop_kept("postgres").await;
     assert_eq!(r.status(), 404, "only databases Lifeboat kept");
 }
 
@@ -406,6 +463,9 @@ async fn a_role_without_createdb_restores_in_place_keeping_the_application_out()
         .await;
     let m = refusal(swap).await;
     assert!(m.contains("CREATEDB") && m.contains("in_place"), "{m}");
+    let plan = app.plan().await;
+    assert_eq!(plan.strategy, "in_place");
+    assert!(plan.reason.contains("CREATEDB"), "{}", plan.reason);
 
     let stop = Arc::new(AtomicBool::new(false));
     let writing = tokio::spawn(writer(
@@ -560,4 +620,121 @@ async fn a_copy_restores_into_a_new_database_and_leaves_the_live_one() {
     let audit = app.audit_with(audit_action::RESTORE).await;
     assert_eq!(audit[0].details["strategy"], "copy");
     assert_eq!(audit[0].details["new_database"], "lb_sw_copy_new");
+}
+
+#[tokio::test]
+async fn a_kept_database_whose_final_backup_failed_is_never_dropped_until_it_succeeds() {
+    let source = sample_database("lb_sw_only_src", 1_000).await;
+    let target = sample_database("lb_sw_only_dst", 1_000).await;
+    sql(&target, "UPDATE marker SET v = 'only here'").await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("src.dump");
+    dump(&source, &file);
+    // Fault injector: pg_dump fails on kept databases while the flag file exists.
+    let flag = tmp.path().join("fail-final-backups");
+    std::fs::write(&flag, "").expect("flag");
+    let tools = fake_pg_dump(&format!(
+        "case \"$*\" in *__lifeboat_*) if [ -e '{}' ]; then echo 'pg_dump: error: injected failure' >&2; exit 1; fi;; esac\nexec \"$REAL\" \"$@\"",
+        flag.display()
+    ));
+    let app = TestApp::signed_in(Options {
+        env: vec![("LIFEBOAT_PG_BIN_DIR", tools.path().display().to_string())],
+        target: Some(target.clone()),
+    })
+    .await;
+    let up = app
+        .uploaded("src.dump", std::fs::read(&file).expect("read"))
+        .await;
+    let (started, events) = app
+        .restored(serde_json::json!({ "upload_id": up.upload_id, "confirm": "lb_sw_only_dst" }))
+        .await;
+    let done = events.last().expect("last");
+    assert_eq!(done.status, job_status::SUCCEEDED, "{:?}", done.message);
+    let kept = app
+        .restore_row(started.restore_id)
+        .await
+        .kept_database
+        .expect("kept");
+
+    // The final backup failed: the kept database is the only copy of its state.
+    let k = app.final_backup_ended(&kept).await;
+    assert_eq!(k.final_backup_status.as_deref(), Some("failed"));
+    let why = k.drop_refusal.clone().expect("a reason not to drop");
+    assert!(
+        why.contains("only copy") && why.contains("injected failure"),
+        "{why}"
+    );
+    let m = refusal(app.drop_kept(&kept).await).await;
+    assert!(
+        m.contains("was not dropped") && m.contains("only copy"),
+        "{m}"
+    );
+    // Not even once older than the keep period: pruning takes the backup again instead.
+    let pruned = server::engine::restore::kept::prune_kept(
+        &app.server.state.engine,
+        app.server.state.engine.target(),
+        &server::store::audit::Origin::default().with_actor("test"),
+    )
+    .await
+    .expect("prune");
+    assert!(pruned.is_empty());
+    assert_eq!(
+        databases_like("lb_sw_only_dst__lifeboat_%").await,
+        std::slice::from_ref(&kept)
+    );
+    let again = app.final_backup_ended(&kept).await;
+    assert_eq!(again.final_backup_status.as_deref(), Some("failed"));
+    assert!(
+        again.final_backup_id > k.final_backup_id,
+        "taken again: {:?} after {:?}",
+        again.final_backup_id,
+        k.final_backup_id
+    );
+    // It refuses connections again once that backup has ended (only its dump may connect).
+    let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let mut allowed = true;
+    for _ in 0..50 {
+        allowed = client
+            .query_one(
+                "SELECT datallowconn FROM pg_database WHERE datname = $1",
+                &[&kept],
+            )
+            .await
+            .expect("datallowconn")
+            .get(0);
+        if !allowed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!allowed, "{kept} still accepts connections");
+
+    // Once the fault is gone, taking it again by hand succeeds, and the drop goes through.
+    std::fs::remove_file(&flag).expect("unflag");
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/restores/kept-databases/{kept}/final-backup"
+        )))
+        .send()
+        .await
+        .expect("final backup");
+    assert_eq!(r.status(), 202);
+    let k = app.final_backup_ended(&kept).await;
+    assert_eq!(k.final_backup_status.as_deref(), Some("succeeded"));
+    let b = app
+        .backup_detail(k.final_backup_id.expect("id"))
+        .await
+        .backup;
+    assert_eq!(
+        (b.database.as_str(), b.kind.as_str(), b.pinned),
+        (kept.as_str(), "safety", true)
+    );
+    assert_eq!(app.drop_kept(&kept).await.status(), 204);
+    assert!(databases_like("lb_sw_only_dst__lifeboat_%")
+        .await
+        .is_empty());
 }

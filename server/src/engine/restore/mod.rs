@@ -16,8 +16,10 @@
 //! strategy, the safety backup and the outcome. [`rollback`] swaps a swap restore back.
 
 mod in_place;
+pub mod kept;
 mod new_db;
 pub mod rollback;
+pub mod swapping;
 
 use super::run::{self, JobHandle, LockError, Outcome};
 use super::{backup, upload, Engine};
@@ -34,8 +36,8 @@ use crate::store::jobs::{JobKind, JobStatus};
 use crate::store::restores::{self as journal, NewRestore, RestoreStatus, Source};
 use crate::target::TargetUrl;
 use app::api::{
-    audit_action, outcome, phase, Job, PhaseTiming, RestoreOptions, RestoreRequest, RestoreStart,
-    RestoreStrategy, StartedRestore, TableProof,
+    audit_action, outcome, phase, Job, PhaseTiming, RestoreOptions, RestorePlan, RestoreRequest,
+    RestoreStart, RestoreStrategy, StartedRestore, TableProof,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -249,6 +251,31 @@ pub async fn start(
     ))
 }
 
+/// What a restore into `target` without a chosen strategy would do, and what a swap
+/// would keep aside, for the confirmation.
+pub async fn plan(
+    engine: &Engine,
+    target: Option<&TargetUrl>,
+) -> Result<RestorePlan, RestoreError> {
+    let Some(target) = target else {
+        return Err(RestoreError::Refused(
+            "No target database is configured (set LIFEBOAT_TARGET_URL): there is nothing to restore into.".into(),
+        ));
+    };
+    let (strategy, reason) = choose(target, None, None).await?;
+    let database_size_bytes = match databases::maintenance(target).await {
+        Ok(client) => databases::size(&client, &target.database()).await.ok(),
+        Err(_) => None,
+    };
+    Ok(RestorePlan {
+        database: target.database(),
+        strategy: strategy.as_str().into(),
+        reason,
+        database_size_bytes,
+        keep_old_databases_secs: engine.keep_old_databases.as_secs(),
+    })
+}
+
 /// Which strategy runs, and why, in words: the one asked for if the server allows it,
 /// else `swap` when the role may create databases and nothing ties the live one to its
 /// name, else `in_place`.
@@ -385,7 +412,12 @@ impl Run {
             Err(stop) => (stop.status, stop.message),
         };
         let id = handle.id;
-        match self.conclude(handle, status, message).await {
+        let concluded = self.conclude(handle, status, message).await;
+        if let (JobStatus::Succeeded, Some(kept)) = (status, &self.kept_database) {
+            // Nobody can write to it any more: back up its last state.
+            kept::start_final_backup(&self.engine, &self.target, &self.origin, kept).await;
+        }
+        match concluded {
             Ok(job) => job,
             Err(e) => {
                 tracing::error!(job = id, "could not record the end of restore job: {e:#}");

@@ -8,6 +8,7 @@ use crate::pgtools::restore::Entries;
 use crate::pgtools::rows::RowCounts;
 use crate::storage::human_bytes;
 use crate::store::jobs::JobStatus;
+use crate::store::restores::SwapKind;
 use app::api::{phase, RestoreStrategy};
 use std::path::Path;
 use std::time::Instant;
@@ -145,7 +146,16 @@ impl Run {
             .await;
         let t = Instant::now();
         let kept = databases::kept_name(&self.database, Kept::Before, chrono::Utc::now());
-        let swapped = databases::swap(&maintenance, &self.database, &new, &kept).await;
+        let swapped = super::swapping::swap(
+            &self.engine,
+            &maintenance,
+            self.restore_id,
+            SwapKind::Restore,
+            &self.database,
+            &new,
+            &kept,
+        )
+        .await;
         self.timings.push(run::timing(SWAP_TIMING, t));
         match swapped {
             Ok(offline_ms) => {

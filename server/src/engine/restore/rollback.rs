@@ -1,6 +1,5 @@
-//! Undoing a swap restore by swapping back (seconds, whatever the size), and the
-//! databases swaps keep aside on the server: listed, dropped by hand, and dropped once
-//! older than the keep period.
+//! Undoing a swap restore by swapping back (seconds, whatever the size). The restored
+//! database is set aside (see [`super::kept`]), never dropped here.
 
 use super::RestoreError;
 use crate::databases::{self, Kept};
@@ -8,9 +7,9 @@ use crate::engine::run::{self, Outcome};
 use crate::engine::Engine;
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::jobs::{JobKind, JobStatus};
-use crate::store::restores as journal;
+use crate::store::restores::{self as journal, SwapKind};
 use crate::target::TargetUrl;
-use app::api::{audit_action, outcome, phase, Job, KeptDatabase, RestoreStrategy, StartedRollback};
+use app::api::{audit_action, outcome, phase, Job, RestoreStrategy, StartedRollback};
 use chrono::Utc;
 use tracing::Instrument;
 
@@ -84,7 +83,16 @@ pub async fn start(
         async move {
             let _lock = lock;
             let aside = databases::kept_name(&database, Kept::RolledBack, Utc::now());
-            let swapped = databases::swap(&maintenance, &database, &kept, &aside).await;
+            let swapped = super::swapping::swap(
+                &engine,
+                &maintenance,
+                restore_id,
+                SwapKind::Rollback,
+                &database,
+                &kept,
+                &aside,
+            )
+            .await;
             let (status, message, offline_ms) = match &swapped {
                 Ok(ms) => (
                     JobStatus::Succeeded,
@@ -126,118 +134,21 @@ pub async fn start(
                 },
             )
             .await;
-            match run::finish_job(handle, Outcome { status, message }).await {
+            let job = match run::finish_job(handle, Outcome { status, message }).await {
                 Ok(job) => job,
                 Err(e) => {
                     tracing::error!(job = job_id, "could not record the end of the roll back: {e}");
                     run::unrecorded(job_id, JobKind::Restore, &database)
                 }
+            };
+            // The restored database, with whatever was written to it since the swap, is
+            // now the only copy of that state: back it up.
+            if offline_ms.is_some() {
+                super::kept::start_final_backup(&engine, &target, &origin, &aside).await;
             }
+            job
         }
         .instrument(span),
     );
     Ok((StartedRollback { job_id }, task))
-}
-
-/// The databases kept aside for the target database, with the restore each belongs to.
-pub async fn kept_databases(
-    engine: &Engine,
-    target: Option<&TargetUrl>,
-) -> Result<Vec<KeptDatabase>, RestoreError> {
-    let Some(target) = target else {
-        return Ok(vec![]);
-    };
-    let maintenance = databases::maintenance(target)
-        .await
-        .map_err(|e| RestoreError::Internal(anyhow::anyhow!(e)))?;
-    let found = databases::kept(&maintenance, &target.database())
-        .await
-        .map_err(|e| RestoreError::Internal(anyhow::anyhow!(e)))?;
-    let keep = chrono::Duration::from_std(engine.keep_old_databases).unwrap_or_default();
-    let now = Utc::now();
-    let mut out = vec![];
-    for k in found {
-        let restore = journal::by_kept_database(&engine.db, &k.name).await?;
-        out.push(KeptDatabase {
-            role: k.kind.as_str().into(),
-            restore_id: restore.map(|r| r.id),
-            created_at: Some(k.at),
-            age_seconds: Some((now - k.at).num_seconds()),
-            drop_after: Some(k.at + keep),
-            size_bytes: k.size_bytes,
-            name: k.name,
-        });
-    }
-    Ok(out)
-}
-
-/// Drops one kept database (only one Lifeboat kept for the target), audited.
-pub async fn drop_kept(
-    engine: &Engine,
-    target: Option<&TargetUrl>,
-    origin: &Origin,
-    name: &str,
-    reason: &str,
-) -> Result<(), RestoreError> {
-    let target = target.ok_or_else(no_target)?;
-    let database = target.database();
-    let maintenance = databases::maintenance(target)
-        .await
-        .map_err(|e| RestoreError::Internal(anyhow::anyhow!(e)))?;
-    let found = databases::kept(&maintenance, &database)
-        .await
-        .map_err(|e| RestoreError::Internal(anyhow::anyhow!(e)))?;
-    let Some(k) = found.iter().find(|k| k.name == name) else {
-        return Err(RestoreError::NotFound(format!(
-            "There is no database {name} kept aside for {database}."
-        )));
-    };
-    let _lock = run::lock(engine, &database).await?;
-    let dropped = databases::drop_database(&maintenance, name).await;
-    audit::record(
-        &engine.db,
-        origin,
-        Entry {
-            action: audit_action::KEPT_DATABASE_DROP,
-            target: Some(&database),
-            outcome: if dropped.is_ok() {
-                outcome::SUCCESS
-            } else {
-                outcome::FAILURE
-            },
-            details: serde_json::json!({
-                "database": name,
-                "size_bytes": k.size_bytes,
-                "kept_as": k.kind.as_str(),
-                "reason": reason,
-                "error": dropped.as_ref().err(),
-            }),
-        },
-    )
-    .await?;
-    dropped.map_err(|e| RestoreError::Internal(anyhow::anyhow!(e)))
-}
-
-/// Drops the kept databases older than the keep period (`LIFEBOAT_KEEP_OLD_DATABASES`).
-/// Returns their names.
-pub async fn prune_kept(
-    engine: &Engine,
-    target: Option<&TargetUrl>,
-    origin: &Origin,
-) -> Result<Vec<String>, RestoreError> {
-    let mut dropped = vec![];
-    for k in kept_databases(engine, target).await? {
-        if k.drop_after.is_some_and(|at| at <= Utc::now()) {
-            drop_kept(
-                engine,
-                target,
-                origin,
-                &k.name,
-                "older than the keep period",
-            )
-            .await?;
-            dropped.push(k.name);
-        }
-    }
-    Ok(dropped)
 }
