@@ -130,6 +130,22 @@ impl From<RestoreRequest> for RestoreStart {
     }
 }
 
+/// What a restore without a chosen strategy would do here, for the confirmation dialog:
+/// `GET /api/v1/restores/plan`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RestorePlan {
+    pub database: String,
+    /// `swap` or `in_place` (see [`RestoreStrategy`]).
+    pub strategy: String,
+    /// Why, in plain words.
+    pub reason: String,
+    /// The live database's size (`pg_database_size`): what a swap keeps aside on the
+    /// database server.
+    pub database_size_bytes: Option<i64>,
+    /// How long a database set aside by a swap is kept (`LIFEBOAT_KEEP_OLD_DATABASES`).
+    pub keep_old_databases_secs: u64,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct StartedRestore {
     pub job_id: i64,
@@ -173,8 +189,20 @@ pub struct KeptDatabase {
     pub role: String,
     /// The restore it belongs to.
     pub restore_id: Option<i64>,
-    /// When it is dropped unless the admin does it first.
+    /// When it is dropped unless the admin does it first (never before its final backup
+    /// has succeeded).
     pub drop_after: Option<DateTime<Utc>>,
+    /// The backup of its last state that Lifeboat takes once it is set aside (kind
+    /// `safety`, pinned, journaled under this database's name); `None` until one started.
+    #[serde(default)]
+    pub final_backup_id: Option<i64>,
+    /// That backup's status (`running`, `succeeded`, `failed`, …).
+    #[serde(default)]
+    pub final_backup_status: Option<String>,
+    /// Why it may not be dropped yet (it is the only copy of its state until its final
+    /// backup succeeded); `None` when it may.
+    #[serde(default)]
+    pub drop_refusal: Option<String>,
 }
 
 /// One restore in the journal: `GET /api/v1/restores/{id}`.

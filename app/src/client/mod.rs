@@ -186,11 +186,17 @@ pub mod jobs {
 pub mod restores {
     use super::{enc, http, no_body, ClientError, Refusal, API};
     use crate::api::{
-        KeptDatabase, Restore, RestoreRequest, RestoreStart, StartedRestore, StartedRollback,
+        KeptDatabase, Restore, RestorePlan, RestoreRequest, RestoreStart, StartedJob,
+        StartedRestore, StartedRollback,
     };
 
     pub async fn get(id: i64) -> Result<Restore, ClientError> {
         http::get(&format!("{API}/restores/{id}")).await
+    }
+
+    /// What a restore here would do (strategy, why, what a swap keeps aside).
+    pub async fn plan() -> Result<RestorePlan, ClientError> {
+        http::get(&format!("{API}/restores/plan")).await
     }
 
     /// Starts a restore; a refusal keeps the server's body (409 names the running job).
@@ -216,6 +222,15 @@ pub mod restores {
     /// Drops one kept database.
     pub async fn drop_kept_database(name: &str) -> Result<(), ClientError> {
         http::delete(&format!("{API}/restores/kept-databases/{}", enc(name))).await
+    }
+
+    /// Takes the final backup of a kept database again (after a failed attempt).
+    pub async fn final_backup(name: &str) -> Result<StartedJob, Refusal> {
+        http::post_detailed(
+            &format!("{API}/restores/kept-databases/{}/final-backup", enc(name)),
+            &no_body(),
+        )
+        .await
     }
 
     /// Where a `.dump` is sent (by `XMLHttpRequest`, which reports the upload's progress).

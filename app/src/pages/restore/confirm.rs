@@ -4,9 +4,12 @@
 //! the button that opened it.
 
 use super::Candidate;
-use crate::api::{RestoreOptions, RestoreRequest, RestoreStart, RestoreStrategy, StartedRestore};
-use crate::client::Refusal;
+use crate::api::{
+    RestoreOptions, RestorePlan, RestoreRequest, RestoreStart, RestoreStrategy, StartedRestore,
+};
+use crate::client::{self, Refusal};
 use crate::components::{Dialog, FormError};
+use crate::format;
 use leptos::prelude::*;
 
 #[component]
@@ -203,13 +206,46 @@ pub(super) fn ConfirmRestore(
     .into_any()
 }
 
-/// Which strategy runs, and what each does, in one sentence each.
+/// Which strategy runs, and what each does, in one sentence each; what Lifeboat would
+/// choose here and why, and what a swap keeps aside (the live database's size, for how
+/// long), as the server says.
 #[component]
 fn StrategyChoice(
     strategy: RwSignal<Option<RestoreStrategy>>,
     new_database: RwSignal<String>,
     db: Signal<String>,
 ) -> impl IntoView {
+    let plan = LocalResource::new(client::restores::plan);
+    let known = move || plan.get().and_then(Result::ok);
+    let chosen = move || {
+        known().map(|p: RestorePlan| {
+            let name = if p.strategy == RestoreStrategy::Swap.as_str() {
+                "swap"
+            } else {
+                "in place"
+            };
+            view! {
+                <p class="strategy-plan" data-testid="strategy-plan">
+                    "Here Lifeboat would restore by " <strong>{name}</strong> ": " {p.reason}
+                </p>
+            }
+        })
+    };
+    let kept_aside = move || {
+        known().map(|p: RestorePlan| {
+            let size = p
+                .database_size_bytes
+                .map_or_else(|| "as much space as it takes now".into(), format::bytes);
+            view! {
+                <small class="muted" data-testid="strategy-kept-aside">
+                    {format!(
+                        "Kept aside: {size} on the database server, for {} (then dropped, once its final backup has succeeded).",
+                        format::span_secs(p.keep_old_databases_secs)
+                    )}
+                </small>
+            }
+        })
+    };
     let choice = move |value: Option<RestoreStrategy>, label: &'static str, help: String| {
         let testid = value.map_or("strategy-auto", |s| match s {
             RestoreStrategy::Swap => "strategy-swap",
@@ -236,6 +272,7 @@ fn StrategyChoice(
     view! {
         <fieldset class="restore-strategy" data-testid="strategy-choice">
             <legend>"How to restore"</legend>
+            {chosen}
             {choice(
                 None,
                 "Let Lifeboat choose",
@@ -245,9 +282,10 @@ fn StrategyChoice(
                 Some(RestoreStrategy::Swap),
                 "Swap",
                 format!(
-                    "Restored into a new database and checked while {d} stays online; the application is offline only for the swap of names, and the old database is kept aside on the database server (it takes as much space there as {d} does now) for a few days (7 by default) as the instant roll-back point."
+                    "Restored into a new database and checked while {d} stays online; the application is offline only for the swap of names, and the old database is kept aside on the database server as the instant roll-back point, and backed up."
                 ),
             )}
+            {kept_aside}
             {choice(
                 Some(RestoreStrategy::InPlace),
                 "In place",

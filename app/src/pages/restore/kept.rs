@@ -4,7 +4,7 @@
 use super::ask::{Ask, Question};
 use crate::api::KeptDatabase;
 use crate::client;
-use crate::components::{ticking_now, Loaded};
+use crate::components::{ticking_now, Loaded, StatusPill};
 use crate::format::{self, format_time};
 use crate::jobs::Backups;
 use leptos::prelude::*;
@@ -21,7 +21,7 @@ pub(super) fn KeptDatabases(b: Backups) -> impl IntoView {
         <section class="card kept-databases" data-testid="kept-databases" aria-labelledby="kept-title">
             <h2 id="kept-title" class="card-title">"Kept databases"</h2>
             <p class="muted">
-                "Each swap restore keeps the earlier database aside on the database server as an instant roll-back point, and each roll back keeps the restored one. They take space there until they are dropped."
+                "Each swap restore keeps the earlier database aside on the database server as an instant roll-back point, and each roll back keeps the restored one. Lifeboat backs each one up as soon as it is set aside (a pinned safety backup); it takes space on the database server until it is dropped, which happens only after that backup has succeeded."
             </p>
             <Loaded resource=kept loading="Loading the kept databases…" let:list>
                 <KeptTable list dropping />
@@ -52,6 +52,7 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                         <th>"Name"</th>
                         <th class="num">"Size"</th>
                         <th>"Kept"</th>
+                        <th>"Final backup"</th>
                         <th>"Dropped"</th>
                         <th>"Restore"</th>
                         <th></th>
@@ -74,6 +75,12 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                                 "the restored contents, rolled back"
                             };
                             let name = k.name.clone();
+                            let refusal = k.drop_refusal.clone();
+                            let final_backup = FinalBackup {
+                                name: k.name.clone(),
+                                id: k.final_backup_id,
+                                status: k.final_backup_status.clone(),
+                            };
                             view! {
                                 <tr data-testid="kept-row" data-name=k.name.clone() data-role=k.role.clone()>
                                     <td>
@@ -82,6 +89,9 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                                     </td>
                                     <td class="num" data-testid="kept-size">{format::bytes(k.size_bytes)}</td>
                                     <td data-testid="kept-age">{age}</td>
+                                    <td data-testid="kept-final-backup">
+                                        <FinalBackupCell f=final_backup />
+                                    </td>
                                     <td data-testid="kept-drop-after">
                                         {drop_after.map_or_else(|| "—".into(), |d| format_time(&d))}
                                     </td>
@@ -100,6 +110,8 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                                         <button
                                             class="btn btn-quiet"
                                             data-testid="kept-drop"
+                                            disabled=refusal.is_some()
+                                            title=refusal.clone()
                                             on:click=move |_| dropping.set(Some(name.clone()))
                                         >
                                             "Drop"
@@ -114,6 +126,67 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
         </div>
     }
     .into_any()
+}
+
+/// A kept database's final backup, as the table shows it.
+struct FinalBackup {
+    name: String,
+    id: Option<i64>,
+    status: Option<String>,
+}
+
+/// The final backup's state (linked to the backup), and a way to take it again when the
+/// last attempt did not succeed: until one has, the database is the only copy of its
+/// state and is not dropped.
+#[component]
+fn FinalBackupCell(f: FinalBackup) -> impl IntoView {
+    let retry_shown = !matches!(f.status.as_deref(), Some("succeeded" | "running"));
+    let name = f.name.clone();
+    let again = Action::new_local(move |_: &()| {
+        let name = name.clone();
+        async move {
+            client::restores::final_backup(&name)
+                .await
+                .map(|_| ())
+                .map_err(|r| r.error.to_string())
+        }
+    });
+    let state = match (f.id, f.status) {
+        (Some(id), Some(status)) => view! {
+            <a href=format!("/backups/{id}") data-testid="kept-final-link">
+                <StatusPill status />
+            </a>
+        }
+        .into_any(),
+        _ => view! { <span class="muted">"not taken yet"</span> }.into_any(),
+    };
+    view! {
+        {state}
+        {retry_shown
+            .then(|| {
+                view! {
+                    <button
+                        class="btn btn-quiet btn-small"
+                        data-testid="kept-final-again"
+                        disabled=move || again.pending().get()
+                        on:click=move |_| {
+                            again.dispatch(());
+                        }
+                    >
+                        "Take it again"
+                    </button>
+                    {move || {
+                        again
+                            .value()
+                            .get()
+                            .map(|r| match r {
+                                Ok(()) => view! { <span class="cell-sub muted">"started"</span> }.into_any(),
+                                Err(e) => view! { <span class="cell-sub form-error" role="alert">{e}</span> }.into_any(),
+                            })
+                    }}
+                }
+            })}
+    }
 }
 
 /// "Drop this database?": the last word before `DROP DATABASE`.
@@ -153,7 +226,7 @@ fn DropDialog(
         >
             <p>
                 "The database " <code>{name}</code>
-                " is dropped from the database server now: it can no longer be swapped back. Its final backup, if one was taken, stays in the history."
+                " is dropped from the database server now: it can no longer be swapped back. Its final backup stays in the history, pinned."
             </p>
         </Ask>
     }
