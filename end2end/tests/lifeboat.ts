@@ -1,5 +1,6 @@
 // Starts a real Lifeboat for a browser test: the binary that `cargo leptos build` made, a
 // fresh data directory, port 0, and the PostgreSQL cluster of this test run as its target.
+import { expect, Page } from "@playwright/test";
 import { execFileSync, spawn, ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,10 +71,38 @@ export async function startLifeboat(env: Record<string, string> = {}): Promise<L
   };
 }
 
-/** Runs `sql` with psql against `url` (stops at the first error). */
-export function psql(url: string, sql: string) {
-  const bin = process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, "psql") : "psql";
-  execFileSync(bin, ["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]);
+/** A PostgreSQL client tool of this test run (LIFEBOAT_TEST_PG_BIN_DIR), else from PATH. */
+export function pgBin(name: string): string {
+  return process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, name) : name;
+}
+
+/** Runs `sql` with psql against `url` (stops at the first error); returns what it printed,
+ * unaligned and without headers (one value per line). */
+export function psql(url: string, sql: string): string {
+  return execFileSync(pgBin("psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+    .toString()
+    .trim();
+}
+
+/** Drags `bytes` as a file named `name` over the drop zone and drops it there. */
+export async function dropFile(page: Page, name: string, bytes: Buffer) {
+  const dataTransfer = await page.evaluateHandle(
+    ({ b64, name }) => {
+      const raw = atob(b64);
+      const data = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([data], name, { type: "application/octet-stream" }));
+      return dt;
+    },
+    { b64: bytes.toString("base64"), name },
+  );
+  const zone = page.getByTestId("drop-zone");
+  await zone.dispatchEvent("dragenter", { dataTransfer });
+  await zone.dispatchEvent("dragover", { dataTransfer });
+  await expect(zone).toHaveClass(/drop-zone-over/);
+  await zone.dispatchEvent("drop", { dataTransfer });
+  await expect(zone).not.toHaveClass(/drop-zone-over/);
 }
 
 /** Creates the database `name` afresh in the test cluster, owned by a new login role

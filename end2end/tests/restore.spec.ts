@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLifeboat, Lifeboat } from "./lifeboat";
+import { dropFile, pgBin, psql, startLifeboat, Lifeboat } from "./lifeboat";
 
 let lb: Lifeboat;
 let url: string;
@@ -15,16 +15,6 @@ let work: string;
 let dumpPath: string;
 const DB = "e2e_restore";
 const PASSWORD = "a long enough passphrase";
-
-function pgBin(name: string): string {
-  return process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, name) : name;
-}
-
-function psql(target: string, sql: string): string {
-  return execFileSync(pgBin("psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", target, "-c", sql])
-    .toString()
-    .trim();
-}
 
 /** What the test looks at: the marker rows and how many items there are. */
 function state(): { markers: string; items: string } {
@@ -85,27 +75,6 @@ async function openRestorePage(page: Page) {
   await expect(page).toHaveURL(/\/restore$/);
   await expect(page.getByTestId("restore-target")).toHaveText(DB);
   await expect(page.getByTestId("drop-zone")).toHaveAttribute("data-ready", "true");
-}
-
-/** Drags `bytes` as a file named `name` over the drop zone and drops it there. */
-async function dropFile(page: Page, name: string, bytes: Buffer) {
-  const dataTransfer = await page.evaluateHandle(
-    ({ b64, name }) => {
-      const raw = atob(b64);
-      const data = new Uint8Array(raw.length);
-      for (let i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
-      const dt = new DataTransfer();
-      dt.items.add(new File([data], name, { type: "application/octet-stream" }));
-      return dt;
-    },
-    { b64: bytes.toString("base64"), name },
-  );
-  const zone = page.getByTestId("drop-zone");
-  await zone.dispatchEvent("dragenter", { dataTransfer });
-  await zone.dispatchEvent("dragover", { dataTransfer });
-  await expect(zone).toHaveClass(/drop-zone-over/);
-  await zone.dispatchEvent("drop", { dataTransfer });
-  await expect(zone).not.toHaveClass(/drop-zone-over/);
 }
 
 /** Records every phase the page shows from now on (checked every 20 ms). */

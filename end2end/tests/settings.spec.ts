@@ -5,22 +5,15 @@
 // appears in the history and in the status strip, and retention then marks the older
 // backups deleted.
 import { test, expect, Page } from "@playwright/test";
-import { execFileSync } from "node:child_process";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
-import { join } from "node:path";
-import { startLifeboat, Lifeboat } from "./lifeboat";
+import { psql, startLifeboat, Lifeboat } from "./lifeboat";
 
 let lb: Lifeboat;
 let receiver: Server;
 const received: any[] = [];
 const DB = "e2e_settings";
 const PASSWORD = "a long enough passphrase";
-
-function psql(url: string, sql: string) {
-  const bin = process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, "psql") : "psql";
-  execFileSync(bin, ["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]);
-}
 
 test.beforeAll(async () => {
   // A local webhook receiver: every JSON body Lifeboat posts is kept.

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLifeboat, Lifeboat } from "./lifeboat";
+import { dropFile, pgBin, psql, startLifeboat, Lifeboat } from "./lifeboat";
 
 let lb: Lifeboat;
 let url: string;
@@ -15,16 +15,6 @@ let work: string;
 let dumpPath: string;
 const DB = "e2e_swap";
 const PASSWORD = "a long enough passphrase";
-
-function pgBin(name: string): string {
-  return process.env.LIFEBOAT_TEST_PG_BIN_DIR ? join(process.env.LIFEBOAT_TEST_PG_BIN_DIR, name) : name;
-}
-
-function psql(target: string, sql: string): string {
-  return execFileSync(pgBin("psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", target, "-c", sql])
-    .toString()
-    .trim();
-}
 
 const markers = () => psql(url, "SELECT string_agg(id::text, ',' ORDER BY id) FROM marker");
 
@@ -53,22 +43,22 @@ test.afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function dropFile(page: Page, name: string, bytes: Buffer) {
-  const dataTransfer = await page.evaluateHandle(
-    ({ b64, name }) => {
-      const raw = atob(b64);
-      const data = new Uint8Array(raw.length);
-      for (let i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
-      const dt = new DataTransfer();
-      dt.items.add(new File([data], name, { type: "application/octet-stream" }));
-      return dt;
-    },
-    { b64: bytes.toString("base64"), name },
-  );
-  const zone = page.getByTestId("drop-zone");
-  await zone.dispatchEvent("dragenter", { dataTransfer });
-  await zone.dispatchEvent("dragover", { dataTransfer });
-  await zone.dispatchEvent("drop", { dataTransfer });
+/** Waits (through the API) until the final backup of kept database `name` has succeeded,
+ * then opens restore `restoreId`'s result again to show it. */
+async function finalBackupSucceeded(page: Page, name: string, restoreId: number) {
+  await expect
+    .poll(
+      async () => {
+        const r = await page.request.get(lb.base + "/api/v1/restores/kept-databases");
+        const list: { name: string; final_backup_status: string | null }[] = await r.json();
+        return list.find((k) => k.name === name)?.final_backup_status;
+      },
+      { timeout: 60_000 },
+    )
+    .toBe("succeeded");
+  await page.goto(`${lb.base}/restore?restore=${restoreId}`);
+  await expect(page.locator(`[data-testid="restore-result"][data-restore-id="${restoreId}"]`)).toBeVisible();
+  await expect(page.locator(`[data-testid="kept-row"][data-name="${name}"]`)).toBeVisible();
 }
 
 test("swap restore → proof and offline time → roll back → kept databases", async ({ page }) => {
@@ -91,6 +81,10 @@ test("swap restore → proof and offline time → roll back → kept databases",
   const dialog = page.getByTestId("restore-dialog");
   await expect(dialog.getByTestId("strategy-choice")).toContainText("offline only for the swap");
   await expect(dialog.getByTestId("strategy-choice")).toContainText("kept out of");
+  // What Lifeboat would choose here and why, and what a swap keeps aside.
+  await expect(dialog.getByTestId("strategy-plan")).toContainText("Here Lifeboat would restore by swap");
+  await expect(dialog.getByTestId("strategy-plan")).toContainText("may create databases");
+  await expect(dialog.getByTestId("strategy-kept-aside")).toHaveText(/^Kept aside: \d+(\.\d)? (kB|MB) on the database server, for 7 d /);
   await dialog.getByTestId("strategy-swap").check();
   await dialog.getByTestId("confirm-name").fill(DB);
   const answer = page.waitForResponse(
@@ -126,6 +120,10 @@ test("swap restore → proof and offline time → roll back → kept databases",
   await expect(keptRow).toHaveAttribute("data-role", "before");
   await expect(keptRow.getByTestId("kept-restore")).toHaveText(`Restore #${started.restore_id}`);
   await expect(keptRow.getByTestId("kept-size")).toHaveText(/\d/);
+  // Lifeboat backs the kept database up; until that has succeeded it cannot be dropped.
+  await finalBackupSucceeded(page, kept, started.restore_id);
+  await expect(keptRow.getByTestId("kept-final-backup").getByTestId("backup-status-pill")).toHaveText("succeeded");
+  await expect(keptRow.getByTestId("kept-drop")).toBeEnabled();
 
   // Roll back: the dialog says the restored database is kept aside, not dropped.
   await page.getByTestId("swap-rollback").click();
@@ -146,6 +144,7 @@ test("swap restore → proof and offline time → roll back → kept databases",
   const aside = page.locator('[data-testid="kept-row"][data-role="rolledback"]');
   await expect(aside).toHaveCount(1);
   const asideName = (await aside.getAttribute("data-name")) ?? "";
+  await finalBackupSucceeded(page, asideName, started.restore_id);
   await aside.getByTestId("kept-drop").click();
   await page.getByTestId("drop-kept-confirm").click();
   await expect(page.getByTestId("drop-kept-dialog")).toBeHidden();
