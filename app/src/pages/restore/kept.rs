@@ -119,6 +119,7 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                                     </td>
                                 </tr>
                             }
+                            .into_any()
                         })
                         .collect_view()}
                 </tbody>
