@@ -90,11 +90,15 @@ pub enum Command {
     /// Re-check stored backups: hash and full read of the local file, and the offsite
     /// copy's size and hash. Corrupted ones are marked and an alert is sent.
     Verify {
-        /// One backup; without it, --all is needed.
+        /// One backup; without it, --all (or --restore) is needed.
         id: Option<i64>,
         /// Every stored backup of the target.
         #[arg(long, conflicts_with = "id")]
         all: bool,
+        /// Test-restore backup ID: restore it into a scratch database (on the target's
+        /// server, or LIFEBOAT_VERIFY_URL's), prove its row counts, drop it.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["id", "all"])]
+        restore: Option<i64>,
     },
     /// Apply the retention policy (LIFEBOAT_RETENTION_KEEP, LIFEBOAT_RETENTION_MAX_AGE)
     /// to the target's backups now.
@@ -175,7 +179,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Rollback { restore_id }) => rollback(config, *restore_id, cli.json).await,
         Some(Command::List { limit }) => list(config, *limit, cli.json).await,
         Some(Command::Prune { dry_run }) => prune(config, *dry_run, cli.json).await,
-        Some(Command::Verify { id, all }) => verify(config, *id, *all, cli.json).await,
+        Some(Command::Verify {
+            restore: Some(id), ..
+        }) => test_restore(config, *id, cli.json).await,
+        Some(Command::Verify { id, all, .. }) => verify(config, *id, *all, cli.json).await,
         Some(Command::User {
             command:
                 UserCommand::Add {
@@ -504,9 +511,47 @@ async fn list(config: Config, limit: i64, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn test_restore(config: Config, id: i64, json: bool) -> anyhow::Result<()> {
+    let engine = startup::open_engine(&config, startup::resolve_target(&config)).await?;
+    let (started, task) =
+        crate::engine::test_restore::start(&engine, Some(id), &Origin::cli()).await?;
+    if !json {
+        eprintln!(
+            "test restore {} of backup {id} started",
+            started.test_restore_id
+        );
+    }
+    task.await?;
+    let t = store::test_restores::get(engine.db(), started.test_restore_id)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "test restore {} is not in the journal",
+                started.test_restore_id
+            )
+        })?;
+    let ok = t.status == "succeeded";
+    if !ok && engine.alerts().configured() {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!(
+            "backup {id}: {} — {}",
+            if ok { "RESTORABLE" } else { "NOT PROVEN" },
+            t.message.clone().unwrap_or_default()
+        );
+    }
+    if !ok {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
+
 async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyhow::Result<()> {
     if id.is_none() && !all {
-        anyhow::bail!("say which backup: `lifeboat verify ID`, or `lifeboat verify --all`");
+        anyhow::bail!("say which backup: `lifeboat verify ID`, `lifeboat verify --all`, or `lifeboat verify --restore ID`");
     }
     let engine = startup::open_engine(&config, startup::resolve_target(&config)).await?;
     let ids: Vec<i64> = match id {

@@ -56,6 +56,16 @@ pub fn restore_name(database: &str, id: i64) -> String {
     derived_name(database, &format!("restore_{id}"))
 }
 
+/// What the test restores of `database` are known by (their jobs and their lock).
+pub fn tests_name(database: &str) -> String {
+    derived_name(database, "test")
+}
+
+/// The scratch database test restore `id` restores into (dropped at its end).
+pub fn test_name(database: &str, id: i64) -> String {
+    derived_name(database, &format!("test_{id}"))
+}
+
 /// The name a database is kept aside under.
 pub fn kept_name(database: &str, kind: Kept, at: DateTime<Utc>) -> String {
     derived_name(database, &format!("{}_{}", kind.as_str(), at.format(STAMP)))
@@ -228,6 +238,17 @@ pub async fn create_like(client: &Client, live: &str, new: &str) -> Result<Vec<S
         }
     }
     Ok(not_copied)
+}
+
+/// Creates an empty database `name` from template0, owned by the connecting role.
+pub async fn create_empty(client: &Client, name: &str) -> Result<(), String> {
+    client
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE template0",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(sql_error(&format!("cannot create the database {name}")))
 }
 
 /// The size of database `name` on disk, in bytes.
@@ -515,6 +536,12 @@ mod tests {
         assert_eq!(parse_kept(&n), Some((Kept::RolledBack, at)));
         assert!(restore_name(&long, 12).ends_with("__lifeboat_restore_12"));
         assert_eq!(parse_kept("shop__lifeboat_restore_12"), None);
+        assert_eq!(test_name("shop", 3), "shop__lifeboat_test_3");
+        assert_eq!(
+            parse_kept(&test_name("shop", 3)),
+            None,
+            "never listed as kept"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub struct Server {
     join: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Stopped with the server.
     _scheduler: Option<AbortOnDrop<()>>,
+    _test_restores: Option<AbortOnDrop<()>>,
 }
 
 impl Server {
@@ -103,6 +104,8 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
         upload_ttl: config.upload_ttl,
         restore_jobs: config.restore_jobs,
         keep_old_databases: config.keep_old_databases,
+        test_restore_every: config.test_restore_every,
+        verify_url: config.verify_url.clone(),
         alerts: config.alerts.clone(),
         offsite: config.offsite.clone(),
         schedule: config.scheduler.schedule.clone(),
@@ -141,6 +144,7 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     engine::upload::spawn_sweeper(engine.clone());
     engine::scheduler::load_override(&db, engine.schedule()).await?;
     let scheduler = engine::scheduler::spawn(engine.clone(), config.scheduler.clone());
+    let test_restores = engine::test_restore::spawn_schedule(engine.clone());
 
     if !config.site_dir.join("pkg").is_dir() {
         tracing::warn!(
@@ -195,5 +199,6 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         shutdown: Some(tx),
         join,
         _scheduler: scheduler.map(AbortOnDrop),
+        _test_restores: test_restores.map(AbortOnDrop),
     })
 }

@@ -24,6 +24,7 @@ pub mod event {
     pub const RESTORE: &str = "restore";
     pub const OFFSITE_FAILED: &str = "offsite_failed";
     pub const VERIFY_FAILED: &str = "verify_failed";
+    pub const TEST_RESTORE_FAILED: &str = "test_restore_failed";
     pub const TEST: &str = "test";
 }
 

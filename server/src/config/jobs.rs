@@ -18,6 +18,8 @@ pub(super) struct Jobs {
     pub upload_ttl: Duration,
     pub restore_jobs: u32,
     pub keep_old_databases: Duration,
+    pub test_restore_every: Option<Duration>,
+    pub verify_url: Option<TargetUrl>,
 }
 
 pub(super) fn load(v: &mut Values) -> Jobs {
@@ -47,7 +49,26 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         "LIFEBOAT_KEEP_OLD_DATABASES",
         Duration::from_secs(7 * 24 * 3600),
     );
+    // A test restore of the newest backup this often (`off`: never on a schedule).
+    let test_restore_every = v.parse_or(
+        "LIFEBOAT_TEST_RESTORE_EVERY",
+        Some(Duration::from_secs(7 * 24 * 3600)),
+        |s| match s.trim() {
+            "off" | "never" => Ok(None),
+            other => super::parse::parse_duration(other).and_then(|d| {
+                if d.is_zero() {
+                    Err("a test restore interval must be longer than 0 (or `off`)".to_string())
+                } else {
+                    Ok(Some(d))
+                }
+            }),
+        },
+    );
+    // Test restores go to this server when given, else to the target's own server.
+    let verify_url = v.parse("LIFEBOAT_VERIFY_URL", TargetUrl::parse);
     Jobs {
+        test_restore_every,
+        verify_url,
         restore_jobs,
         keep_old_databases,
         data_dir,

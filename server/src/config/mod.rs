@@ -59,6 +59,10 @@ pub struct Config {
     pub restore_jobs: u32,
     /// How long the databases a swap restore keeps aside are kept (default 7 days).
     pub keep_old_databases: Duration,
+    /// How often the newest backup is test-restored (default 7 days; `None`: off).
+    pub test_restore_every: Option<Duration>,
+    /// The server test restores go to (`None`: the target's own server).
+    pub verify_url: Option<crate::target::TargetUrl>,
     /// Scheduled backups, their retries, and retention.
     pub scheduler: crate::schedule::Settings,
     /// Alert channels and thresholds.
@@ -96,6 +100,8 @@ impl Config {
             upload_ttl: jobs.upload_ttl,
             restore_jobs: jobs.restore_jobs,
             keep_old_databases: jobs.keep_old_databases,
+            test_restore_every: jobs.test_restore_every,
+            verify_url: jobs.verify_url,
             scheduler,
             alerts,
             offsite,

@@ -63,6 +63,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_UPLOAD_TTL", "upload_ttl"),
     ("LIFEBOAT_RESTORE_JOBS", "restore_jobs"),
     ("LIFEBOAT_KEEP_OLD_DATABASES", "keep_old_databases"),
+    ("LIFEBOAT_TEST_RESTORE_EVERY", "test_restore_every"),
+    ("LIFEBOAT_VERIFY_URL", "verify_url"),
     ("LIFEBOAT_SCHEDULE", "schedule"),
     ("LIFEBOAT_SCHEDULE_TZ", "schedule_tz"),
     ("LIFEBOAT_SCHEDULE_ATTEMPTS", "schedule_attempts"),

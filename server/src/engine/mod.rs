@@ -16,6 +16,7 @@ pub mod recovery;
 pub mod restore;
 pub mod run;
 pub mod scheduler;
+pub mod test_restore;
 pub mod upload;
 pub mod verify;
 
@@ -44,6 +45,10 @@ pub struct Settings {
     pub restore_jobs: u32,
     /// How long a database kept aside by a swap restore is kept.
     pub keep_old_databases: Duration,
+    /// How often the newest backup is test-restored (`None`: not on a schedule).
+    pub test_restore_every: Option<Duration>,
+    /// The server test restores go to (`None`: the target's own server).
+    pub verify_url: Option<TargetUrl>,
     pub alerts: crate::alerts::Settings,
     /// Offsite storage, when configured.
     pub offsite: Option<Offsite>,
@@ -63,6 +68,8 @@ pub struct Engine {
     upload_ttl: Duration,
     restore_jobs: u32,
     keep_old_databases: Duration,
+    test_restore_every: Option<Duration>,
+    verify_url: Option<TargetUrl>,
     alerts: Alerter,
     offsite: Option<Offsite>,
     /// The backup schedule in force (environment, or the Settings page).
@@ -84,6 +91,8 @@ impl Engine {
             upload_ttl: settings.upload_ttl,
             restore_jobs: settings.restore_jobs,
             keep_old_databases: settings.keep_old_databases,
+            test_restore_every: settings.test_restore_every,
+            verify_url: settings.verify_url,
         }
     }
 
@@ -98,6 +107,11 @@ impl Engine {
     /// The database this engine protects, if any.
     pub fn target(&self) -> Option<&TargetUrl> {
         self.target.as_ref()
+    }
+
+    /// How often the newest backup is test-restored (`None`: not on a schedule).
+    pub fn test_restore_every(&self) -> Option<Duration> {
+        self.test_restore_every
     }
 
     /// The name of the protected database, if any.

@@ -8,7 +8,7 @@ use crate::storage;
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::jobs::{self as rows, JobKind, JobStatus};
 use crate::store::restores::Swap;
-use crate::store::{backups, restores};
+use crate::store::{backups, restores, test_restores};
 use crate::target::TargetUrl;
 use app::api::{audit_action, outcome};
 use sqlx::SqlitePool;
@@ -47,6 +47,10 @@ pub async fn recover_interrupted(
     let interrupted = sweep_interrupted(&engine.db, is_dead).await?;
     for i in &interrupted {
         let restore = i.kind == JobKind::Restore;
+        if i.kind == JobKind::TestRestore {
+            clean_up_test_restore(engine, i.job_id).await?;
+            continue;
+        }
         let message = if restore {
             "interrupted: Lifeboat stopped while this restore was running; with a single transaction PostgreSQL rolled it back, otherwise roll back with its safety backup"
         } else {
@@ -91,6 +95,26 @@ pub async fn recover_interrupted(
         );
     }
     Ok(interrupted.len())
+}
+
+/// An interrupted test restore: journaled as such, its scratch database dropped (on the
+/// server it went to).
+async fn clean_up_test_restore(engine: &Engine, job_id: i64) -> anyhow::Result<()> {
+    let message = "interrupted: Lifeboat stopped while this test restore was running";
+    test_restores::mark_interrupted(&engine.db, job_id, message).await?;
+    let scratch = test_restores::scratch_of_job(&engine.db, job_id).await?;
+    let server = engine.verify_url.as_ref().or(engine.target.as_ref());
+    if let (Some(scratch), Some(server)) = (scratch, server) {
+        let dropped = match databases::maintenance(server).await {
+            Ok(client) => databases::drop_database(&client, &scratch).await,
+            Err(e) => Err(e),
+        };
+        match dropped {
+            Ok(()) => tracing::info!("dropped {scratch}, left by an interrupted test restore"),
+            Err(e) => tracing::warn!("{scratch}, left by an interrupted test restore: {e}"),
+        }
+    }
+    Ok(())
 }
 
 /// What an interrupted restore left on the database server: the rights to connect an

@@ -1,15 +1,15 @@
-//! `/api/v1/backups`: the history, the status strip, "back up now", pin and delete, and
-//! downloads.
+//! `/api/v1/backups`: the history, the status strip, "back up now", pin and delete,
+//! downloads, and test restores.
 
 use super::error::AppError;
 use super::extract::{CurrentUser, JsonBody};
 use super::state::AppState;
-use crate::engine::{backup, pruning, scheduler};
+use crate::engine::{backup, pruning, scheduler, test_restore};
 use crate::storage;
 use crate::store::audit::{self, Entry};
 use crate::store::backups::{self as journal, Backup, BackupKind, BackupStatus};
-use crate::store::jobs;
-use app::api::{audit_action, outcome, BackupDetail, BackupPage, StartedJob};
+use crate::store::{jobs, test_restores};
+use app::api::{audit_action, outcome, BackupDetail, BackupPage, StartedJob, StartedTestRestore};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/backups/status", get(status))
         .route("/backups/{id}", get(detail).delete(remove))
         .route("/backups/{id}/pin", post(pin))
+        .route("/backups/{id}/test-restore", post(test_restore))
         .route("/backups/{id}/download", get(download))
         .route("/backups/{id}/metadata", get(metadata))
 }
@@ -82,6 +83,10 @@ async fn status(
         },
         None => None,
     };
+    let last_test_restore = match &database {
+        Some(d) => test_restores::newest_for_database(&st.db, d).await?,
+        None => None,
+    };
     Ok(Json(app::api::BackupStatus {
         database,
         last_success: last_success.as_ref().map(Backup::to_wire),
@@ -97,7 +102,18 @@ async fn status(
         offsite_bytes: offsite.map(|o| o.1),
         last_alert: last_alert.as_ref().map(|a| a.0.clone()),
         last_alert_at: last_alert.map(|a| a.1),
+        last_test_restore,
     }))
+}
+
+/// Starts a test restore of one backup: restored into a scratch database, proven, dropped.
+async fn test_restore(
+    State(st): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<StartedTestRestore>), AppError> {
+    let (started, _task) = test_restore::start(&st.engine, Some(id), &user.origin()).await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
 async fn detail(

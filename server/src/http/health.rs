@@ -77,6 +77,42 @@ async fn last_backup_check(st: &AppState) -> Result<String, String> {
     }
 }
 
+/// The last test restore of a backup of the target database proved it restores (none
+/// yet is not a failure: the first one is due by `LIFEBOAT_TEST_RESTORE_EVERY`).
+async fn last_test_restore_check(st: &AppState) -> Result<String, String> {
+    let Some(database) = st.engine.database() else {
+        return Ok("no target database".into());
+    };
+    let last = crate::store::test_restores::newest_for_database(&st.db, &database)
+        .await
+        .map_err(|e| format!("cannot read the journal: {e}"))?;
+    let every = match st.engine.test_restore_every() {
+        Some(d) => format!("every {}", humantime::format_duration(d)),
+        None => "not on a schedule".into(),
+    };
+    let Some(t) = last else {
+        return Ok(format!("no test restore yet (test restores: {every})"));
+    };
+    let hours = (chrono::Utc::now() - t.started_at).num_hours();
+    let age = if hours >= 48 {
+        format!("{} d ago", hours / 24)
+    } else {
+        format!("{hours} h ago")
+    };
+    match t.status.as_str() {
+        "succeeded" | "running" => Ok(format!(
+            "last test restore {age}, {}: {}",
+            t.status,
+            t.message.unwrap_or_default()
+        )),
+        other => Err(format!(
+            "the last test restore ({age}, backup {}) {other}: {}",
+            t.backup_id,
+            t.message.unwrap_or_default()
+        )),
+    }
+}
+
 /// Runs every readiness check (concurrently).
 pub async fn report(st: &AppState) -> ReadyReport {
     let db = async {
@@ -113,6 +149,7 @@ pub async fn report(st: &AppState) -> ReadyReport {
         (Ok(_), None) => Err("no target".into()),
     };
     let last_backup = last_backup_check(st).await;
+    let last_test_restore = last_test_restore_check(st).await;
     let checks = vec![
         check("metadata_db", db),
         check("data_dir", data_dir),
@@ -120,6 +157,7 @@ pub async fn report(st: &AppState) -> ReadyReport {
         check("pg_dump", probe.tool_check("pg_dump")),
         check("pg_restore", probe.tool_check("pg_restore")),
         check("last_backup", last_backup),
+        check("last_test_restore", last_test_restore),
     ];
     ReadyReport {
         ready: checks.iter().all(|c| c.ok),

@@ -124,6 +124,7 @@ impl Backup {
                 .into()
             }),
             offsite_message: self.offsite_message.clone(),
+            restorable: None,
         }
     }
 }
@@ -148,8 +149,16 @@ pub async fn list(db: &SqlitePool, limit: i64, offset: i64) -> sqlx::Result<Back
     let total = sqlx::query_scalar("SELECT COUNT(*) FROM backups")
         .fetch_one(db)
         .await?;
+    let ids: Vec<i64> = items.iter().map(|b| b.id).collect();
+    let mut proven = super::test_restores::newest_of(db, &ids).await?;
     Ok(BackupPage {
-        items: items.iter().map(Backup::to_wire).collect(),
+        items: items
+            .iter()
+            .map(|b| app::api::Backup {
+                restorable: proven.remove(&b.id),
+                ..b.to_wire()
+            })
+            .collect(),
         total,
     })
 }
@@ -180,8 +189,14 @@ pub async fn detail(db: &SqlitePool, id: i64) -> sqlx::Result<Option<BackupDetai
     .bind(id)
     .fetch_one(db)
     .await?;
+    let restorable = super::test_restores::newest_of(db, &[id])
+        .await?
+        .remove(&id);
     Ok(Some(BackupDetail {
-        backup: backup.to_wire(),
+        backup: app::api::Backup {
+            restorable,
+            ..backup.to_wire()
+        },
         tool_output: more.tool_output,
         exit_status: more.exit_status,
         server_version: more.server_version,

@@ -44,6 +44,9 @@ impl std::fmt::Display for JobStatus {
 pub enum JobKind {
     Backup,
     Restore,
+    /// A backup restored into a scratch database and proven.
+    #[sqlx(rename = "test_restore")]
+    TestRestore,
 }
 
 impl JobKind {
@@ -51,6 +54,7 @@ impl JobKind {
         match self {
             JobKind::Backup => "backup",
             JobKind::Restore => "restore",
+            JobKind::TestRestore => "test_restore",
         }
     }
 }

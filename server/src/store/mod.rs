@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod restores;
 pub mod sessions;
 pub mod settings;
+pub mod test_restores;
 pub mod uploads;
 pub mod users;
 

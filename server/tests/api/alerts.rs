@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A local HTTP receiver: records every JSON body posted to it, answers `status`.
-async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+pub(crate) async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     use axum::routing::post;
     let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let sink = got.clone();

@@ -38,7 +38,8 @@ async fn readyz_is_200_when_everything_is_in_place() {
             "target",
             "pg_dump",
             "pg_restore",
-            "last_backup"
+            "last_backup",
+            "last_test_restore"
         ]
     );
     assert!(check(&report, "target").detail.contains("PostgreSQL"));

@@ -14,3 +14,4 @@ mod setup_and_audit;
 mod support;
 mod swap;
 mod swap_recovery;
+mod test_restores;

@@ -378,7 +378,7 @@ struct Stop {
 }
 
 /// How following pg_restore ended, when it did not succeed.
-enum Followed {
+pub(crate) enum Followed {
     Cancelled,
     /// What failed, in words.
     Failed(String),
@@ -571,48 +571,19 @@ impl Run {
         Ok(dir.join(format!("restore-{}.pgpass", self.restore_id)))
     }
 
-    /// Follows a running pg_restore to its end: each object it names moves the progress
-    /// bar through the restore phase; its output is kept for the journal.
+    /// Follows a running pg_restore to its end (see [`follow_pg_restore`]), keeping its
+    /// output for the journal.
     async fn follow(
         &mut self,
         handle: &mut JobHandle,
-        mut running: pgtools::child::Running,
+        running: pgtools::child::Running,
         total: u64,
     ) -> Result<(), Followed> {
-        let total = total.max(1);
-        let mut steps: u64 = 0;
-        let finished = loop {
-            let step = match running.next().await {
-                Ok(step) => step,
-                Err(ChildError::Cancelled { stderr }) => {
-                    self.tool_output = Some(stderr);
-                    return Err(Followed::Cancelled);
-                }
-                Err(e) => return Err(Followed::Failed(e.to_string())),
-            };
-            match step {
-                Step::Exited(f) => break f,
-                Step::Tick => {}
-                Step::Line(line) => {
-                    if let Some(item) = restore_step(&line) {
-                        steps += 1;
-                        let share = (steps as f64 / total as f64).min(0.99);
-                        let pct = RESTORE_SPAN.0 + (RESTORE_SPAN.1 - RESTORE_SPAN.0) * share;
-                        handle
-                            .update(|j| {
-                                j.percent = pct;
-                                j.current_item = Some(item);
-                            })
-                            .await;
-                    }
-                }
-            }
-        };
-        self.tool_output = Some(finished.stderr.clone());
-        match finished.failure() {
-            Some(failure) => Err(Followed::Failed(failure)),
-            None => Ok(()),
+        let (followed, output) = follow_pg_restore(handle, running, total, RESTORE_SPAN).await;
+        if output.is_some() {
+            self.tool_output = output;
         }
+        followed
     }
 
     /// Ends the job and the journal row together, and audits the outcome.
@@ -699,6 +670,49 @@ impl Run {
         });
         Ok(job)
     }
+}
+
+/// Follows a running pg_restore to its end: each object it names moves the progress bar
+/// through `span` (of `total` objects expected). Returns how it ended and its output.
+pub(crate) async fn follow_pg_restore(
+    handle: &mut JobHandle,
+    mut running: pgtools::child::Running,
+    total: u64,
+    span: (f64, f64),
+) -> (Result<(), Followed>, Option<String>) {
+    let total = total.max(1);
+    let mut steps: u64 = 0;
+    let finished = loop {
+        let step = match running.next().await {
+            Ok(step) => step,
+            Err(ChildError::Cancelled { stderr }) => {
+                return (Err(Followed::Cancelled), Some(stderr));
+            }
+            Err(e) => return (Err(Followed::Failed(e.to_string())), None),
+        };
+        match step {
+            Step::Exited(f) => break f,
+            Step::Tick => {}
+            Step::Line(line) => {
+                if let Some(item) = restore_step(&line) {
+                    steps += 1;
+                    let share = (steps as f64 / total as f64).min(0.99);
+                    let pct = span.0 + (span.1 - span.0) * share;
+                    handle
+                        .update(|j| {
+                            j.percent = pct;
+                            j.current_item = Some(item);
+                        })
+                        .await;
+                }
+            }
+        }
+    };
+    let result = match finished.failure() {
+        Some(failure) => Err(Followed::Failed(failure)),
+        None => Ok(()),
+    };
+    (result, Some(finished.stderr))
 }
 
 fn short(sha: &str) -> &str {
