@@ -57,6 +57,8 @@ wire_enum! {
         RestoreRollback = "restore.rollback",
         /// A database kept aside by a swap restore (or its roll back) dropped.
         KeptDatabaseDrop = "restore.kept_dropped",
+        /// A backup restored into a scratch database, proven and dropped.
+        TestRestore = "backup.test_restore",
         /// An alert delivered (or not) on one channel.
         Alert = "alert.sent",
         SettingsChanged = "settings.changed",
@@ -78,6 +80,7 @@ wire_enum! {
         RESTORE = Restore,
         RESTORE_ROLLBACK = RestoreRollback,
         KEPT_DATABASE_DROP = KeptDatabaseDrop,
+        TEST_RESTORE = TestRestore,
         ALERT = Alert,
         SETTINGS_CHANGED = SettingsChanged,
     }

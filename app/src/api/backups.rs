@@ -92,6 +92,39 @@ pub struct Backup {
     /// What happened to the offsite copy, in words (the reason of a failure).
     #[serde(default)]
     pub offsite_message: Option<String>,
+    /// Its last test restore: the proof that it restores (or why it did not).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    pub restorable: Option<TestRestore>,
+}
+
+/// A test restore: a backup restored into a scratch database (on the target's server or a
+/// separate verification server), its row counts compared with the archive's, the scratch
+/// database dropped. `GET /api/v1/backups` shows each backup's last one.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TestRestore {
+    pub id: i64,
+    pub backup_id: i64,
+    pub job_id: Option<i64>,
+    /// `running`, `succeeded`, `failed`, `cancelled` or `interrupted` (see [`super::JobStatus`]).
+    pub status: String,
+    /// `host:port` of the server it was restored on.
+    pub server: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The whole test restore: the measured recovery time.
+    pub duration_ms: Option<i64>,
+    pub tables: Option<i64>,
+    pub rows: Option<i64>,
+    /// What was proven, or why it failed, in plain words.
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/backups/{id}/test-restore` → 202.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StartedTestRestore {
+    pub job_id: i64,
+    pub test_restore_id: i64,
 }
 
 /// `GET /api/v1/backups/{id}`: a backup and everything that explains it.
@@ -154,6 +187,10 @@ pub struct BackupStatus {
     pub last_alert: Option<String>,
     #[serde(default)]
     pub last_alert_at: Option<DateTime<Utc>>,
+    /// The last test restore of a backup of the target database (the age of the last
+    /// proof that backups restore).
+    #[serde(default)]
+    pub last_test_restore: Option<TestRestore>,
 }
 
 /// One backup retention deletes (or, in a dry run, would delete).

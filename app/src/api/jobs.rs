@@ -8,6 +8,8 @@ wire_enum! {
     pub enum JobKind {
         Backup = "backup",
         Restore = "restore",
+        /// A backup restored into a scratch database and proven, then dropped.
+        TestRestore = "test_restore",
     }
 }
 

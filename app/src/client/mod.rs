@@ -123,7 +123,9 @@ pub mod auth {
 /// Backups: history, status, detail, pin, delete, start, files.
 pub mod backups {
     use super::{http, no_body, ClientError, Refusal, API};
-    use crate::api::{Backup, BackupDetail, BackupPage, BackupStatus, PinRequest, StartedJob};
+    use crate::api::{
+        Backup, BackupDetail, BackupPage, BackupStatus, PinRequest, StartedJob, StartedTestRestore,
+    };
 
     /// The status strip's figures, and the job running now.
     pub async fn status() -> Result<BackupStatus, ClientError> {
@@ -145,6 +147,11 @@ pub mod backups {
 
     pub async fn delete(id: i64) -> Result<(), ClientError> {
         http::delete(&format!("{API}/backups/{id}")).await
+    }
+
+    /// Restores a backup into a scratch database, proves it, drops it.
+    pub async fn test_restore(id: i64) -> Result<StartedTestRestore, Refusal> {
+        http::post_detailed(&format!("{API}/backups/{id}/test-restore"), &no_body()).await
     }
 
     /// "Back up now"; a refusal keeps the server's body (409 names the running job).

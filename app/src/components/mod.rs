@@ -12,7 +12,10 @@ mod pager;
 mod progress;
 mod text;
 
-pub use backup::{DownloadLink, DownloadLinks, OffsiteMark, PinMarker, RestoreLink, StatusPill};
+pub use backup::{
+    proof_words, DownloadLink, DownloadLinks, OffsiteMark, PinMarker, ProvenMark, RestoreLink,
+    StatusPill,
+};
 pub use clock::ticking_now;
 pub use dialog::Dialog;
 pub use facts::Fact;

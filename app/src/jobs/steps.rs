@@ -45,12 +45,20 @@ pub(crate) fn Steps(job: Memo<Option<Job>>) -> impl IntoView {
 }
 
 /// A backup: preflight → dump → verify → store → done (with "offsite" when the job reports
-/// it). A restore: preflight → safety backup → restore → analyze → done.
+/// it). A restore: preflight → safety backup → restore → analyze → done. A test restore:
+/// preflight (the file, its rows) → restore (into a scratch database) → analyze (the
+/// proof) → done.
 pub(crate) fn step_list(kind: JobKind, current: Option<Phase>) -> Vec<Phase> {
     match kind {
         JobKind::Restore => vec![
             Phase::Preflight,
             Phase::SafetyBackup,
+            Phase::Restore,
+            Phase::Analyze,
+            Phase::Done,
+        ],
+        JobKind::TestRestore => vec![
+            Phase::Preflight,
             Phase::Restore,
             Phase::Analyze,
             Phase::Done,

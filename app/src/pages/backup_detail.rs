@@ -8,8 +8,8 @@ use super::backups::kind_label;
 use crate::api::{Backup, BackupDetail, PhaseTiming};
 use crate::client::{self, ClientError};
 use crate::components::{
-    CopyHash, Dialog, DownloadLinks, ErrorNote, Fact, FormError, Loaded, OffsiteMark, PinMarker,
-    RestoreLink, StatusPill,
+    proof_words, CopyHash, Dialog, DownloadLinks, ErrorNote, Fact, FormError, Loaded, OffsiteMark,
+    PinMarker, ProvenMark, RestoreLink, StatusPill,
 };
 use crate::format::{self, format_time};
 use crate::jobs::use_backups;
@@ -22,6 +22,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 struct Actions {
     pin: Action<(i64, bool), Result<Backup, ClientError>>,
     delete: Action<i64, Result<(), ClientError>>,
+    /// "Test restore now".
+    test: Action<i64, Result<(), String>>,
     /// The backup the delete confirmation is open for.
     confirm_delete: RwSignal<Option<ConfirmDelete>>,
     notice: RwSignal<Option<String>>,
@@ -57,6 +59,12 @@ pub fn BackupDetailPage() -> impl IntoView {
             client::backups::pin(id, pinned).await
         }),
         delete: Action::new_local(|&id: &i64| async move { client::backups::delete(id).await }),
+        test: Action::new_local(|&id: &i64| async move {
+            client::backups::test_restore(id)
+                .await
+                .map(|_| ())
+                .map_err(|r| r.error.to_string())
+        }),
         confirm_delete: RwSignal::new(None),
         notice: RwSignal::new(None),
     };
@@ -84,6 +92,20 @@ pub fn BackupDetailPage() -> impl IntoView {
                 actions.confirm_delete.set(None);
                 detail.refetch();
             });
+        }
+    });
+    // A test restore started, or running: fetch the backup again until it has ended.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = actions.test.value().get() {
+            untrack(|| detail.refetch());
+        }
+    });
+    Effect::new(move |_| {
+        let running = detail.with(|d| {
+            matches!(d, Some(Ok(Some(d))) if d.backup.restorable.as_ref().is_some_and(|t| t.status == "running"))
+        });
+        if running {
+            set_timeout(move || detail.refetch(), std::time::Duration::from_secs(1));
         }
     });
     // Another backup: nothing said about the previous one applies.
@@ -147,6 +169,7 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
                 <span class="head-marks">
                     <StatusPill status=b.status.clone() />
                     {pinned.then(|| view! { <PinMarker /> })}
+                    <ProvenMark t=b.restorable.clone() />
                 </span>
             </header>
             {succeeded
@@ -208,6 +231,7 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
                         </section>
                     }
                 })}
+            {succeeded.then(|| view! { <TestRestoreBlock id restorable=b.restorable.clone() actions /> })}
             <section class="detail-block">
                 <h2 class="section-title">"Technical result"</h2>
                 <p class="detail-message" data-testid="backup-detail-message">
@@ -414,5 +438,51 @@ fn DeleteDialog(c: ConfirmDelete, actions: Actions) -> impl IntoView {
                 </button>
             </div>
         </Dialog>
+    }
+}
+
+/// Whether this backup is proven to restore (its last test restore), and "Test restore
+/// now": restored into a scratch database, its rows counted against the archive's, the
+/// scratch database dropped.
+#[component]
+fn TestRestoreBlock(
+    id: i64,
+    restorable: Option<crate::api::TestRestore>,
+    actions: Actions,
+) -> impl IntoView {
+    let running = restorable.as_ref().is_some_and(|t| t.status == "running");
+    let words = restorable.as_ref().map_or_else(
+        || "Never tested. A test restore restores this backup into a scratch database, compares every table's rows with the archive's, and drops it; nothing else is touched.".to_string(),
+        proof_words,
+    );
+    let state = restorable.map(|t| t.status).unwrap_or_default();
+    view! {
+        <section class="detail-block" aria-label="Test restore" data-testid="test-restore-block">
+            <h2 class="section-title">"Does it restore?"</h2>
+            <p data-testid="test-restore-result" data-state=state>
+                {words}
+            </p>
+            <div class="detail-actions">
+                <button
+                    type="button"
+                    class="btn"
+                    data-testid="test-restore"
+                    disabled=move || running || actions.test.pending().get()
+                    on:click=move |_| {
+                        actions.test.dispatch(id);
+                    }
+                >
+                    {if running { "Testing…" } else { "Test restore now" }}
+                </button>
+            </div>
+            {move || {
+                actions
+                    .test
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|e| view! { <p class="form-error" role="alert">{e}</p> })
+            }}
+        </section>
     }
 }

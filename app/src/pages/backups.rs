@@ -7,8 +7,8 @@ use super::backup_chart::BackupChart;
 use crate::api::{Backup, BackupKind, BackupState, BackupStatus};
 use crate::client;
 use crate::components::{
-    ticking_now, CopyHash, DownloadLink, Loaded, LongText, OffsiteMark, Pager, PinMarker,
-    RestoreLink, StatusPill,
+    proof_words, ticking_now, CopyHash, DownloadLink, Loaded, LongText, OffsiteMark, Pager,
+    PinMarker, ProvenMark, RestoreLink, StatusPill,
 };
 use crate::format::{self, format_time};
 use crate::jobs::use_backups;
@@ -119,6 +119,7 @@ fn StatusStrip(status: BackupStatus, now: ReadSignal<Option<DateTime<Utc>>>) -> 
                 </span>
             </div>
             <Offsite count=status.offsite_count bytes=status.offsite_bytes />
+            <LastProof last=status.last_test_restore.clone() now />
             <LastAlert title=status.last_alert.clone() at=status.last_alert_at now />
         </section>
     }
@@ -172,6 +173,45 @@ fn LastSuccess(
             .into_any()
         }
     }
+}
+
+/// The age of the last proof that backups restore (the last test restore), red when it
+/// failed.
+#[component]
+fn LastProof(
+    last: Option<crate::api::TestRestore>,
+    now: ReadSignal<Option<DateTime<Utc>>>,
+) -> impl IntoView {
+    let Some(t) = last else {
+        return view! {
+            <div class="stat" data-testid="last-test-restore">
+                <span class="stat-label">"Last test restore"</span>
+                <strong class="stat-value">"None yet"</strong>
+                <span class="stat-sub muted">"No backup has been proven to restore yet."</span>
+            </div>
+        }
+        .into_any();
+    };
+    let failed = !matches!(t.status.as_str(), "succeeded" | "running");
+    let at = t.started_at;
+    view! {
+        <div
+            class=if failed { "stat stat-bad" } else { "stat" }
+            data-testid="last-test-restore"
+            data-state=t.status.clone()
+        >
+            <span class="stat-label">"Last test restore"</span>
+            <strong class="stat-value" title=format_time(&at)>
+                {move || ago(at, now.get())}
+            </strong>
+            <span class=if failed { "stat-sub" } else { "stat-sub muted" }>
+                <a href=format!("/backups/{}", t.backup_id)>{format!("backup #{}", t.backup_id)}</a>
+                ": "
+                {proof_words(&t)}
+            </span>
+        </div>
+    }
+    .into_any()
 }
 
 /// When the scheduler runs next, or that scheduled backups are off.
@@ -391,6 +431,8 @@ fn history_row(b: Backup) -> impl IntoView {
             </td>
             <td data-label="Status">
                 <StatusPill status=b.status.clone() />
+                " "
+                <ProvenMark t=b.restorable.clone() />
             </td>
             <td class="num nowrap" data-label="Size (MB)">
                 {b.size_bytes.map(|s| format!("{:.2}", s as f64 / 1_000_000.0)).unwrap_or_else(|| "—".into())}
