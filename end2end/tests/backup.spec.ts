@@ -95,3 +95,29 @@ test("Ctrl+Alt+S → confirm → live progress → download matches the checksum
   await expect(table.locator("tbody tr").filter({ hasText: "backup.cancel" })).toHaveCount(1);
   await expect(table.locator("tbody tr").filter({ hasText: "backup.run" })).toHaveCount(2);
 });
+
+test("test restore from a backup's page → restorable in the page, the history and the status strip", async ({ page }) => {
+  await page.goto(lb.base + "/login");
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("current-user")).toHaveText("admin");
+  await page.getByRole("link", { name: "Backups" }).click();
+  await expect(page.getByTestId("last-test-restore")).toContainText("None yet");
+  const row = page.locator('[data-testid="backup-row"]').filter({ has: page.locator('[data-testid="backup-status-pill"]', { hasText: "succeeded" }) }).first();
+  const id = await row.getAttribute("data-backup-id");
+  await expect(row.getByTestId("backup-proven")).toHaveCount(0);
+  await row.getByTestId("backup-details").click();
+
+  const result = page.getByTestId("test-restore-result");
+  await expect(result).toContainText("Never tested");
+  await page.getByTestId("test-restore").click();
+  await expect(result).toHaveAttribute("data-state", "succeeded", { timeout: 110_000 });
+  await expect(result).toContainText(/proven on .*, in .*, 1201000 rows in 2 tables, on /);
+  await expect(page.getByTestId("backup-detail").getByTestId("backup-proven")).toHaveText("restorable");
+
+  await page.getByRole("link", { name: "Backups" }).click();
+  await expect(page.locator(`[data-testid="backup-row"][data-backup-id="${id}"]`).getByTestId("backup-proven")).toHaveText("restorable");
+  await expect(page.getByTestId("last-test-restore")).toHaveAttribute("data-state", "succeeded");
+  await expect(page.getByTestId("last-test-restore")).toContainText(`backup #${id}`);
+});
