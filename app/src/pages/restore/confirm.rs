@@ -32,10 +32,15 @@ pub(super) fn ConfirmRestore(
     let is_copy = move || strategy.get() == Some(RestoreStrategy::Copy);
 
     let pending = start.pending();
+    // The name typed to confirm: the database replaced, or for a copy the one created
+    // (the server checks the same).
     let matches = Memo::new(move |_| {
-        let named = target.with(|t| t.as_deref().is_some_and(|t| typed.with(|x| x == t)));
-        // A copy needs the name of the database it creates.
-        named && (!is_copy() || new_database.with(|n| !n.trim().is_empty()))
+        if is_copy() {
+            let new = new_database.with(|n| n.trim().to_string());
+            !new.is_empty() && typed.with(|x| x.trim() == new)
+        } else {
+            target.with(|t| t.as_deref().is_some_and(|t| typed.with(|x| x == t)))
+        }
     });
     let close = Callback::new(move |()| {
         if !pending.get_untracked() {
@@ -54,7 +59,7 @@ pub(super) fn ConfirmRestore(
             request: RestoreRequest {
                 upload_id: upload_id.clone(),
                 backup_id,
-                confirm: typed.get_untracked(),
+                confirm: typed.get_untracked().trim().to_string(),
                 options: RestoreOptions {
                     single_transaction: single.get_untracked(),
                     no_owner: no_owner.get_untracked(),
@@ -107,13 +112,18 @@ pub(super) fn ConfirmRestore(
                 ev.prevent_default();
                 go();
             }>
-                <p id="restore-dialog-text" class="modal-risk">
+                <p id="restore-dialog-text" class="modal-risk" hidden=is_copy>
                     "Everything now in the database "
                     <strong data-testid="confirm-target">{db}</strong>
                     " will be replaced by the contents of "
-                    {what}
+                    {what.clone()}
                     ". Anything written to it since that file was made is lost from it. "
                     "Lifeboat first takes a safety backup of the current state and keeps it, so you can come back to it."
+                </p>
+                <p class="modal-risk" hidden=move || !is_copy() data-testid="copy-text">
+                    "A new database is created with the contents of "
+                    {what}
+                    "; " <strong>{db}</strong> " is not touched."
                 </p>
                 <StrategyChoice strategy new_database db=Signal::derive(db) />
                 <dl class="detail-list detail-compact" data-testid="confirm-facts">
@@ -128,7 +138,20 @@ pub(super) fn ConfirmRestore(
                 </dl>
                 <label class="field confirm-field">
                     <span>
-                        "Type the name of the database, " <code>{db}</code> ", to confirm"
+                        {move || {
+                            if is_copy() {
+                                let n = new_database.get().trim().to_string();
+                                view! {
+                                    "Type the name of the new database"
+                                    {(!n.is_empty()).then(|| view! { ", " <code>{n}</code> })}
+                                    ", to confirm"
+                                }
+                                    .into_any()
+                            } else {
+                                view! { "Type the name of the database, " <code>{db}</code> ", to confirm" }
+                                    .into_any()
+                            }
+                        }}
                     </span>
                     <input
                         data-testid="confirm-name"
