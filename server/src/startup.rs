@@ -105,6 +105,7 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
         restore_jobs: config.restore_jobs,
         keep_old_databases: config.keep_old_databases,
         test_restore_every: config.test_restore_every,
+        test_restore_after_backup: config.test_restore_after_backup,
         verify_url: config.verify_url.clone(),
         alerts: config.alerts.clone(),
         offsite: config.offsite.clone(),

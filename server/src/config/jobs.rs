@@ -19,6 +19,7 @@ pub(super) struct Jobs {
     pub restore_jobs: u32,
     pub keep_old_databases: Duration,
     pub test_restore_every: Option<Duration>,
+    pub test_restore_after_backup: bool,
     pub verify_url: Option<TargetUrl>,
 }
 
@@ -49,17 +50,19 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         "LIFEBOAT_KEEP_OLD_DATABASES",
         Duration::from_secs(7 * 24 * 3600),
     );
-    // A test restore of the newest backup this often (`off`: never on a schedule).
-    let test_restore_every = v.parse_or(
+    // A test restore of the newest backup this often, or of every scheduled backup
+    // (`after-backup`), or never on a schedule (`off`).
+    let (test_restore_every, test_restore_after_backup) = v.parse_or(
         "LIFEBOAT_TEST_RESTORE_EVERY",
-        Some(Duration::from_secs(7 * 24 * 3600)),
+        (Some(Duration::from_secs(7 * 24 * 3600)), false),
         |s| match s.trim() {
-            "off" | "never" => Ok(None),
+            "off" | "never" => Ok((None, false)),
+            "after-backup" => Ok((None, true)),
             other => super::parse::parse_duration(other).and_then(|d| {
                 if d.is_zero() {
-                    Err("a test restore interval must be longer than 0 (or `off`)".to_string())
+                    Err("a test restore interval must be longer than 0 (or `off`, or `after-backup`)".to_string())
                 } else {
-                    Ok(Some(d))
+                    Ok((Some(d), false))
                 }
             }),
         },
@@ -68,6 +71,7 @@ pub(super) fn load(v: &mut Values) -> Jobs {
     let verify_url = v.parse("LIFEBOAT_VERIFY_URL", TargetUrl::parse);
     Jobs {
         test_restore_every,
+        test_restore_after_backup,
         verify_url,
         restore_jobs,
         keep_old_databases,

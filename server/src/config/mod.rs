@@ -61,6 +61,8 @@ pub struct Config {
     pub keep_old_databases: Duration,
     /// How often the newest backup is test-restored (default 7 days; `None`: off).
     pub test_restore_every: Option<Duration>,
+    /// Whether every successful scheduled backup is test-restored (`after-backup`).
+    pub test_restore_after_backup: bool,
     /// The server test restores go to (`None`: the target's own server).
     pub verify_url: Option<crate::target::TargetUrl>,
     /// Scheduled backups, their retries, and retention.
@@ -101,6 +103,7 @@ impl Config {
             restore_jobs: jobs.restore_jobs,
             keep_old_databases: jobs.keep_old_databases,
             test_restore_every: jobs.test_restore_every,
+            test_restore_after_backup: jobs.test_restore_after_backup,
             verify_url: jobs.verify_url,
             scheduler,
             alerts,

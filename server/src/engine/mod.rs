@@ -47,6 +47,8 @@ pub struct Settings {
     pub keep_old_databases: Duration,
     /// How often the newest backup is test-restored (`None`: not on a schedule).
     pub test_restore_every: Option<Duration>,
+    /// Whether every successful scheduled backup is test-restored.
+    pub test_restore_after_backup: bool,
     /// The server test restores go to (`None`: the target's own server).
     pub verify_url: Option<TargetUrl>,
     pub alerts: crate::alerts::Settings,
@@ -69,6 +71,7 @@ pub struct Engine {
     restore_jobs: u32,
     keep_old_databases: Duration,
     test_restore_every: Option<Duration>,
+    test_restore_after_backup: bool,
     verify_url: Option<TargetUrl>,
     alerts: Alerter,
     offsite: Option<Offsite>,
@@ -92,6 +95,7 @@ impl Engine {
             restore_jobs: settings.restore_jobs,
             keep_old_databases: settings.keep_old_databases,
             test_restore_every: settings.test_restore_every,
+            test_restore_after_backup: settings.test_restore_after_backup,
             verify_url: settings.verify_url,
         }
     }

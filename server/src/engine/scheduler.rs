@@ -169,6 +169,17 @@ pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::
         };
         match outcome {
             Ok(job) if job.status == JobStatus::Succeeded.as_str() => {
+                // LIFEBOAT_TEST_RESTORE_EVERY=after-backup: prove this backup restores.
+                if let (true, Some(id)) = (engine.test_restore_after_backup, job.backup_id) {
+                    match super::test_restore::start(engine, Some(id), &origin).await {
+                        Ok((_, task)) => {
+                            let _ = task.await;
+                        }
+                        Err(e) => {
+                            tracing::warn!("the test restore of backup {id} did not start: {e}")
+                        }
+                    }
+                }
                 let pruned =
                     pruning::prune(engine, engine.target(), &settings.retention, &origin, false)
                         .await;

@@ -88,6 +88,7 @@ async fn last_test_restore_check(st: &AppState) -> Result<String, String> {
         .map_err(|e| format!("cannot read the journal: {e}"))?;
     let every = match st.engine.test_restore_every() {
         Some(d) => format!("every {}", humantime::format_duration(d)),
+        None if st.config.test_restore_after_backup => "after every scheduled backup".into(),
         None => "not on a schedule".into(),
     };
     let Some(t) = last else {

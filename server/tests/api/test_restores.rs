@@ -248,3 +248,34 @@ async fn lifeboat_verify_restore_proves_a_backup_from_a_terminal() {
     );
     assert_eq!(app.restorable(id).await.status, "succeeded");
 }
+
+#[tokio::test]
+async fn after_backup_test_restores_each_scheduled_backup() {
+    let url = sample_database("lb_tr_after", 300).await;
+    let app = TestApp::signed_in(Options {
+        env: vec![("LIFEBOAT_TEST_RESTORE_EVERY", "after-backup".into())],
+        target: Some(url),
+    })
+    .await;
+    let settings = server::schedule::Settings {
+        schedule: None,
+        attempts: 1,
+        retry_delay: Duration::from_millis(100),
+        catch_up: false,
+        retention: server::retention::Policy::default(),
+    };
+    let job = server::engine::scheduler::run_slot(&app.server.state.engine, &settings)
+        .await
+        .expect("a scheduled backup");
+    let id = job.backup_id.expect("backup id");
+    // The slot ends once its backup is proven.
+    let t = app.restorable(id).await;
+    assert_eq!(t.status, "succeeded", "{:?}", t.message);
+    let (_, ready) = app.ready().await;
+    assert!(
+        check(&ready, "last_test_restore")
+            .detail
+            .contains("succeeded"),
+        "{ready:?}"
+    );
+}
