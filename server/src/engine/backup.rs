@@ -1,7 +1,8 @@
 //! The backup job: preflight → dump → verify → store → done.
 //!
 //! A backup is only recorded as succeeded when `pg_dump` exited 0, every byte it wrote
-//! was decoded by `pg_restore` (as the file grew), the file was fsynced, read back in full
+//! was decoded by `pg_restore` (as the file grew; its rows counted per table on the way,
+//! for the proof of a later restore), the file was fsynced, read back in full
 //! and hashed (and found exactly as long as what was decoded), its table of contents
 //! listed, then renamed into place, the directory fsynced, and the `.json` sidecar
 //! written the same way. Every outcome — success, failure, cancel,
@@ -12,6 +13,7 @@ use super::run::{self, AbortOnDrop, JobHandle, LockError, Outcome};
 use super::Engine;
 use crate::pgtools::child::Step;
 use crate::pgtools::dump::{dumped_table, table_weights};
+use crate::pgtools::rows::{self, RowCounts};
 use crate::pgtools::{self, archive, ChildError};
 use crate::storage::digest::{Every, HashReader};
 use crate::storage::{self, human_bytes, DatabaseLock};
@@ -126,6 +128,8 @@ struct Run {
     server_version: Option<String>,
     pg_dump_version: Option<String>,
     archive_version: Option<String>,
+    /// The rows per table, counted while the archive was decoded.
+    row_counts: Option<RowCounts>,
 }
 
 /// How a step failed: a message for people and, for cancellation, the status.
@@ -181,6 +185,7 @@ impl Run {
             server_version: None,
             pg_dump_version: None,
             archive_version: None,
+            row_counts: None,
         }
     }
 
@@ -439,10 +444,11 @@ impl Run {
             .await;
         let _ = written.send(true);
         let mut decoder = decoder;
-        let decoded = (&mut decoder.0)
+        let (decoded, counts) = (&mut decoder.0)
             .await
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
+        self.row_counts = Some(counts);
         Ok(decoded)
     }
 
@@ -526,6 +532,7 @@ impl Run {
             "started_at": started_at.to_rfc3339(),
             "finished_at": Utc::now().to_rfc3339(),
             "timings_ms": self.timings,
+            "rows": self.row_counts.as_ref().map(rows::to_json),
             "lifeboat_version": env!("CARGO_PKG_VERSION"),
         });
         let text = serde_json::to_vec_pretty(&sidecar).map_err(std::io::Error::other)?;
@@ -576,6 +583,9 @@ impl Run {
         message: &str,
         stored: Option<&StoredFile>,
     ) -> anyhow::Result<()> {
+        let row_counts = stored
+            .and(self.row_counts.as_ref())
+            .map(|c| rows::to_json(c).to_string());
         journal::finish(
             &self.engine.db,
             self.backup_id,
@@ -590,6 +600,7 @@ impl Run {
                 pg_dump_version: self.pg_dump_version.as_deref(),
                 archive_version: self.archive_version.as_deref(),
                 timings: &self.timings,
+                row_counts: row_counts.as_deref(),
             },
         )
         .await?;

@@ -14,7 +14,7 @@ use super::restore::{follow_pg_restore, Followed, RestoreError};
 use super::run::{self, JobHandle, Outcome};
 use super::Engine;
 use crate::databases;
-use crate::pgtools::{self, restore::count_entries, rows::count_rows};
+use crate::pgtools::{self, restore::count_entries, rows, rows::count_rows};
 use crate::storage::digest::hash_file;
 use crate::storage::human_bytes;
 use crate::store::audit::{self, Entry, Origin};
@@ -209,15 +209,24 @@ impl Trial {
                 j.current_item = Some("counting the archive's rows".into());
             })
             .await;
-        let counts = count_rows(&tool.path, &self.file, handle.cancel_signal())
+        // The rows its backup counted while decoding it; else decoded and counted now.
+        let stored = backups::row_counts(&self.engine.db, self.backup_id)
             .await
-            .map_err(|e| {
-                if handle.is_cancelled() {
-                    cancelled()
-                } else {
-                    failed(format!("cannot count the archive's rows: {e}"))
-                }
-            })?;
+            .map_err(|e| failed(format!("journal: {e}")))?
+            .as_deref()
+            .and_then(rows::from_json);
+        let counts = match stored {
+            Some(c) => c,
+            None => count_rows(&tool.path, &self.file, handle.cancel_signal())
+                .await
+                .map_err(|e| {
+                    if handle.is_cancelled() {
+                        cancelled()
+                    } else {
+                        failed(format!("cannot count the archive's rows: {e}"))
+                    }
+                })?,
+        };
 
         // -- restore into the scratch database -----------------------------------------------
         let maintenance = databases::maintenance(&self.server).await.map_err(failed)?;
@@ -323,14 +332,8 @@ impl Trial {
             },
         )
         .await?;
-        let job = run::finish_job(
-            handle,
-            Outcome {
-                status,
-                message: message.clone(),
-            },
-        )
-        .await?;
+        // Audited before the job ends: whoever sees it end finds it in the log.
+        let job_id = handle.id;
         let ok = status == JobStatus::Succeeded;
         audit::record(
             &self.engine.db,
@@ -346,7 +349,7 @@ impl Trial {
                 details: serde_json::json!({
                     "test_restore_id": self.id,
                     "backup_id": self.backup_id,
-                    "job_id": job.id,
+                    "job_id": job_id,
                     "server": format!("{}:{}", self.server.host(), self.server.port()),
                     "duration_ms": duration_ms,
                     "tables": self.proof.len(),
@@ -354,6 +357,14 @@ impl Trial {
                     "status": status.as_str(),
                     "message": message,
                 }),
+            },
+        )
+        .await?;
+        let job = run::finish_job(
+            handle,
+            Outcome {
+                status,
+                message: message.clone(),
             },
         )
         .await?;

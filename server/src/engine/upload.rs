@@ -7,6 +7,7 @@
 
 use super::Engine;
 use crate::pgtools::archive::{self, Header};
+use crate::pgtools::rows::RowCounts;
 use crate::pgtools::{self, Tool};
 use crate::storage::digest::Hashing;
 use crate::storage::{self, human_bytes, relative, RemoveOnDrop};
@@ -124,7 +125,7 @@ where
         Err(e) => return Err(refused.record(0, None, e).await),
     };
     let checked = check_contents(target, &part, &header, &tool).await;
-    let summary = match checked {
+    let (summary, counts) = match checked {
         Ok(s) => s,
         Err(e) => return Err(refused.record(size, Some(&sha256), e).await),
     };
@@ -141,6 +142,13 @@ where
         &sha256,
         &relative(&engine.data_dir, &stored),
         &summary_json,
+    )
+    .await?;
+    // The rows the validation counted: a restore of this upload is proven against them.
+    journal::set_row_counts(
+        &engine.db,
+        &id,
+        &pgtools::rows::to_json(&counts).to_string(),
     )
     .await?;
     audit::record(
@@ -392,15 +400,15 @@ fn describe_foreign(head: &[u8]) -> String {
     }
 }
 
-/// The whole archive decoded, then its table of contents summarised and checked against
-/// the target server.
+/// The whole archive decoded (its rows counted per table), then its table of contents
+/// summarised and checked against the target server.
 pub async fn check_contents(
     target: Option<&TargetUrl>,
     path: &Path,
     header: &Header,
     tool: &Tool,
-) -> Result<ArchiveSummary, UploadError> {
-    pgtools::restore::full_read(&tool.path, path)
+) -> Result<(ArchiveSummary, RowCounts), UploadError> {
+    let counts = pgtools::restore::full_read(&tool.path, path)
         .await
         .map_err(|e| UploadError::Refused(format!("the archive is damaged or truncated: {e}")))?;
     let list = pgtools::restore::list_archive(&tool.path, path)
@@ -419,7 +427,7 @@ pub async fn check_contents(
         }
     }
     compatibility(target, &mut summary, tool).await;
-    Ok(summary)
+    Ok((summary, counts))
 }
 
 /// Notes on versions: the target server against the one the dump came from.

@@ -57,7 +57,7 @@ pub async fn backup(engine: &Engine, id: i64, origin: &Origin) -> anyhow::Result
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;
                 match crate::pgtools::restore::full_read(&tool.path, &path).await {
-                    Ok(()) => checks.push("pg_restore reads it in full".into()),
+                    Ok(_) => checks.push("pg_restore reads it in full".into()),
                     Err(e) => {
                         local_ok = false;
                         checks.push(format!("pg_restore cannot read it: {e}"));

@@ -3,6 +3,7 @@
 //! pg_dump is still writing it.
 
 use super::child::{Child, ChildError, Running};
+use super::rows::RowCounts;
 use crate::target::{self, TargetUrl};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,15 +54,16 @@ pub async fn table_weights(target: &TargetUrl) -> Result<HashMap<String, i64>, S
 }
 
 /// Reads `tmp` while pg_dump writes it (waiting at the end of the file until `written`
-/// says pg_dump is done) and feeds every byte to `pg_restore -f /dev/null`, which decodes
-/// each entry and data block: a corrupt or truncated stream fails it. Returns the number
-/// of bytes decoded. pg_dump writes the custom format sequentially and at the end only
+/// says pg_dump is done) and feeds every byte to `pg_restore --file=-`, which decodes each
+/// entry and data block: a corrupt or truncated stream fails it. Its SQL script is read as
+/// it comes and each table's rows counted. Returns the number of bytes decoded and the
+/// rows. pg_dump writes the custom format sequentially and at the end only
 /// rewrites the table of contents in place (same size), which the read-back checks.
 pub async fn decode_while_written(
     tmp: PathBuf,
     pg_restore: PathBuf,
     mut written: tokio::sync::watch::Receiver<bool>,
-) -> Result<u64, String> {
+) -> Result<(u64, RowCounts), String> {
     let mut file = loop {
         match tokio::fs::File::open(&tmp).await {
             Ok(f) => break f,
@@ -74,8 +76,8 @@ pub async fn decode_while_written(
             Err(e) => return Err(format!("cannot read the dump while it is written: {e}")),
         }
     };
-    let mut decoder =
-        super::restore::decoder(&pg_restore, Stdio::piped()).map_err(|e| e.to_string())?;
+    let (mut decoder, counting) =
+        super::restore::counting_decoder(&pg_restore, Stdio::piped()).map_err(|e| e.to_string())?;
     let Some(mut stdin) = decoder.take_stdin() else {
         return Err("pg_restore's pipes are not available".into());
     };
@@ -113,8 +115,12 @@ pub async fn decode_while_written(
     };
     let (fed, finished) = tokio::join!(feed, decoder.wait());
     let total = fed?;
+    let counts = counting
+        .await
+        .map_err(|e| format!("counting the rows stopped: {e}"))?
+        .map_err(|e| format!("cannot read pg_restore's output: {e}"))?;
     finished.map_err(|e| e.to_string())?.check()?;
-    Ok(total)
+    Ok((total, counts))
 }
 
 #[cfg(test)]

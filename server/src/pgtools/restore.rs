@@ -2,11 +2,13 @@
 //! the table of contents (`--list`), and the full decode that proves an archive readable.
 
 use super::child::{Child, ChildError, Running};
+use super::rows::{count_copy_blocks, RowCounts};
 use crate::target::TargetUrl;
 use app::api::RestoreOptions;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// `pg_restore --clean …` of `archive` into `target`, started; `cancel` kills it.
 pub fn restore(
@@ -103,24 +105,37 @@ pub async fn list_archive(pg_restore: &Path, archive: &Path) -> Result<String, S
 }
 
 /// Decodes every byte of the archive (fed through a pipe, so pg_restore reads it from the
-/// first byte to the last, data blocks included).
-pub async fn full_read(pg_restore: &Path, path: &Path) -> Result<(), String> {
+/// first byte to the last, data blocks included), and counts each table's rows.
+pub async fn full_read(pg_restore: &Path, path: &Path) -> Result<RowCounts, String> {
     let input = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
-    decoder(pg_restore, Stdio::from(input))
-        .map_err(|e| e.to_string())?
-        .wait()
+    let (running, counting) =
+        counting_decoder(pg_restore, Stdio::from(input)).map_err(|e| e.to_string())?;
+    let finished = running.wait().await.map_err(|e| e.to_string())?;
+    let counts = counting
         .await
-        .map_err(|e| e.to_string())?
-        .check()
+        .map_err(|e| format!("counting the archive's rows stopped: {e}"))?
+        .map_err(|e| format!("cannot read pg_restore's output: {e}"))?;
+    finished.check()?;
+    Ok(counts)
 }
 
-/// `pg_restore --file=/dev/null` reading the archive from `input`: it decodes each entry
-/// and data block, and fails on a corrupt or truncated stream.
-pub fn decoder(pg_restore: &Path, input: Stdio) -> Result<Running, ChildError> {
-    Child::new(pg_restore, "pg_restore")
-        .arg("--file=/dev/null")
+/// `pg_restore --file=-` reading the archive from `input`: it decodes each entry and data
+/// block, and fails on a corrupt or truncated stream; its SQL script is read as it comes
+/// by a [`CopyCounter`](super::rows::CopyCounter), which learns each table's rows (the
+/// task's result).
+pub fn counting_decoder(
+    pg_restore: &Path,
+    input: Stdio,
+) -> Result<(Running, JoinHandle<std::io::Result<RowCounts>>), ChildError> {
+    let mut running = Child::new(pg_restore, "pg_restore")
+        .arg("--file=-")
         .stdin(input)
-        .spawn()
+        .stdout_piped()
+        .spawn()?;
+    let stdout = running
+        .take_stdout()
+        .ok_or(ChildError::Pipe("pg_restore"))?;
+    Ok((running, tokio::spawn(count_copy_blocks(stdout))))
 }
 
 /// The pg_restore options for these choices (connection options aside).

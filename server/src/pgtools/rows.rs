@@ -8,7 +8,7 @@
 use super::child::{Child, ChildError};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
 /// A table as the archive's `COPY` names it.
@@ -37,6 +37,39 @@ pub fn quote_ident(s: &str) -> String {
 
 /// Rows per table, in name order.
 pub type RowCounts = BTreeMap<TableName, i64>;
+
+/// The counts as the journal and the sidecar keep them: `[{"schema", "table", "rows"}]`.
+pub fn to_json(counts: &RowCounts) -> serde_json::Value {
+    counts
+        .iter()
+        .map(|(t, rows)| serde_json::json!({ "schema": t.schema, "table": t.name, "rows": rows }))
+        .collect()
+}
+
+/// [`to_json`] read back; `None` when it is not that.
+pub fn from_json(text: &str) -> Option<RowCounts> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        schema: String,
+        table: String,
+        rows: i64,
+    }
+    let entries: Vec<Entry> = serde_json::from_str(text).ok()?;
+    Some(
+        entries
+            .into_iter()
+            .map(|e| {
+                (
+                    TableName {
+                        schema: e.schema,
+                        name: e.table,
+                    },
+                    e.rows,
+                )
+            })
+            .collect(),
+    )
+}
 
 /// Decodes the whole archive and counts each table's rows. Fails when pg_restore cannot
 /// read it (the same decode as the upload's full-read validation).
@@ -71,32 +104,91 @@ pub async fn count_rows(
 }
 
 /// Counts the lines of each `COPY … FROM stdin;` block of a SQL script.
-pub async fn count_copy_blocks(input: impl AsyncRead + Unpin) -> std::io::Result<RowCounts> {
-    let mut reader = BufReader::with_capacity(1 << 16, input);
-    let mut counts = RowCounts::new();
-    let mut line = Vec::with_capacity(256);
-    let mut current: Option<(TableName, i64)> = None;
+pub async fn count_copy_blocks(mut input: impl AsyncRead + Unpin) -> std::io::Result<RowCounts> {
+    let mut counter = CopyCounter::default();
+    let mut buf = vec![0u8; 1 << 18];
     loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).await? == 0 {
-            break;
+        let n = input.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(counter.finish());
         }
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        match &mut current {
-            Some((_, rows)) if text != b"\\." => *rows += 1,
-            Some(_) => {
-                if let Some((table, rows)) = current.take() {
-                    *counts.entry(table).or_insert(0) += rows;
+        counter.feed(&buf[..n]);
+    }
+}
+
+/// The longest line start kept outside a `COPY` block: enough for any `COPY` line of
+/// names PostgreSQL accepts (63 bytes each, quoted, with a column list).
+const HEAD_OUTSIDE: usize = 64 * 1024;
+/// Inside a block only the end marker `\.` matters.
+const HEAD_INSIDE: usize = 3;
+
+/// Counts each `COPY … FROM stdin;` block's rows in a SQL script fed in pieces of any
+/// size: one newline search per line (`memchr`), and only the start of a line kept (a
+/// few bytes inside a block), so it keeps up with `pg_restore`'s output.
+#[derive(Default)]
+pub struct CopyCounter {
+    counts: RowCounts,
+    current: Option<(TableName, i64)>,
+    /// The start of the line being read.
+    head: Vec<u8>,
+    /// Whether the line being read is longer than `head`.
+    cut: bool,
+}
+
+impl CopyCounter {
+    pub fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => {
+                    self.take(&data[..i]);
+                    self.end_of_line();
+                    data = &data[i + 1..];
                 }
-            }
-            None => {
-                if let Some(table) = std::str::from_utf8(text).ok().and_then(copy_target) {
-                    current = Some((table, 0));
+                None => {
+                    self.take(data);
+                    return;
                 }
             }
         }
     }
-    Ok(counts)
+
+    fn take(&mut self, part: &[u8]) {
+        let keep = if self.current.is_some() {
+            HEAD_INSIDE
+        } else {
+            HEAD_OUTSIDE
+        };
+        let room = keep.saturating_sub(self.head.len());
+        if part.len() > room {
+            self.cut = true;
+        }
+        self.head.extend_from_slice(&part[..part.len().min(room)]);
+    }
+
+    fn end_of_line(&mut self) {
+        let whole = !self.cut;
+        match &mut self.current {
+            Some(_) if whole && self.head == b"\\." => {
+                if let Some((table, rows)) = self.current.take() {
+                    *self.counts.entry(table).or_insert(0) += rows;
+                }
+            }
+            Some((_, rows)) => *rows += 1,
+            None if whole => {
+                if let Some(table) = std::str::from_utf8(&self.head).ok().and_then(copy_target) {
+                    self.current = Some((table, 0));
+                }
+            }
+            None => {}
+        }
+        self.head.clear();
+        self.cut = false;
+    }
+
+    /// The rows per table (a block cut off by the end of the script is not counted).
+    pub fn finish(self) -> RowCounts {
+        self.counts
+    }
 }
 
 /// The table of a `COPY schema.table (a, b) FROM stdin;` line.
@@ -176,5 +268,33 @@ mod tests {
                 ("public.empty".to_string(), 0)
             ]
         );
+        // Fed in pieces of every size, split anywhere: the same counts.
+        for size in 1..script.len() {
+            let mut c = CopyCounter::default();
+            for piece in script.chunks(size) {
+                c.feed(piece);
+            }
+            assert_eq!(c.finish(), counts, "pieces of {size} bytes");
+        }
+    }
+
+    #[test]
+    fn counts_survive_their_json() {
+        let mut c = RowCounts::new();
+        c.insert(t("public", "a.b \"c\""), 12);
+        c.insert(t("x", "y"), 0);
+        let text = to_json(&c).to_string();
+        assert_eq!(from_json(&text), Some(c));
+        assert_eq!(from_json("{}"), None);
+    }
+
+    #[test]
+    fn a_row_that_looks_like_the_end_marker_only_at_its_start_is_a_row() {
+        let mut c = CopyCounter::default();
+        c.feed(b"COPY public.t (x) FROM stdin;\n\\.x\n\\\\.\n");
+        c.feed(&vec![b'y'; 100_000]);
+        c.feed(b"\n\\.\n");
+        let got: Vec<(String, i64)> = c.finish().iter().map(|(k, v)| (k.display(), *v)).collect();
+        assert_eq!(got, [("public.t".to_string(), 3)]);
     }
 }

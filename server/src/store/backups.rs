@@ -295,11 +295,13 @@ pub struct Outcome<'a> {
     pub pg_dump_version: Option<&'a str>,
     pub archive_version: Option<&'a str>,
     pub timings: &'a [PhaseTiming],
+    /// The rows per table, as JSON (`pgtools::rows::to_json`).
+    pub row_counts: Option<&'a str>,
 }
 
 pub async fn finish(db: &SqlitePool, id: i64, o: &Outcome<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE backups SET status = ?, message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, tool_output = ?, exit_status = ?, server_version = ?, pg_dump_version = ?, archive_version = ?, timings = ? WHERE id = ?",
+        "UPDATE backups SET status = ?, message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, tool_output = ?, exit_status = ?, server_version = ?, pg_dump_version = ?, archive_version = ?, timings = ?, row_counts = ? WHERE id = ?",
     )
     .bind(o.status)
     .bind(o.message)
@@ -315,6 +317,7 @@ pub async fn finish(db: &SqlitePool, id: i64, o: &Outcome<'_>) -> sqlx::Result<(
     .bind(o.pg_dump_version)
     .bind(o.archive_version)
     .bind(serde_json::to_string(o.timings).unwrap_or_else(|_| "[]".into()))
+    .bind(o.row_counts)
     .bind(id)
     .execute(db)
     .await?;
@@ -515,4 +518,15 @@ pub async fn file_columns(db: &SqlitePool, id: i64) -> sqlx::Result<Option<FileC
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// The rows per table backup `id`'s archive holds (JSON), when its backup learnt them.
+pub async fn row_counts(db: &SqlitePool, id: i64) -> sqlx::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar::<_, Option<String>>("SELECT row_counts FROM backups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(db)
+            .await?
+            .flatten(),
+    )
 }

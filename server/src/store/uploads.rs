@@ -153,3 +153,24 @@ pub async fn swept(
         .await?;
     Ok(())
 }
+
+/// Records the rows per table (JSON) the validation of upload `id` counted.
+pub async fn set_row_counts(db: &SqlitePool, id: &str, counts: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE uploads SET row_counts = ? WHERE id = ?")
+        .bind(counts)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The rows per table (JSON) upload `id` holds, when its validation counted them.
+pub async fn row_counts(db: &SqlitePool, id: &str) -> sqlx::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar::<_, Option<String>>("SELECT row_counts FROM uploads WHERE id = ?")
+            .bind(id)
+            .fetch_optional(db)
+            .await?
+            .flatten(),
+    )
+}

@@ -26,7 +26,7 @@ use super::{backup, upload, Engine};
 use crate::databases;
 use crate::pgtools::child::Step;
 use crate::pgtools::restore::{count_entries, restore_step, Entries};
-use crate::pgtools::rows::RowCounts;
+use crate::pgtools::rows::{self, RowCounts};
 use crate::pgtools::{self, ChildError};
 use crate::storage::digest::{Every, HashReader};
 use crate::storage::{self, DatabaseLock};
@@ -82,6 +82,8 @@ struct Restored {
     path: PathBuf,
     sha256: String,
     size: i64,
+    /// The rows per table its full decode counted (backup or upload validation), if any.
+    counts: Option<RowCounts>,
 }
 
 async fn resolve(engine: &Engine, req: &RestoreRequest) -> Result<Restored, RestoreError> {
@@ -92,7 +94,12 @@ async fn resolve(engine: &Engine, req: &RestoreRequest) -> Result<Restored, Rest
                     "There is no validated upload {id}: it was refused, already restored, or it expired. Upload the file again."
                 ))
             })?;
+            let counts = crate::store::uploads::row_counts(&engine.db, &up.id)
+                .await?
+                .as_deref()
+                .and_then(rows::from_json);
             Ok(Restored {
+                counts,
                 source: Source::Upload,
                 upload_id: Some(up.id),
                 backup_id: None,
@@ -124,6 +131,10 @@ async fn resolve(engine: &Engine, req: &RestoreRequest) -> Result<Restored, Rest
                 )));
             }
             Ok(Restored {
+                counts: crate::store::backups::row_counts(&engine.db, id)
+                    .await?
+                    .as_deref()
+                    .and_then(rows::from_json),
                 source: Source::Backup,
                 upload_id: None,
                 backup_id: Some(id),
@@ -405,7 +416,7 @@ fn journal_status(s: JobStatus) -> RestoreStatus {
 }
 
 impl Run {
-    async fn execute(mut self, mut handle: JobHandle, _lock: DatabaseLock) -> Job {
+    async fn execute(mut self, mut handle: JobHandle, lock: DatabaseLock) -> Job {
         let result = self.pipeline(&mut handle).await;
         let (status, message) = match result {
             Ok(m) => (JobStatus::Succeeded, m),
@@ -413,6 +424,8 @@ impl Run {
         };
         let id = handle.id;
         let concluded = self.conclude(handle, status, message).await;
+        // The restore is over: the next backup or restore of the database may start.
+        drop(lock);
         if let (JobStatus::Succeeded, Some(kept)) = (status, &self.kept_database) {
             // Nobody can write to it any more: back up its last state.
             kept::start_final_backup(&self.engine, &self.target, &self.origin, kept).await;
@@ -446,7 +459,12 @@ impl Run {
             }
             return self.in_place_kept_out(handle, &tool.path, &entries).await;
         }
-        let counts = self.count_rows(handle, &tool.path).await?;
+        // Counted when the file was decoded in full before (a backup, an upload's
+        // validation); else decoded and counted now.
+        let counts = match self.source.counts.take() {
+            Some(c) => c,
+            None => self.count_rows(handle, &tool.path).await?,
+        };
         self.timings.push(run::timing(phase::PREFLIGHT, t));
         if handle.is_cancelled() {
             return Err(self.cancelled_before());

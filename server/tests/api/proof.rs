@@ -1,0 +1,146 @@
+//! The proof of a restore: the row counts learnt while an archive was decoded in full (a
+//! backup's decode-while-writing pass, an upload's validation) are kept with it (journal
+//! and sidecar) and a restore is proven against them without decoding again. A fault
+//! injector that alters the kept counts shows a mismatch stops a swap restore before the
+//! swap (live untouched, nothing left behind) and fails a test restore.
+
+use crate::restores::{dump, with_target};
+use crate::support::*;
+use crate::swap::databases_like;
+use app::api::{job_status, phase, StartedJob};
+
+/// The kept counts of backup `id`, as the journal holds them.
+async fn kept_counts(app: &TestApp, id: i64) -> serde_json::Value {
+    let text: Option<String> = sqlx::query_scalar("SELECT row_counts FROM backups WHERE id = ?")
+        .bind(id)
+        .fetch_one(app.server.state.engine.db())
+        .await
+        .expect("row_counts");
+    serde_json::from_str(&text.expect("counts kept")).expect("json")
+}
+
+fn rows_of(counts: &serde_json::Value, table: &str) -> Option<i64> {
+    counts
+        .as_array()?
+        .iter()
+        .find(|e| e["table"] == table && e["schema"] == "public")?["rows"]
+        .as_i64()
+}
+
+#[tokio::test]
+async fn a_restore_is_proven_against_the_counts_learnt_when_its_archive_was_decoded() {
+    let url = sample_database("lb_proof", 4_000).await;
+    sql(&url, "UPDATE marker SET v = 'live'").await;
+    let app = TestApp::signed_in(with_target(&url)).await;
+    let r = app.start_backup().await;
+    assert_eq!(r.status(), 202);
+    let s: StartedJob = r.json().await.expect("started");
+    assert_eq!(app.wait(s.job_id).await.status, job_status::SUCCEEDED);
+    let id = s.backup_id.expect("backup id");
+
+    // Kept in the journal and in the sidecar.
+    let counts = kept_counts(&app, id).await;
+    assert_eq!(rows_of(&counts, "orders"), Some(4_000));
+    assert_eq!(rows_of(&counts, "customers"), Some(1_000));
+    assert_eq!(rows_of(&counts, "marker"), Some(1));
+    let sidecar: serde_json::Value = app
+        .client
+        .get(app.url(&format!("/api/v1/backups/{id}/metadata")))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("sidecar");
+    assert_eq!(sidecar["rows"], counts);
+
+    // A restore of it does not decode the archive again to count.
+    let (_, events) = app
+        .restored(serde_json::json!({ "backup_id": id, "confirm": "lb_proof" }))
+        .await;
+    assert_eq!(events.last().expect("last").status, job_status::SUCCEEDED);
+    assert!(
+        !events.iter().any(|j| j
+            .current_item
+            .as_deref()
+            .is_some_and(|i| i.contains("counting the archive's rows"))),
+        "counted again"
+    );
+
+    // Fault injector: the kept count of orders is one short.
+    let altered = counts.to_string().replace("\"rows\":4000", "\"rows\":3999");
+    assert_ne!(altered, counts.to_string());
+    sqlx::query("UPDATE backups SET row_counts = ? WHERE id = ?")
+        .bind(&altered)
+        .bind(id)
+        .execute(app.server.state.engine.db())
+        .await
+        .expect("alter");
+    sql(&url, "UPDATE marker SET v = 'written after the restore'").await;
+    let before = table_checksums(&url).await;
+    let (started, events) = app
+        .restored(serde_json::json!({ "backup_id": id, "confirm": "lb_proof" }))
+        .await;
+    let done = events.last().expect("last");
+    assert_eq!(done.status, job_status::FAILED);
+    let m = done.message.clone().unwrap_or_default();
+    assert!(
+        m.contains("public.orders has 4000 rows, the archive 3999") && m.contains("was dropped"),
+        "{m}"
+    );
+    assert!(!events
+        .iter()
+        .any(|j| j.phase == phase::DONE && j.status == job_status::SUCCEEDED));
+    assert_eq!(table_checksums(&url).await, before, "live untouched");
+    assert!(
+        databases_like("lb_proof__lifeboat_restore_%")
+            .await
+            .is_empty(),
+        "no stray database"
+    );
+    let r = app.restore_row(started.restore_id).await;
+    assert_eq!(r.kept_database, None);
+    assert!(r.proof.iter().any(|p| p.table == "public.orders"
+        && p.archive_rows == 3_999
+        && p.restored_rows == Some(4_000)));
+
+    // A test restore of it fails the same way.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/backups/{id}/test-restore")))
+        .send()
+        .await
+        .expect("test restore");
+    assert_eq!(r.status(), 202);
+    let t: app::api::StartedTestRestore = r.json().await.expect("started");
+    assert_eq!(app.wait(t.job_id).await.status, job_status::FAILED);
+}
+
+#[tokio::test]
+async fn an_upload_keeps_the_counts_its_validation_learnt() {
+    let source = sample_database("lb_proof_up_src", 2_500).await;
+    let target = sample_database("lb_proof_up_dst", 10).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("src.dump");
+    dump(&source, &file);
+    let app = TestApp::signed_in(with_target(&target)).await;
+    let up = app
+        .uploaded("src.dump", std::fs::read(&file).expect("read"))
+        .await;
+    let text: Option<String> = sqlx::query_scalar("SELECT row_counts FROM uploads WHERE id = ?")
+        .bind(&up.upload_id)
+        .fetch_one(app.server.state.engine.db())
+        .await
+        .expect("row_counts");
+    let counts: serde_json::Value = serde_json::from_str(&text.expect("counted")).expect("json");
+    assert_eq!(rows_of(&counts, "orders"), Some(2_500));
+    let (started, events) = app
+        .restored(serde_json::json!({ "upload_id": up.upload_id, "confirm": "lb_proof_up_dst" }))
+        .await;
+    assert_eq!(events.last().expect("last").status, job_status::SUCCEEDED);
+    let r = app.restore_row(started.restore_id).await;
+    assert!(r
+        .proof
+        .iter()
+        .any(|p| p.table == "public.orders" && p.restored_rows == Some(2_500)));
+}
