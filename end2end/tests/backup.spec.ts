@@ -116,7 +116,7 @@ test("test restore from a backup's page → restorable in the page, the history 
   await expect(result).toContainText(/proven on .*, in .*, 1201000 rows in 2 tables, on /);
   await expect(page.getByTestId("backup-detail").getByTestId("backup-proven")).toHaveText("restorable");
 
-  await page.getByRole("link", { name: "Backups" }).click();
+  await page.getByRole("link", { name: "Backups", exact: true }).click();
   await expect(page.locator(`[data-testid="backup-row"][data-backup-id="${id}"]`).getByTestId("backup-proven")).toHaveText("restorable");
   await expect(page.getByTestId("last-test-restore")).toHaveAttribute("data-state", "succeeded");
   await expect(page.getByTestId("last-test-restore")).toContainText(`backup #${id}`);

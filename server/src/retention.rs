@@ -83,12 +83,18 @@ pub fn plan(history: &[Candidate], policy: &Policy, now: DateTime<Utc>) -> Vec<D
     out
 }
 
-fn human_duration(d: chrono::Duration) -> String {
-    let days = d.num_days();
-    if days >= 1 && d.num_seconds() % 86_400 == 0 {
-        format!("{days} days")
+/// `30 days`, `12 hours`, `10 minutes`, `45 seconds`: the largest unit that divides it
+/// (hours when nothing larger does and it is at least an hour).
+pub fn human_duration(d: chrono::Duration) -> String {
+    let secs = d.num_seconds();
+    if secs >= 86_400 && secs % 86_400 == 0 {
+        format!("{} days", secs / 86_400)
+    } else if secs >= 3600 {
+        format!("{} hours", secs / 3600)
+    } else if secs >= 60 && secs % 60 == 0 {
+        format!("{} minutes", secs / 60)
     } else {
-        format!("{} hours", d.num_hours())
+        format!("{secs} seconds")
     }
 }
 

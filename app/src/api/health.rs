@@ -10,14 +10,18 @@ wire_enum! {
         Target = "target",
         PgDump = "pg_dump",
         PgRestore = "pg_restore",
+        /// The last successful backup is recent enough for the schedule.
+        LastBackup = "last_backup",
+        /// The last test restore did not fail.
+        LastTestRestore = "last_test_restore",
     }
 }
 
 /// One readiness check of `GET /readyz`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct ReadyCheck {
-    /// Stable name: `metadata_db`, `data_dir`, `target`, `pg_dump`, `pg_restore` (see
-    /// [`CheckName`]).
+    /// Stable name: `metadata_db`, `data_dir`, `target`, `pg_dump`, `pg_restore`,
+    /// `last_backup`, `last_test_restore` (see [`CheckName`]).
     pub name: String,
     pub ok: bool,
     /// What was found, or what is wrong and how to fix it.

@@ -81,6 +81,8 @@ fn check_label(c: &ReadyCheck) -> String {
         Some(CheckName::Target) => "Target database reachable".into(),
         Some(CheckName::PgDump) => "pg_dump".into(),
         Some(CheckName::PgRestore) => "pg_restore".into(),
+        Some(CheckName::LastBackup) => "Last backup".into(),
+        Some(CheckName::LastTestRestore) => "Last test restore".into(),
         None => c.name.clone(),
     }
 }

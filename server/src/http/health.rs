@@ -87,7 +87,10 @@ async fn last_test_restore_check(st: &AppState) -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot read the journal: {e}"))?;
     let every = match st.engine.test_restore_every() {
-        Some(d) => format!("every {}", humantime::format_duration(d)),
+        Some(d) => format!(
+            "every {}",
+            crate::retention::human_duration(chrono::Duration::from_std(d).unwrap_or_default())
+        ),
         None if st.config.test_restore_after_backup => "after every scheduled backup".into(),
         None => "not on a schedule".into(),
     };

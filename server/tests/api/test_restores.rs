@@ -211,7 +211,15 @@ async fn the_newest_backup_is_test_restored_on_schedule() {
     }
     let t = last.expect("a scheduled test restore within 30 s");
     assert_eq!(t.backup_id, id);
-    let audit = app.audit_with(audit_action::TEST_RESTORE).await;
+    // The audit entry follows the journal's by a moment.
+    let mut audit = vec![];
+    for _ in 0..50 {
+        audit = app.audit_with(audit_action::TEST_RESTORE).await;
+        if !audit.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         audit.last().and_then(|a| a.actor.as_deref()),
         Some("scheduler")

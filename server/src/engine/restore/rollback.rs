@@ -81,7 +81,6 @@ pub async fn start(
     let origin = origin.clone();
     let task = tokio::spawn(
         async move {
-            let _lock = lock;
             let aside = databases::kept_name(&database, Kept::RolledBack, Utc::now());
             let swapped = super::swapping::swap(
                 &engine,
@@ -141,6 +140,7 @@ pub async fn start(
                     run::unrecorded(job_id, JobKind::Restore, &database)
                 }
             };
+            drop(lock);
             // The restored database, with whatever was written to it since the swap, is
             // now the only copy of that state: back it up.
             if offline_ms.is_some() {
