@@ -9,7 +9,7 @@
 //! invalid configuration, interruption — ends with one journal row and one audit entry.
 
 use super::preflight::{self, Ready};
-use super::run::{self, AbortOnDrop, JobHandle, LockError, Outcome};
+use super::run::{self, AbortOnDrop, JobHandle, Outcome};
 use super::Engine;
 use crate::pgtools::child::Step;
 use crate::pgtools::dump::{dumped_table, table_weights};
@@ -43,17 +43,7 @@ pub enum StartError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for StartError {
-    fn from(e: sqlx::Error) -> Self {
-        StartError::Internal(e.into())
-    }
-}
-
-impl From<LockError> for StartError {
-    fn from(e: LockError) -> Self {
-        e.into_job_error()
-    }
-}
+run::job_error_conversions!(StartError);
 
 /// Starts a backup of `target`: checks the configuration first (refusing with the
 /// reason when it is wrong), then runs the job in the background. The returned task

@@ -56,6 +56,25 @@ impl From<sqlx::Error> for LockError {
     }
 }
 
+/// The conversions every job's error type has besides its own: a journal error goes to
+/// its `Internal` place, a lock error to `Busy` or `Internal`.
+macro_rules! job_error_conversions {
+    ($t:ty) => {
+        impl From<sqlx::Error> for $t {
+            fn from(e: sqlx::Error) -> Self {
+                <$t>::from(anyhow::Error::from(e))
+            }
+        }
+
+        impl From<$crate::engine::run::LockError> for $t {
+            fn from(e: $crate::engine::run::LockError) -> Self {
+                e.into_job_error()
+            }
+        }
+    };
+}
+pub(crate) use job_error_conversions;
+
 /// Takes the lock of `database` for a new job: one job per database at a time, across
 /// every `lifeboat` process. Holding the lock means no process runs a job for it, so a
 /// row still marked running is a leftover of a process that died: it is journaled as
