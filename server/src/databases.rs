@@ -92,7 +92,8 @@ pub struct Capabilities {
     pub may_create: bool,
     /// Superuser, or a member of the database's owner (needed to rename it).
     pub owns: bool,
-    /// Logical replication slots and subscriptions tied to the live database.
+    /// What would not follow a rename: logical replication slots and subscriptions of the
+    /// live database, extensions and settings that find it by its name.
     pub tied: Vec<String>,
 }
 
@@ -111,7 +112,7 @@ impl Capabilities {
         }
         if !self.tied.is_empty() {
             return Some(format!(
-                "{database} has logical replication tied to it that would not follow a rename ({}); drop or move them first, or restore in place",
+                "{database} has things tied to its name that would not follow a rename ({}); drop or move them first, or restore in place",
                 self.tied.join(", ")
             ));
         }
@@ -134,6 +135,22 @@ pub async fn capabilities(live: &TargetUrl) -> Result<Capabilities, String> {
         .await
         .map_err(sql_error("cannot read the role's rights"))?;
     let mut tied = vec![];
+    // Extensions whose jobs or workers find the database by its name, and the settings
+    // that name it for them: after a rename they would act on the restored copy (or on
+    // nothing) without a word.
+    for row in client
+        .query(
+            "SELECT 'extension ' || extname FROM pg_extension WHERE extname IN ('pg_cron', 'pglogical') \
+             UNION ALL \
+             SELECT 'setting ' || n || ' (it names the database)' FROM unnest(ARRAY['cron.database_name', 'pg_partman_bgw.dbname', 'pglogical.database']) n \
+             WHERE current_database() = ANY (string_to_array(replace(coalesce(current_setting(n, true), ''), ' ', ''), ','))",
+            &[],
+        )
+        .await
+        .map_err(sql_error("cannot read the extensions tied to the database"))?
+    {
+        tied.push(row.get::<_, String>(0));
+    }
     for row in client
         .query(
             "SELECT 'replication slot ' || slot_name FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database() UNION ALL SELECT 'subscription ' || s.subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = current_database()",

@@ -144,6 +144,14 @@ pub struct RestorePlan {
     pub database_size_bytes: Option<i64>,
     /// How long a database set aside by a swap is kept (`LIFEBOAT_KEEP_OLD_DATABASES`).
     pub keep_old_databases_secs: u64,
+    /// With the file to restore given: how long an in-place restore would keep the
+    /// application out (its safety backup and the restore), estimated from this database's
+    /// last backup and restore; `None` before any backup.
+    #[serde(default)]
+    pub in_place_offline_ms: Option<i64>,
+    /// What the estimate is based on, in words.
+    #[serde(default)]
+    pub in_place_offline_basis: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

@@ -201,9 +201,18 @@ pub mod restores {
         http::get(&format!("{API}/restores/{id}")).await
     }
 
-    /// What a restore here would do (strategy, why, what a swap keeps aside).
-    pub async fn plan() -> Result<RestorePlan, ClientError> {
-        http::get(&format!("{API}/restores/plan")).await
+    /// What a restore here would do (strategy, why, what a swap keeps aside), and for a
+    /// given file how long an in-place restore would keep the application out.
+    pub async fn plan(
+        upload_id: Option<String>,
+        backup_id: Option<i64>,
+    ) -> Result<RestorePlan, ClientError> {
+        let query = match (upload_id, backup_id) {
+            (Some(u), _) => format!("?upload_id={}", enc(&u)),
+            (None, Some(b)) => format!("?backup_id={b}"),
+            (None, None) => String::new(),
+        };
+        http::get(&format!("{API}/restores/plan{query}")).await
     }
 
     /// Starts a restore; a refusal keeps the server's body (409 names the running job).

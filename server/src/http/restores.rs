@@ -7,9 +7,10 @@ use super::state::AppState;
 use crate::engine::restore::{self, kept, rollback};
 use crate::store::restores as journal;
 use app::api::{
-    KeptDatabase, Restore, RestorePlan, RestoreStart, StartedJob, StartedRestore, StartedRollback,
+    KeptDatabase, Restore, RestorePlan, RestoreRequest, RestoreStart, StartedJob, StartedRestore,
+    StartedRollback,
 };
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -93,9 +94,25 @@ async fn final_backup(
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
+/// `?backup_id=` or `?upload_id=`: the file to restore, for the in-place estimate.
+#[derive(serde::Deserialize)]
+struct PlanQuery {
+    backup_id: Option<i64>,
+    upload_id: Option<String>,
+}
+
 async fn plan(
     State(st): State<AppState>,
     _user: CurrentUser,
+    Query(q): Query<PlanQuery>,
 ) -> Result<Json<RestorePlan>, AppError> {
-    Ok(Json(restore::plan(&st.engine, st.engine.target()).await?))
+    let source = (q.backup_id.is_some() || q.upload_id.is_some()).then(|| RestoreRequest {
+        upload_id: q.upload_id,
+        backup_id: q.backup_id,
+        confirm: String::new(),
+        options: Default::default(),
+    });
+    Ok(Json(
+        restore::plan(&st.engine, st.engine.target(), source.as_ref()).await?,
+    ))
 }

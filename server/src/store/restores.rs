@@ -368,3 +368,22 @@ pub async fn swap_completed(db: &SqlitePool, s: &Swap) -> sqlx::Result<()> {
     query.bind(s.restore_id).execute(db).await?;
     Ok(())
 }
+
+/// The archive's size and the `restore` phase's time of the last successful restore of
+/// `database` that replaced its contents (in place or swap), for estimates.
+pub async fn last_restore_speed(
+    db: &SqlitePool,
+    database: &str,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let row: Option<(Option<i64>, String)> = sqlx::query_as(
+        "SELECT COALESCE(b.size_bytes, u.size_bytes), r.timings FROM restores r LEFT JOIN backups b ON b.id = r.backup_id LEFT JOIN uploads u ON u.id = r.upload_id WHERE r.database = ? AND r.status = 'succeeded' AND COALESCE(r.strategy, 'in_place') IN ('in_place', 'swap') ORDER BY r.id DESC LIMIT 1",
+    )
+    .bind(database)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(|(bytes, timings)| {
+        let phases: Vec<PhaseTiming> = serde_json::from_str(&timings).ok()?;
+        let ms = phases.iter().find(|t| t.phase == "restore")?.ms;
+        Some((bytes?, ms))
+    }))
+}

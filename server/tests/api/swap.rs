@@ -76,9 +76,14 @@ impl TestApp {
     }
 
     async fn plan(&self) -> app::api::RestorePlan {
+        self.plan_of("").await
+    }
+
+    /// The plan for a file (`?backup_id=N`, `?upload_id=ID`).
+    async fn plan_of(&self, query: &str) -> app::api::RestorePlan {
         let r = self
             .client
-            .get(self.url("/api/v1/restores/plan"))
+            .get(self.url(&format!("/api/v1/restores/plan{query}")))
             .send()
             .await
             .expect("plan");
@@ -466,6 +471,9 @@ async fn a_role_without_createdb_restores_in_place_keeping_the_application_out()
     let plan = app.plan().await;
     assert_eq!(plan.strategy, "in_place");
     assert!(plan.reason.contains("CREATEDB"), "{}", plan.reason);
+    // No backup of it yet: nothing to estimate the time offline from.
+    let plan = app.plan_of(&format!("?upload_id={}", up.upload_id)).await;
+    assert_eq!(plan.in_place_offline_ms, None);
 
     let stop = Arc::new(AtomicBool::new(false));
     let writing = tokio::spawn(writer(
@@ -529,6 +537,17 @@ async fn a_role_without_createdb_restores_in_place_keeping_the_application_out()
         refused_for.as_millis() as i64 >= busy,
         "refused for {refused_for:?}, the safety backup and the restore took {busy} ms"
     );
+    // Now the estimate of the time offline rests on this database's own backup and restore.
+    let plan = app
+        .plan_of(&format!("?backup_id={}", safety.backup.id))
+        .await;
+    let estimate = plan.in_place_offline_ms.expect("an estimate");
+    assert!(estimate > 0, "{estimate}");
+    let basis = plan.in_place_offline_basis.unwrap_or_default();
+    assert!(
+        basis.contains("the last restore here went at") && basis.contains("safety backup"),
+        "{basis}"
+    );
     // And it may connect again.
     sql(
         &as_role("lb_writer", "writer-pw", "lb_sw_nocreate_dst"),
@@ -562,6 +581,42 @@ async fn replication_tied_to_the_database_refuses_the_swap() {
         "{m}"
     );
     assert!(databases_like("lb_sw_sub_dst_%").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_setting_that_names_the_database_for_an_extension_refuses_the_swap() {
+    let source = sample_database("lb_sw_ext_src", 300).await;
+    let target = sample_database("lb_sw_ext_dst", 300).await;
+    // pg_partman's background worker finds the databases it maintains by name.
+    sql(
+        &pg_url(),
+        "ALTER DATABASE lb_sw_ext_dst SET pg_partman_bgw.dbname = 'other_db, lb_sw_ext_dst'",
+    )
+    .await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("src.dump");
+    dump(&source, &file);
+    let app = TestApp::signed_in(with_target(&target)).await;
+    let up = app
+        .uploaded("src.dump", std::fs::read(&file).expect("read"))
+        .await;
+    let m = refusal(
+        app.restore(serde_json::json!({ "upload_id": up.upload_id, "confirm": "lb_sw_ext_dst", "strategy": "swap" }))
+            .await,
+    )
+    .await;
+    assert!(
+        m.contains("setting pg_partman_bgw.dbname") && m.contains("in_place"),
+        "{m}"
+    );
+    // Left to choose, Lifeboat restores in place and says why.
+    let plan = app.plan().await;
+    assert_eq!(plan.strategy, "in_place");
+    assert!(
+        plan.reason.contains("pg_partman_bgw.dbname"),
+        "{}",
+        plan.reason
+    );
 }
 
 #[tokio::test]

@@ -125,7 +125,13 @@ pub(super) fn ConfirmRestore(
                     {what}
                     "; " <strong>{db}</strong> " is not touched."
                 </p>
-                <StrategyChoice strategy new_database db=Signal::derive(db) />
+                <StrategyChoice
+                    strategy
+                    new_database
+                    db=Signal::derive(db)
+                    upload_id=candidate.upload_id.clone()
+                    backup_id=candidate.backup_id
+                />
                 <dl class="detail-list detail-compact" data-testid="confirm-facts">
                     <dt>"Target database"</dt>
                     <dd>{db}</dd>
@@ -237,8 +243,10 @@ fn StrategyChoice(
     strategy: RwSignal<Option<RestoreStrategy>>,
     new_database: RwSignal<String>,
     db: Signal<String>,
+    upload_id: Option<String>,
+    backup_id: Option<i64>,
 ) -> impl IntoView {
-    let plan = LocalResource::new(client::restores::plan);
+    let plan = LocalResource::new(move || client::restores::plan(upload_id.clone(), backup_id));
     let known = move || plan.get().and_then(Result::ok);
     let chosen = move || {
         known().map(|p: RestorePlan| {
@@ -252,6 +260,20 @@ fn StrategyChoice(
                     "Here Lifeboat would restore by " <strong>{name}</strong> ": " {p.reason}
                 </p>
             }
+        })
+    };
+    let offline_estimate = move || {
+        known().and_then(|p: RestorePlan| {
+            let ms = p.in_place_offline_ms?;
+            Some(view! {
+                <small class="muted" data-testid="strategy-in-place-estimate">
+                    {format!(
+                        "Offline for about {}: {}.",
+                        format::duration_ms(ms),
+                        p.in_place_offline_basis.unwrap_or_default()
+                    )}
+                </small>
+            })
         })
     };
     let kept_aside = move || {
@@ -316,6 +338,7 @@ fn StrategyChoice(
                     "Restored over {d} itself: the application is kept out of {d} from the start of the safety backup until the restore ends."
                 ),
             )}
+            {offline_estimate}
             {choice(
                 Some(RestoreStrategy::Copy),
                 "As a copy",

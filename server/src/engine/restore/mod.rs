@@ -18,10 +18,13 @@
 mod in_place;
 pub mod kept;
 mod new_db;
+mod plan;
 pub mod rollback;
 pub mod swapping;
 
-use super::run::{self, JobHandle, LockError, Outcome};
+pub use plan::plan;
+
+use super::run::{self, JobHandle, Outcome};
 use super::{backup, upload, Engine};
 use crate::databases;
 use crate::pgtools::child::Step;
@@ -36,8 +39,8 @@ use crate::store::jobs::{JobKind, JobStatus};
 use crate::store::restores::{self as journal, NewRestore, RestoreStatus, Source};
 use crate::target::TargetUrl;
 use app::api::{
-    audit_action, outcome, phase, Job, PhaseTiming, RestoreOptions, RestorePlan, RestoreRequest,
-    RestoreStart, RestoreStrategy, StartedRestore, TableProof,
+    audit_action, outcome, phase, Job, PhaseTiming, RestoreOptions, RestoreRequest, RestoreStart,
+    RestoreStrategy, StartedRestore, TableProof,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -61,17 +64,7 @@ pub enum RestoreError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for RestoreError {
-    fn from(e: sqlx::Error) -> Self {
-        RestoreError::Internal(e.into())
-    }
-}
-
-impl From<LockError> for RestoreError {
-    fn from(e: LockError) -> Self {
-        e.into_job_error()
-    }
-}
+run::job_error_conversions!(RestoreError);
 
 /// What is restored.
 struct Restored {
@@ -260,31 +253,6 @@ pub async fn start(
         },
         task,
     ))
-}
-
-/// What a restore into `target` without a chosen strategy would do, and what a swap
-/// would keep aside, for the confirmation.
-pub async fn plan(
-    engine: &Engine,
-    target: Option<&TargetUrl>,
-) -> Result<RestorePlan, RestoreError> {
-    let Some(target) = target else {
-        return Err(RestoreError::Refused(
-            "No target database is configured (set LIFEBOAT_TARGET_URL): there is nothing to restore into.".into(),
-        ));
-    };
-    let (strategy, reason) = choose(target, None, None).await?;
-    let database_size_bytes = match databases::maintenance(target).await {
-        Ok(client) => databases::size(&client, &target.database()).await.ok(),
-        Err(_) => None,
-    };
-    Ok(RestorePlan {
-        database: target.database(),
-        strategy: strategy.as_str().into(),
-        reason,
-        database_size_bytes,
-        keep_old_databases_secs: engine.keep_old_databases.as_secs(),
-    })
 }
 
 /// Which strategy runs, and why, in words: the one asked for if the server allows it,
