@@ -235,7 +235,13 @@ impl Trial {
             .map_err(failed)?;
         databases::create_empty(&maintenance, &self.scratch)
             .await
-            .map_err(failed)?;
+            .map_err(|e| {
+                failed(format!(
+                    "{e} — test restores need a role that may create databases on {}:{}: grant it CREATEDB, set LIFEBOAT_VERIFY_URL to a server where it may, or set LIFEBOAT_TEST_RESTORE_EVERY=off",
+                    self.server.host(),
+                    self.server.port()
+                ))
+            })?;
         let into = self.server.with_database(&self.scratch);
         handle
             .update(|j| {

@@ -287,3 +287,30 @@ async fn after_backup_test_restores_each_scheduled_backup() {
         "{ready:?}"
     );
 }
+
+#[tokio::test]
+async fn a_role_that_may_not_create_databases_is_told_how_to_test_restore() {
+    for statement in [
+        "DROP DATABASE IF EXISTS lb_tr_nocreate WITH (FORCE)",
+        "DROP ROLE IF EXISTS lb_tr_app",
+        "CREATE ROLE lb_tr_app LOGIN PASSWORD 'app-pw' NOCREATEDB",
+        "CREATE DATABASE lb_tr_nocreate OWNER lb_tr_app",
+    ] {
+        sql(&pg_url(), statement).await;
+    }
+    let mut u = url::Url::parse(&pg_url()).expect("url");
+    u.set_username("lb_tr_app").expect("user");
+    u.set_password(Some("app-pw")).expect("password");
+    u.set_path("/lb_tr_nocreate");
+    let target = u.to_string();
+    sql(&target, "CREATE TABLE t (x int); INSERT INTO t VALUES (1);").await;
+    let app = TestApp::signed_in(with_target(&target)).await;
+    let id = app.backed_up().await;
+    let (_, job) = app.test_restore(id).await;
+    assert_eq!(job.status, job_status::FAILED);
+    let why = app.restorable(id).await.message.unwrap_or_default();
+    assert!(
+        why.contains("may create databases") && why.contains("LIFEBOAT_VERIFY_URL"),
+        "{why}"
+    );
+}
