@@ -314,3 +314,26 @@ async fn a_role_that_may_not_create_databases_is_told_how_to_test_restore() {
         "{why}"
     );
 }
+
+#[tokio::test]
+async fn test_restores_go_to_the_verification_server_when_one_is_given() {
+    let url = sample_database("lb_tr_verify", 200).await;
+    // A verification server that does not answer: the test restore goes there, not to the
+    // target's server, and says so.
+    let app = TestApp::signed_in(Options {
+        env: vec![(
+            "LIFEBOAT_VERIFY_URL",
+            "postgres://nobody:pw@127.0.0.1:9/postgres".into(),
+        )],
+        target: Some(url),
+    })
+    .await;
+    let id = app.backed_up().await;
+    let (_, job) = app.test_restore(id).await;
+    assert_eq!(job.status, job_status::FAILED);
+    let t = app.restorable(id).await;
+    assert_eq!(t.server, "127.0.0.1:9");
+    assert!(databases_like("lb_tr_verify__lifeboat_test%")
+        .await
+        .is_empty());
+}
