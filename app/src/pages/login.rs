@@ -9,7 +9,16 @@ use leptos_router::hooks::use_query_map;
 /// Only same-site paths are followed after login (no open redirect to another host).
 fn safe_next(next: Option<String>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        // Browsers drop tabs and newlines from URLs (`/\t/evil.example` becomes
+        // `//evil.example`): a path with any control character or space is not kept.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n
+        }
         _ => "/".to_string(),
     }
 }
@@ -126,5 +135,15 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example".into())), "/");
         assert_eq!(safe_next(Some("https://evil.example".into())), "/");
         assert_eq!(safe_next(None), "/");
+        // `?next=%2F%09%2Fevil.example` and its newline and space cousins.
+        for sneaky in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+            "/\u{0}//evil.example",
+        ] {
+            assert_eq!(safe_next(Some(sneaky.into())), "/", "{sneaky:?}");
+        }
     }
 }

@@ -26,15 +26,32 @@ pub fn routes() -> Router<AppState> {
 
 const BAD_CREDENTIALS: &str = "Wrong username or password.";
 
+/// The longest username (`users::validate_username`), in characters.
+const MAX_USERNAME_CHARS: usize = 64;
+
+/// `name` as it may be stored: whole when it could be a username, else its first 64
+/// characters and a mark saying how long it was.
+fn bounded_username(name: &str) -> String {
+    if name.chars().count() <= MAX_USERNAME_CHARS {
+        return name.to_string();
+    }
+    let prefix: String = name.chars().take(MAX_USERNAME_CHARS).collect();
+    format!("{prefix}… (cut: {} bytes in all)", name.len())
+}
+
 async fn login(
     State(st): State<AppState>,
     client: ClientInfo,
     session: Session,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<Me>, AppError> {
-    let username = req.username.trim().to_string();
+    // What was tried, bounded before it is stored anywhere (audit log, log file, throttle
+    // key): no username is longer than 64 characters, so a longer one is kept as a marked
+    // prefix, and a flood of huge names cannot fill the disk or the memory.
+    let username = bounded_username(req.username.trim());
     let origin = client.origin(None);
-    let failure = |reason: &str| serde_json::json!({ "username_tried": username.chars().take(100).collect::<String>(), "reason": reason });
+    let failure =
+        |reason: &str| serde_json::json!({ "username_tried": username, "reason": reason });
     if let Err(wait) = st.throttle.check(&username, client.ip, Instant::now()) {
         let retry_after = wait.as_secs_f64().ceil() as u64;
         audit::record(
@@ -54,7 +71,7 @@ async fn login(
         });
     }
     // Over-long input is refused without hashing it (and answered like any bad login).
-    let user = if username.len() > 256 || req.password.len() > 4096 {
+    let user = if username != req.username.trim() || req.password.len() > 4096 {
         None
     } else {
         users::authenticate(&st.db, &username, Secret::new(req.password)).await?
@@ -202,4 +219,20 @@ async fn setup(
             signed_in_at: Utc::now(),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_username_is_stored_whole_only_when_it_could_be_one() {
+        assert_eq!(bounded_username("admin"), "admin");
+        let exactly = "é".repeat(64);
+        assert_eq!(bounded_username(&exactly), exactly);
+        let huge = "x".repeat(2_000_000);
+        let kept = bounded_username(&huge);
+        assert!(kept.len() < 120, "{}", kept.len());
+        assert!(kept.ends_with("… (cut: 2000000 bytes in all)"), "{kept}");
+    }
 }

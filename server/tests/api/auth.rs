@@ -144,6 +144,31 @@ async fn wrong_password_and_unknown_user_get_the_same_answer_and_are_audited() {
 }
 
 #[tokio::test]
+async fn a_huge_username_is_kept_only_as_a_short_marked_prefix() {
+    let app = spawn_app(Options::default()).await;
+    let huge = "u".repeat(1_000_000);
+    for _ in 0..3 {
+        assert_eq!(app.login(&huge, "whatever it is").await.status(), 401);
+    }
+    let failures = app.audit_with(audit_action::LOGIN).await;
+    assert_eq!(failures.len(), 3);
+    for e in &failures {
+        let tried = e.details["username_tried"].as_str().unwrap_or_default();
+        let target = e.target.clone().unwrap_or_default();
+        assert!(
+            tried.len() < 120 && target.len() < 120,
+            "{} {}",
+            tried.len(),
+            target.len()
+        );
+        assert!(tried.ends_with("(cut: 1000000 bytes in all)"), "{tried}");
+    }
+    // Three attempts with it, not three megabytes: the whole log stays small.
+    let all = serde_json::to_string(&app.audit().await).expect("json");
+    assert!(all.len() < 10_000, "{} bytes", all.len());
+}
+
+#[tokio::test]
 async fn repeated_failures_are_throttled_then_allowed_again() {
     let app = spawn_app(Options::default()).await;
     app.add_user("alice", PASSWORD).await;
