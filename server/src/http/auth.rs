@@ -52,7 +52,8 @@ async fn login(
     let origin = client.origin(None);
     let failure =
         |reason: &str| serde_json::json!({ "username_tried": username, "reason": reason });
-    if let Err(wait) = st.throttle.check(&username, client.ip, Instant::now()) {
+    // Counted before the password is checked: parallel guesses cannot all get through.
+    if let Err(wait) = st.throttle.attempt(&username, client.ip, Instant::now()) {
         let retry_after = wait.as_secs_f64().ceil() as u64;
         audit::record(
             &st.db,
@@ -77,7 +78,6 @@ async fn login(
         users::authenticate(&st.db, &username, Secret::new(req.password)).await?
     };
     let Some(user) = user else {
-        st.throttle.failure(&username, client.ip, Instant::now());
         audit::record(
             &st.db,
             &origin,

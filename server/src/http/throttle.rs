@@ -1,6 +1,7 @@
 //! Login throttling: after a few consecutive failures for an account, or many from one
-//! address, each further attempt must wait an exponentially growing delay. A success
-//! clears the account's and the address's counts. Kept in memory: a restart forgets it,
+//! address, each further attempt must wait an exponentially growing delay. An attempt is
+//! counted when it is let through, before its password is checked (so parallel guesses
+//! cannot all pass); a success clears the account's and the address's counts. Kept in memory: a restart forgets it,
 //! which only ever makes things easier for a legitimate user.
 
 use std::collections::HashMap;
@@ -87,8 +88,38 @@ impl Throttle {
         }
     }
 
+    /// Counts an attempt **before** its password is checked, in the same step as the
+    /// check: parallel guesses cannot all pass the check first. `Err(wait)` when it must
+    /// wait (and is not counted); a success then clears the count ([`Throttle::success`]).
+    pub fn attempt(
+        &self,
+        username: &str,
+        ip: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wait = Duration::ZERO;
+        for key in Self::keys(username, ip) {
+            if let Some(f) = state.get(&key) {
+                let until = f.last + self.delay_for(&key, f.count);
+                if until > now {
+                    wait = wait.max(until - now);
+                }
+            }
+        }
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        Self::count(&mut state, username, ip, now);
+        Ok(())
+    }
+
     pub fn failure(&self, username: &str, ip: Option<IpAddr>, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Self::count(&mut state, username, ip, now);
+    }
+
+    fn count(state: &mut HashMap<Key, Failures>, username: &str, ip: Option<IpAddr>, now: Instant) {
         if state.len() > 10_000 {
             state.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
         }

@@ -169,6 +169,34 @@ async fn a_huge_username_is_kept_only_as_a_short_marked_prefix() {
 }
 
 #[tokio::test]
+async fn parallel_guesses_cannot_all_pass_the_throttle() {
+    let app = spawn_app(Options::default()).await;
+    app.add_user("alice", PASSWORD).await;
+    let guesses = (0..40).map(|i| {
+        let client = client_for(&app.base);
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({ "username": "alice", "password": format!("guess number {i}") }))
+                .send()
+                .await
+                .expect("login")
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + throttled, 40, "{statuses:?}");
+    assert!(
+        checked <= 4,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+}
+
+#[tokio::test]
 async fn repeated_failures_are_throttled_then_allowed_again() {
     let app = spawn_app(Options::default()).await;
     app.add_user("alice", PASSWORD).await;
