@@ -72,6 +72,18 @@ fn check(headers: &HeaderMap, public_url: Option<&url::Url>) -> Result<(), Strin
 /// Security headers on every response. Pages rendered by Leptos carry a CSP naming their
 /// hydration nonce (set in `app::shell`); everything else gets a policy that allows
 /// nothing to run.
+/// Served over HTTPS (`https_only`): browsers are told to come back only that way.
+pub async fn hsts(State(https_only): State<bool>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if https_only {
+        resp.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
+}
+
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;

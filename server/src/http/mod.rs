@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use sessions::COOKIE_NAME;
+use sessions::{COOKIE_NAME, SECURE_COOKIE_NAME};
 use state::AppState;
 use std::time::Duration;
 use tower_http::trace::TraceLayer;
@@ -34,11 +34,16 @@ use tracing::Span;
 /// The whole application: API, health endpoints, the server-rendered SPA and its assets.
 pub fn router(state: AppState, store: SqliteStore) -> Router {
     let idle = time::Duration::seconds(state.config.session_idle_timeout.as_secs() as i64);
+    let secure = state.config.secure_cookies();
     let sessions = SessionManagerLayer::new(store)
-        .with_name(COOKIE_NAME)
+        .with_name(if secure {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        })
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
-        .with_secure(state.config.secure_cookies())
+        .with_secure(secure)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(idle))
         // Saved on every API call so that activity pushes the idle timeout back.
@@ -69,6 +74,7 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn_with_state(secure, guard::hsts))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

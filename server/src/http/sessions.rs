@@ -12,6 +12,9 @@ use sqlx::SqlitePool;
 pub const AUTH_KEY: &str = "auth";
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "lifeboat_session";
+/// Its name over HTTPS: the `__Host-` prefix makes browsers refuse it unless it is
+/// `Secure`, for the whole host and set by it (no subdomain can plant or read one).
+pub const SECURE_COOKIE_NAME: &str = "__Host-lifeboat_session";
 
 /// What a signed-in session remembers.
 #[derive(Serialize, Deserialize, Clone, Debug)]

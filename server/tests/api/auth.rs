@@ -33,6 +33,10 @@ async fn login_sets_a_strict_http_only_cookie_and_me_answers() {
         !cookie.contains("Secure"),
         "plain http must not set Secure: {cookie}"
     );
+    assert!(
+        resp.headers().get("strict-transport-security").is_none(),
+        "no HSTS over plain http"
+    );
     let body: Me = resp.json().await.expect("me body");
     assert_eq!(body.username, "alice");
 
@@ -79,6 +83,13 @@ async fn session_cookie_is_secure_when_served_over_https() {
         .unwrap_or_default()
         .to_string();
     assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.starts_with("__Host-lifeboat_session="), "{cookie}");
+    assert_eq!(
+        resp.headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
 }
 
 #[tokio::test]
