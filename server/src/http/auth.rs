@@ -78,6 +78,7 @@ async fn login(
         users::authenticate(&st.db, &username, Secret::new(req.password)).await?
     };
     let Some(user) = user else {
+        st.throttle.failed(&username, client.ip, Instant::now());
         audit::record(
             &st.db,
             &origin,

@@ -114,6 +114,17 @@ impl Throttle {
         Ok(())
     }
 
+    /// The attempt let through by [`Throttle::attempt`] failed: its delay runs from now,
+    /// when the answer is given (a slow password check must not use the delay up).
+    pub fn failed(&self, username: &str, ip: Option<IpAddr>, now: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for key in Self::keys(username, ip) {
+            if let Some(f) = state.get_mut(&key) {
+                f.last = f.last.max(now);
+            }
+        }
+    }
+
     pub fn failure(&self, username: &str, ip: Option<IpAddr>, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         Self::count(&mut state, username, ip, now);
@@ -147,6 +158,31 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_is_counted_before_its_check_and_its_delay_runs_from_the_answer() {
+        let t = Throttle::new(3, 100, Duration::from_secs(60));
+        let ip = Some(IpAddr::from([10, 0, 0, 9]));
+        let t0 = Instant::now();
+        // Four let through at once, none answered yet: the fifth must wait.
+        for _ in 0..4 {
+            assert!(t.attempt("bob", ip, t0).is_ok());
+        }
+        assert_eq!(t.attempt("bob", ip, t0), Err(Duration::from_secs(1)));
+        // The fourth's answer came 5 s later (a slow check): the delay runs from then.
+        let answered = t0 + Duration::from_secs(5);
+        t.failed("bob", ip, answered);
+        assert!(t
+            .attempt("bob", ip, answered + Duration::from_millis(500))
+            .is_err());
+        assert!(t
+            .attempt("bob", ip, answered + Duration::from_secs(1))
+            .is_ok());
+        t.success("bob", ip);
+        assert!(t
+            .attempt("bob", ip, answered + Duration::from_secs(1))
+            .is_ok());
+    }
 
     #[test]
     fn delays_start_after_the_free_attempts_and_double() {
