@@ -43,6 +43,8 @@ psql -At "$db_url" -c "SELECT 'database size: ' || pg_size_pretty(pg_database_si
 # Lifeboat, serving, with an administrator for the API calls.
 export LIFEBOAT_DATA_DIR="$work/data" LIFEBOAT_TARGET_URL="$db_url" LIFEBOAT_PG_BIN_DIR="$bin"
 export LIFEBOAT_ADDR=127.0.0.1:3917 LIFEBOAT_ADMIN_PASSWORD="benchmark-password" LIFEBOAT_LOG=warn
+# Nothing of Lifeboat's own in the background while it is measured.
+export LIFEBOAT_SCHEDULE=off LIFEBOAT_TEST_RESTORE_EVERY=off
 target/release/lifeboat serve 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:3917/healthz >/dev/null && break; sleep 0.2; done

@@ -67,7 +67,7 @@ jar="$work/cookies"
 start_lifeboat() { # TARGET_URL
   export LIFEBOAT_DATA_DIR="$work/data" LIFEBOAT_TARGET_URL="$1" LIFEBOAT_PG_BIN_DIR="$bin"
   export LIFEBOAT_ADDR="127.0.0.1:$port" LIFEBOAT_ADMIN_PASSWORD="benchmark-password" LIFEBOAT_LOG=warn
-  export LIFEBOAT_RESTORE_JOBS="$jobs" LIFEBOAT_SCHEDULE=off
+  export LIFEBOAT_RESTORE_JOBS="$jobs" LIFEBOAT_SCHEDULE=off LIFEBOAT_TEST_RESTORE_EVERY=off
   target/release/lifeboat serve 2>>"$work/server.log" &
   server_pid=$!
   for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done

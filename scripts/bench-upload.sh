@@ -96,6 +96,8 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 base="http://127.0.0.1:$port"
 export LIFEBOAT_DATA_DIR="$work/data" LIFEBOAT_TARGET_URL="$tiny_url" LIFEBOAT_PG_BIN_DIR="$bin"
 export LIFEBOAT_ADDR="127.0.0.1:$port" LIFEBOAT_ADMIN_PASSWORD="benchmark-password" LIFEBOAT_LOG=warn
+# Nothing of Lifeboat's own in the background while it is measured.
+export LIFEBOAT_SCHEDULE=off LIFEBOAT_TEST_RESTORE_EVERY=off
 export LIFEBOAT_UPLOAD_MAX_SIZE=100GiB
 target/release/lifeboat serve 2>"$work/server.log" &
 server_pid=$!
