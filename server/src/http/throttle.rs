@@ -69,9 +69,14 @@ impl Throttle {
         Duration::from_secs(1u64 << exp).min(self.max_delay)
     }
 
-    /// `Err(wait)` when an attempt must wait before it may be tried.
-    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// How long an attempt must still wait, given the counts in `state`.
+    fn wait(
+        &self,
+        state: &HashMap<Key, Failures>,
+        username: &str,
+        ip: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let mut wait = Duration::ZERO;
         for key in Self::keys(username, ip) {
             if let Some(f) = state.get(&key) {
@@ -88,6 +93,12 @@ impl Throttle {
         }
     }
 
+    /// `Err(wait)` when an attempt must wait before it may be tried.
+    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.wait(&state, username, ip, now)
+    }
+
     /// Counts an attempt **before** its password is checked, in the same step as the
     /// check: parallel guesses cannot all pass the check first. `Err(wait)` when it must
     /// wait (and is not counted); a success then clears the count ([`Throttle::success`]).
@@ -98,18 +109,7 @@ impl Throttle {
         now: Instant,
     ) -> Result<(), Duration> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wait = Duration::ZERO;
-        for key in Self::keys(username, ip) {
-            if let Some(f) = state.get(&key) {
-                let until = f.last + self.delay_for(&key, f.count);
-                if until > now {
-                    wait = wait.max(until - now);
-                }
-            }
-        }
-        if !wait.is_zero() {
-            return Err(wait);
-        }
+        self.wait(&state, username, ip, now)?;
         Self::count(&mut state, username, ip, now);
         Ok(())
     }
