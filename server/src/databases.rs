@@ -6,7 +6,7 @@
 //! Renaming and dropping a database cannot be done while connected to it, so these
 //! statements run on the server's maintenance database (`postgres`, else `template1`).
 
-use crate::pgtools::rows::{quote_ident, RowCounts};
+use crate::pgtools::rows::{quote_ident, RowCounts, TableName};
 use crate::target::{self, TargetUrl};
 use app::api::TableProof;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -442,39 +442,75 @@ pub async fn let_in(live: &TargetUrl, gate: &Gate) -> Result<(), String> {
     give_back(&client, gate).await
 }
 
-/// `ANALYZE`s `database`, then compares its tables' row counts with the archive's.
-pub async fn prove(database: &TargetUrl, expected: &RowCounts) -> Result<Vec<TableProof>, String> {
-    let client = target::connect(database).await?;
-    client
-        .batch_execute("ANALYZE")
-        .await
-        .map_err(sql_error("ANALYZE failed"))?;
-    let mut proof = vec![];
-    for (table, rows) in expected {
-        let found = match client
-            .query_one(
-                &format!("SELECT count(*) FROM ONLY {}", table.quoted()),
-                &[],
-            )
+/// `ANALYZE`s `database` and counts every table's rows, for comparison with the archive's
+/// counts. Both read the tables the restore has just written (still in the server's
+/// cache), so they run at the same time: one session runs `ANALYZE`, `sessions - 1` others
+/// share the counts, largest table first.
+pub async fn prove(
+    database: &TargetUrl,
+    expected: &RowCounts,
+    sessions: u32,
+) -> Result<Vec<TableProof>, String> {
+    let analyze = async {
+        let client = target::connect(database).await?;
+        client
+            .batch_execute("ANALYZE")
             .await
-        {
-            Ok(r) => Some(r.get::<_, i64>(0)),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => None,
-            Err(e) => {
-                return Err(format!(
-                    "cannot count the rows of {}: {}",
-                    table.display(),
-                    target::describe(&e)
-                ))
-            }
-        };
-        proof.push(TableProof {
-            table: table.display(),
-            archive_rows: *rows,
-            restored_rows: found,
-        });
-    }
-    Ok(proof)
+            .map_err(sql_error("ANALYZE failed"))
+    };
+    let mut largest_first: Vec<(usize, &TableName, i64)> = expected
+        .iter()
+        .enumerate()
+        .map(|(i, (table, rows))| (i, table, *rows))
+        .collect();
+    largest_first.sort_by_key(|&(_, _, rows)| std::cmp::Reverse(rows));
+    let queue = std::sync::Mutex::new(largest_first.into_iter());
+    let counters = (sessions.max(2) as usize - 1).clamp(1, expected.len().max(1));
+    let count = |_| async {
+        let client = target::connect(database).await?;
+        let mut counted = vec![];
+        loop {
+            let next = queue.lock().map_err(|_| "the count was cut short")?.next();
+            let Some((i, table, rows)) = next else {
+                return Ok::<_, String>(counted);
+            };
+            counted.push((i, count_rows(&client, table, rows).await?));
+        }
+    };
+    let (analyzed, counted) = tokio::join!(
+        analyze,
+        futures::future::try_join_all((0..counters).map(count))
+    );
+    analyzed?;
+    let mut proof: Vec<(usize, TableProof)> = counted?.into_iter().flatten().collect();
+    proof.sort_by_key(|&(i, _)| i);
+    Ok(proof.into_iter().map(|(_, p)| p).collect())
+}
+
+/// One table's rows in the restored database (`None` when the table is missing).
+async fn count_rows(client: &Client, table: &TableName, rows: i64) -> Result<TableProof, String> {
+    let found = match client
+        .query_one(
+            &format!("SELECT count(*) FROM ONLY {}", table.quoted()),
+            &[],
+        )
+        .await
+    {
+        Ok(r) => Some(r.get::<_, i64>(0)),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => None,
+        Err(e) => {
+            return Err(format!(
+                "cannot count the rows of {}: {}",
+                table.display(),
+                target::describe(&e)
+            ))
+        }
+    };
+    Ok(TableProof {
+        table: table.display(),
+        archive_rows: rows,
+        restored_rows: found,
+    })
 }
 
 /// The tables whose counts differ, in words; `None` when every count matches.

@@ -294,7 +294,9 @@ impl Trial {
                 j.current_item = Some(format!("ANALYZE and counting the rows of {}", self.scratch));
             })
             .await;
-        self.proof = databases::prove(&into, &counts).await.map_err(failed)?;
+        self.proof = databases::prove(&into, &counts, self.engine.restore_jobs)
+            .await
+            .map_err(failed)?;
         if let Some(d) = databases::differences(&self.proof) {
             return Err(failed(format!(
                 "backup {} restored, but not as it was backed up: {d}",

@@ -99,7 +99,7 @@ impl Run {
             })
             .await;
         let t = Instant::now();
-        let proven = databases::prove(&into, counts).await;
+        let proven = databases::prove(&into, counts, jobs).await;
         self.timings.push(run::timing(PROOF_TIMING, t));
         let failed = match proven {
             Ok(proof) => {
