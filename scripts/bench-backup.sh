@@ -94,7 +94,8 @@ for i in $(seq "$runs"); do
   # Keep the volume from filling: only the timing matters here.
   rm -f "$LIFEBOAT_DATA_DIR"/backups/bench/*.dump "$LIFEBOAT_DATA_DIR"/backups/bench/*.json
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+# The middle ratio; with an even count, the mean of the two middle ones.
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2] + a[NR/2+1]) / 2}')
 echo "dump size: $(du -m "$work/bare.dump" | cut -f1) MB"
 echo "median ratio lifeboat/pg_dump: $median (goal ≤ 1.10)"
 echo "peak server RSS growth during a backup: ${peak_growth} MB (goal < 50 MB)"

@@ -57,7 +57,8 @@ echo "disk before: $(df -h "$work" | awk 'NR == 2 {print $4 " free of " $2}') ($
 now() { date +%s.%N; }
 secs() { awk "BEGIN {printf \"%.2f\", $1}"; }
 json() { python3 -c "import json,sys; d = json.load(sys.stdin); print($1)"; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# The middle value; with an even count, the mean of the two middle ones.
+median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
 admin_url="$LIFEBOAT_TEST_PG_URL"
 
 # --- Lifeboat ---------------------------------------------------------------------------
