@@ -83,6 +83,61 @@ pub fn plan(history: &[Candidate], policy: &Policy, now: DateTime<Utc>) -> Vec<D
     out
 }
 
+/// One offsite copy as offsite retention weighs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsiteCopy {
+    pub id: i64,
+    pub kind: BackupKind,
+    pub pinned: bool,
+}
+
+/// The offsite copies that offsite retention deletes, given newest first. The offsite
+/// store is the copy that survives losing this machine, so its rules only ever let the
+/// schedule's own rhythm push a copy out:
+/// - pinned copies and safety backups are never deleted;
+/// - the newest `keep` scheduled copies are kept, older scheduled copies deleted;
+/// - a manual copy does not count towards `keep`: it is kept until `keep` newer scheduled
+///   copies exist (a burst of manual backups pushes nothing out). Without any scheduled
+///   copy (an instance without a schedule) the newest `keep` manual copies are kept.
+pub fn offsite_plan(newest_first: &[OffsiteCopy], keep: usize) -> Vec<Deletion> {
+    let keep = keep.max(1);
+    let any_scheduled = newest_first
+        .iter()
+        .any(|c| c.kind == BackupKind::Scheduled && !c.pinned);
+    let (mut scheduled, mut manual) = (0usize, 0usize);
+    let mut out = vec![];
+    for c in newest_first {
+        if c.pinned || c.kind == BackupKind::Safety {
+            continue;
+        }
+        let reason = match c.kind {
+            BackupKind::Scheduled => {
+                scheduled += 1;
+                (scheduled > keep)
+                    .then(|| format!("more than the last {keep} scheduled copies offsite"))
+            }
+            _ => {
+                manual += 1;
+                if any_scheduled {
+                    (scheduled >= keep)
+                        .then(|| format!("older than the last {keep} scheduled copies offsite"))
+                } else {
+                    (manual > keep).then(|| {
+                        format!("more than the last {keep} copies offsite (no scheduled copy)")
+                    })
+                }
+            }
+        };
+        if let Some(reason) = reason {
+            out.push(Deletion {
+                id: c.id,
+                reason: format!("offsite retention: {reason}"),
+            });
+        }
+    }
+    out
+}
+
 /// `30 days`, `12 hours`, `10 minutes`, `45 seconds`: the largest unit that divides it
 /// (hours when nothing larger does and it is at least an hour).
 pub fn human_duration(d: chrono::Duration) -> String {
@@ -132,6 +187,58 @@ mod tests {
         };
         let d = plan(&h, &p, at(40));
         assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![2]);
+    }
+
+    fn o(id: i64, kind: BackupKind, pinned: bool) -> OffsiteCopy {
+        OffsiteCopy { id, kind, pinned }
+    }
+
+    fn deleted(copies: &[OffsiteCopy], keep: usize) -> Vec<i64> {
+        offsite_plan(copies, keep).iter().map(|d| d.id).collect()
+    }
+
+    #[test]
+    fn a_burst_of_manual_copies_pushes_no_scheduled_copy_out() {
+        use BackupKind::*;
+        // Newest first: five manual copies after the one scheduled copy kept.
+        let copies = [
+            o(9, Manual, false),
+            o(8, Manual, false),
+            o(7, Manual, false),
+            o(6, Manual, false),
+            o(5, Manual, false),
+            o(4, Scheduled, false),
+            o(3, Manual, false),
+            o(2, Scheduled, false),
+            o(1, Safety, false),
+        ];
+        assert_eq!(deleted(&copies, 1), vec![3, 2]);
+        assert_eq!(deleted(&copies, 2), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn pinned_and_safety_copies_stay_offsite() {
+        use BackupKind::*;
+        let copies = [
+            o(5, Scheduled, false),
+            o(4, Scheduled, false),
+            o(3, Manual, true),
+            o(2, Scheduled, true),
+            o(1, Safety, false),
+        ];
+        assert_eq!(deleted(&copies, 1), vec![4]);
+    }
+
+    #[test]
+    fn without_a_schedule_the_newest_manual_copies_are_kept() {
+        use BackupKind::*;
+        let copies = [
+            o(4, Manual, false),
+            o(3, Manual, false),
+            o(2, Manual, true),
+            o(1, Manual, false),
+        ];
+        assert_eq!(deleted(&copies, 2), vec![1]);
     }
 
     fn history() -> impl Strategy<Value = Vec<Candidate>> {

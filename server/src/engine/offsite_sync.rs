@@ -4,6 +4,7 @@
 //! reason, an alert is raised, and the copy is retried on the next run.
 
 use super::Engine;
+use crate::retention::{offsite_plan, Deletion, OffsiteCopy};
 use crate::storage::offsite::Offsite;
 use crate::store::backups as journal;
 
@@ -61,21 +62,29 @@ pub async fn sync(engine: &Engine, offsite: &Offsite, database: &str) -> anyhow:
     Ok(copied)
 }
 
-/// Offsite retention: keeps the newest `keep` copies of the database.
+/// Offsite retention (the rules are [`crate::retention::offsite_plan`]).
 pub async fn prune(engine: &Engine, offsite: &Offsite, database: &str) -> anyhow::Result<()> {
     let copies = journal::offsite_copies(&engine.db, database).await?;
-    for (id, key) in copies.into_iter().skip(offsite.keep().max(1)) {
+    let weighed: Vec<OffsiteCopy> = copies
+        .iter()
+        .map(|c| OffsiteCopy {
+            id: c.id,
+            kind: c.kind,
+            pinned: c.pinned,
+        })
+        .collect();
+    for Deletion { id, reason } in offsite_plan(&weighed, offsite.keep()) {
+        let Some(key) = copies.iter().find(|c| c.id == id).map(|c| &c.offsite_key) else {
+            continue;
+        };
         let deleted = async {
             offsite.delete(&format!("{key}.json")).await?;
-            offsite.delete(&key).await
+            offsite.delete(key).await
         }
         .await;
         match deleted {
             Ok(()) => {
-                let message = format!(
-                    "offsite copy deleted by offsite retention (keep the last {})",
-                    offsite.keep()
-                );
+                let message = format!("offsite copy deleted by {reason}");
                 journal::offsite_deleted(&engine.db, id, &message).await?;
             }
             Err(e) => tracing::warn!(backup = id, "offsite retention: {e}"),

@@ -7,7 +7,7 @@
 //! object's size is checked and the object is read back and hashed against the local
 //! SHA-256. A failed copy never turns a good local backup into a failure: the backup row
 //! says `failed` with the reason, an alert is raised, and the copy is retried on the
-//! next run. Offsite retention keeps the last N copies, independently of local retention.
+//! next run. Offsite retention (`retention::offsite_plan`) is independent of local retention.
 //! Credentials come only from the environment (or files it names) and are never logged.
 
 use crate::secret::Secret;

@@ -478,9 +478,19 @@ pub async fn offsite_deleted(db: &SqlitePool, id: i64, message: &str) -> sqlx::R
 }
 
 /// The offsite copies of `database`, newest first: backup id and object key.
-pub async fn offsite_copies(db: &SqlitePool, database: &str) -> sqlx::Result<Vec<(i64, String)>> {
+/// An offsite copy of `database`, as offsite retention weighs it.
+#[derive(sqlx::FromRow)]
+pub struct OffsiteCopyRow {
+    pub id: i64,
+    pub offsite_key: String,
+    pub kind: BackupKind,
+    pub pinned: bool,
+}
+
+/// The offsite copies of `database`, newest first.
+pub async fn offsite_copies(db: &SqlitePool, database: &str) -> sqlx::Result<Vec<OffsiteCopyRow>> {
     sqlx::query_as(
-        "SELECT id, offsite_key FROM backups WHERE database = ? AND offsite_status = 'copied' AND offsite_key IS NOT NULL ORDER BY finished_at DESC, id DESC",
+        "SELECT id, offsite_key, kind, pinned FROM backups WHERE database = ? AND offsite_status = 'copied' AND offsite_key IS NOT NULL ORDER BY finished_at DESC, id DESC",
     )
     .bind(database)
     .fetch_all(db)

@@ -255,3 +255,100 @@ async fn verify_marks_a_damaged_backup_and_a_lost_offsite_copy() {
     assert_eq!(audits.len(), 3);
     assert_eq!(v["failed"], 2);
 }
+
+impl TestApp {
+    /// One scheduled slot, as the scheduler runs it, until its backup's offsite copy ended.
+    async fn scheduled_until_offsite(&self) -> Backup {
+        let settings = server::schedule::Settings {
+            schedule: None,
+            attempts: 1,
+            retry_delay: Duration::from_millis(100),
+            catch_up: false,
+            retention: server::retention::Policy::default(),
+        };
+        let job = server::engine::scheduler::run_slot(&self.server.state.engine, &settings)
+            .await
+            .expect("a scheduled backup");
+        assert_eq!(job.status, job_status::SUCCEEDED, "{:?}", job.message);
+        self.offsite_state(job.backup_id.expect("id"), &["copied", "failed"])
+            .await
+    }
+
+    /// The backup once its offsite state is one of `states` (within 30 s).
+    async fn offsite_state(&self, id: i64, states: &[&str]) -> Backup {
+        for _ in 0..300 {
+            let b = self.backup_detail(id).await.backup;
+            if states.contains(&b.offsite_status.as_deref().unwrap_or("")) {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the offsite copy of backup {id} did not become {states:?} within 30 s");
+    }
+}
+
+#[tokio::test]
+async fn offsite_retention_lets_only_the_schedule_push_copies_out() {
+    let s3 = S3::start().await;
+    let url = sample_database("lb_offsite_rules", 300).await;
+    let app = TestApp::signed_in(Options {
+        env: s3_env(&s3.endpoint, 1),
+        target: Some(url),
+    })
+    .await;
+    let object = |b: &Backup| {
+        format!(
+            "nightly/lb_offsite_rules/{}",
+            b.file_name.clone().expect("name")
+        )
+    };
+    let first = app.scheduled_until_offsite().await;
+    assert_eq!(first.offsite_status.as_deref(), Some("copied"));
+    // A burst of manual backups with "keep 1": the scheduled copy stays offsite.
+    let mut manual = vec![];
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let b = app.backup_until_offsite().await;
+        assert_eq!(b.offsite_status.as_deref(), Some("copied"));
+        manual.push(b);
+    }
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/backups/{}/pin", manual[0].id)))
+        .json(&serde_json::json!({ "pinned": true }))
+        .send()
+        .await
+        .expect("pin");
+    assert!(r.status().is_success(), "{}", r.status());
+    for b in std::iter::once(&first).chain(&manual) {
+        let now = app.backup_detail(b.id).await.backup;
+        assert_eq!(
+            now.offsite_status.as_deref(),
+            Some("copied"),
+            "backup {} ({}) after a burst of manual backups: {:?}",
+            b.id,
+            b.kind,
+            now.offsite_message
+        );
+        assert!(s3.object(&object(b)).await.is_some(), "{} offsite", b.id);
+    }
+    // The next scheduled copy pushes out the earlier one and the manual copies taken
+    // since, except the pinned one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let next = app.scheduled_until_offsite().await;
+    assert_eq!(next.offsite_status.as_deref(), Some("copied"));
+    for b in [&first, &manual[1], &manual[2]] {
+        let gone = app.offsite_state(b.id, &["deleted"]).await;
+        assert!(
+            gone.offsite_message
+                .as_deref()
+                .is_some_and(|m| m.contains("offsite retention")),
+            "{:?}",
+            gone.offsite_message
+        );
+        assert!(s3.object(&object(b)).await.is_none(), "{} deleted", b.id);
+    }
+    let pinned = app.backup_detail(manual[0].id).await.backup;
+    assert_eq!(pinned.offsite_status.as_deref(), Some("copied"));
+    assert!(s3.object(&object(&manual[0])).await.is_some());
+}

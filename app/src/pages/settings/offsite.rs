@@ -15,8 +15,8 @@ pub(super) fn OffsiteCard(target: Option<String>, keep: Option<u32>) -> impl Int
                 <dt>"Keep"</dt>
                 <dd data-testid="offsite-keep">
                     {match keep {
-                        Some(1) => "the last copy".to_string(),
-                        Some(n) => format!("the last {n} copies"),
+                        Some(1) => "the last scheduled copy, the manual ones since, pinned and safety copies".to_string(),
+                        Some(n) => format!("the last {n} scheduled copies, the manual ones since, pinned and safety copies"),
                         None => "—".to_string(),
                     }}
                 </dd>
@@ -36,7 +36,7 @@ pub(super) fn OffsiteCard(target: Option<String>, keep: Option<u32>) -> impl Int
                 ("LIFEBOAT_S3_ENDPOINT", "the S3 endpoint, for storage other than AWS (LIFEBOAT_S3_REGION if needed)"),
                 ("LIFEBOAT_S3_ACCESS_KEY_ID", "the access key"),
                 ("LIFEBOAT_S3_SECRET_ACCESS_KEY", "its secret"),
-                ("LIFEBOAT_OFFSITE_KEEP", "how many copies to keep offsite (default 7)"),
+                ("LIFEBOAT_OFFSITE_KEEP", "how many scheduled copies to keep offsite (default 7)"),
             ] />
         }
         .into_any(),
