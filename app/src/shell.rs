@@ -6,6 +6,7 @@
 
 use crate::api::Me;
 use crate::client::{self, ClientError};
+use crate::components::ConfirmItsYou;
 use crate::jobs::{self, BackupNowButton, ConfirmBackupModal, JobPanel};
 use leptos::prelude::*;
 use leptos_router::{
@@ -90,6 +91,7 @@ fn Layout(user: Me) -> impl IntoView {
                 <Outlet />
             </main>
             <ConfirmBackupModal />
+            <ConfirmItsYou />
             <JobPanel />
         </div>
     }

@@ -62,6 +62,8 @@ wire_enum! {
         /// An alert delivered (or not) on one channel.
         Alert = "alert.sent",
         SettingsChanged = "settings.changed",
+        /// The password given again before a destructive action ("confirm it's you").
+        PasswordConfirm = "auth.confirm",
     }
     /// The audit actions as the words the server writes.
     words mod audit_action {
@@ -83,6 +85,7 @@ wire_enum! {
         TEST_RESTORE = TestRestore,
         ALERT = Alert,
         SETTINGS_CHANGED = SettingsChanged,
+        PASSWORD_CONFIRM = PasswordConfirm,
     }
 }
 

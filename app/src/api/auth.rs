@@ -9,6 +9,16 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// `POST /api/v1/auth/confirm`: the signed-in user's password again, before an action
+/// that destroys a recovery point or replaces data ("confirm it's you").
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    pub password: String,
+}
+
+/// The error code of a refusal that asks for the password again (403).
+pub const CONFIRM_REQUIRED: &str = "confirm_required";
+
 /// The signed-in user, as `GET /api/v1/auth/me` and a successful login return it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Me {

@@ -8,7 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 #[cfg(feature = "hydrate")]
 mod imp {
     use super::*;
-    use crate::api::{ApiError, CSRF_HEADER, CSRF_HEADER_VALUE};
+    use crate::api::{ApiError, CONFIRM_REQUIRED, CSRF_HEADER, CSRF_HEADER_VALUE};
     use gloo_net::http::{Request, Response};
 
     async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
@@ -76,7 +76,12 @@ mod imp {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        decode(send_json(Request::post(path), body).await?).await
+        answer(
+            change(Request::post, path, Some(body))
+                .await
+                .map_err(|r| r.error)?,
+        )
+        .await
     }
 
     /// `POST` like [`post`], but a refusal keeps the server's whole error body.
@@ -84,14 +89,7 @@ mod imp {
         path: &str,
         body: &B,
     ) -> Result<T, Refusal> {
-        let resp = send_json(Request::post(path), body).await?;
-        if (200..300).contains(&resp.status()) {
-            return resp
-                .json::<T>()
-                .await
-                .map_err(|e| ClientError::Network(e.to_string()).into());
-        }
-        Err(refusal_from(resp).await)
+        Ok(answer(change(Request::post, path, Some(body)).await?).await?)
     }
 
     /// `PUT` with a JSON body, answered with JSON.
@@ -99,43 +97,80 @@ mod imp {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        decode(send_json(Request::put(path), body).await?).await
-    }
-
-    /// Sends a change with a JSON body and the CSRF header.
-    async fn send_json<B: Serialize>(
-        req: gloo_net::http::RequestBuilder,
-        body: &B,
-    ) -> Result<Response, ClientError> {
-        req.header(CSRF_HEADER, CSRF_HEADER_VALUE)
-            .json(body)
-            .map_err(net)?
-            .send()
-            .await
-            .map_err(net)
+        answer(
+            change(Request::put, path, Some(body))
+                .await
+                .map_err(|r| r.error)?,
+        )
+        .await
     }
 
     /// `DELETE`; any success status (200, 202, 204) counts, whatever its body.
     pub(in crate::client) async fn delete(path: &str) -> Result<(), ClientError> {
-        send_without_body(Request::delete(path)).await
+        change::<()>(Request::delete, path, None)
+            .await
+            .map_err(|r| r.error)?;
+        Ok(())
     }
 
     /// `POST` whose success has no body (204).
     pub(in crate::client) async fn post_empty(path: &str) -> Result<(), ClientError> {
-        send_without_body(Request::post(path)).await
+        change::<()>(Request::post, path, None)
+            .await
+            .map_err(|r| r.error)?;
+        Ok(())
     }
 
-    /// Sends a body-less change with the CSRF header; success is any 2xx.
-    async fn send_without_body(req: gloo_net::http::RequestBuilder) -> Result<(), ClientError> {
-        let resp = req
-            .header(CSRF_HEADER, CSRF_HEADER_VALUE)
-            .send()
+    /// `POST` with a JSON body whose success has no body (204).
+    pub(in crate::client) async fn post_no_content<B: Serialize>(
+        path: &str,
+        body: &B,
+    ) -> Result<(), ClientError> {
+        change(Request::post, path, Some(body))
             .await
-            .map_err(net)?;
-        if (200..300).contains(&resp.status()) {
-            Ok(())
-        } else {
-            Err(error_from(resp).await)
+            .map_err(|r| r.error)?;
+        Ok(())
+    }
+
+    /// The JSON of a successful answer.
+    async fn answer<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
+        resp.json::<T>()
+            .await
+            .map_err(|e| ClientError::Network(e.to_string()))
+    }
+
+    /// Sends a change (with the CSRF header, and `body` as JSON when there is one); any
+    /// 2xx is the answer, anything else a [`Refusal`]. When the server asks for the
+    /// password again ("confirm it's you"), the page asks for it once and, confirmed,
+    /// sends the change again.
+    async fn change<B: Serialize>(
+        method: fn(&str) -> gloo_net::http::RequestBuilder,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Response, Refusal> {
+        let mut asked = false;
+        loop {
+            let req = method(path).header(CSRF_HEADER, CSRF_HEADER_VALUE);
+            let sent = match body {
+                Some(b) => req.json(b).map_err(net)?.send().await,
+                None => req.send().await,
+            };
+            let resp = sent.map_err(net)?;
+            if (200..300).contains(&resp.status()) {
+                return Ok(resp);
+            }
+            let refusal = refusal_from(resp).await;
+            let confirm = refusal
+                .body
+                .as_ref()
+                .is_some_and(|b| b.error == CONFIRM_REQUIRED);
+            if confirm && !asked {
+                asked = true;
+                if crate::client::confirm::ask().await {
+                    continue;
+                }
+            }
+            return Err(refusal);
         }
     }
 }
@@ -179,6 +214,14 @@ mod imp {
     pub(in crate::client) async fn delete(_path: &str) -> Result<(), ClientError> {
         Err(unavailable())
     }
+    pub(in crate::client) async fn post_no_content<B: Serialize>(
+        _path: &str,
+        _body: &B,
+    ) -> Result<(), ClientError> {
+        Err(unavailable())
+    }
 }
 
-pub(super) use imp::{delete, get, get_any_status, post, post_detailed, post_empty, put};
+pub(super) use imp::{
+    delete, get, get_any_status, post, post_detailed, post_empty, post_no_content, put,
+};

@@ -6,6 +6,7 @@
 //! handlers); during server rendering nothing calls them, and the non-browser build has a
 //! stand-in with the same signatures so components compile on both sides.
 
+pub mod confirm;
 mod http;
 
 use crate::api::ApiError;
@@ -95,7 +96,7 @@ pub fn hard_navigate(path: &str) {
 /// Signing in and out, and the first-run setup.
 pub mod auth {
     use super::{http, ClientError, API};
-    use crate::api::{LoginRequest, Me, SetupRequest, SetupStatus};
+    use crate::api::{ConfirmRequest, LoginRequest, Me, SetupRequest, SetupStatus};
 
     /// `GET /auth/me`: who is signed in (401 when nobody).
     pub async fn me() -> Result<Me, ClientError> {
@@ -108,6 +109,11 @@ pub mod auth {
 
     pub async fn logout() -> Result<(), ClientError> {
         http::post_empty(&format!("{API}/auth/logout")).await
+    }
+
+    /// `POST /auth/confirm`: the password again ("confirm it's you").
+    pub async fn confirm(req: &ConfirmRequest) -> Result<(), ClientError> {
+        http::post_no_content(&format!("{API}/auth/confirm"), req).await
     }
 
     /// Whether the first administrator still has to be created.

@@ -4,6 +4,7 @@
 
 mod backup;
 mod clock;
+mod confirm;
 mod dialog;
 mod facts;
 mod form;
@@ -17,6 +18,7 @@ pub use backup::{
     StatusPill,
 };
 pub use clock::ticking_now;
+pub use confirm::ConfirmItsYou;
 pub use dialog::Dialog;
 pub use facts::Fact;
 pub use form::{field_value, hydrated, set_field};

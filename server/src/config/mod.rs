@@ -38,6 +38,9 @@ pub struct Config {
     pub session_absolute_timeout: Duration,
     /// How often expired sessions are purged (and audited as expired).
     pub session_purge_interval: Duration,
+    /// How long after the last password check a destructive action asks for the
+    /// password again (default 10 minutes).
+    pub confirm_password_after: Duration,
     /// Bootstraps the first administrator for automated deployments.
     pub admin_user: String,
     pub admin_password: Option<Secret<String>>,
@@ -91,6 +94,7 @@ impl Config {
             session_idle_timeout: web.session_idle_timeout,
             session_absolute_timeout: web.session_absolute_timeout,
             session_purge_interval: web.session_purge_interval,
+            confirm_password_after: web.confirm_password_after,
             admin_user: web.admin_user,
             admin_password: web.admin_password,
             pg_bin_dir: jobs.pg_bin_dir,

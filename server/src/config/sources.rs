@@ -52,6 +52,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "session_absolute_timeout",
     ),
     ("LIFEBOAT_SESSION_PURGE_INTERVAL", "session_purge_interval"),
+    ("LIFEBOAT_CONFIRM_PASSWORD_AFTER", "confirm_password_after"),
     ("LIFEBOAT_ADMIN_USER", "admin_user"),
     ("LIFEBOAT_ADMIN_PASSWORD", "admin_password"),
     ("LIFEBOAT_PG_BIN_DIR", "pg_bin_dir"),

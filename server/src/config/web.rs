@@ -13,6 +13,7 @@ pub(super) struct Web {
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
     pub session_purge_interval: Duration,
+    pub confirm_password_after: Duration,
     pub admin_user: String,
     pub admin_password: Option<Secret<String>>,
     pub site_dir: PathBuf,
@@ -44,6 +45,10 @@ pub(super) fn load(v: &mut Values) -> Web {
     );
     let session_purge_interval =
         v.duration("LIFEBOAT_SESSION_PURGE_INTERVAL", Duration::from_secs(60));
+    let confirm_password_after = v.duration(
+        "LIFEBOAT_CONFIRM_PASSWORD_AFTER",
+        Duration::from_secs(10 * 60),
+    );
     if session_absolute_timeout < session_idle_timeout {
         v.problem(
             "LIFEBOAT_SESSION_ABSOLUTE_TIMEOUT",
@@ -83,6 +88,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         session_idle_timeout,
         session_absolute_timeout,
         session_purge_interval,
+        confirm_password_after,
         admin_user,
         admin_password,
         site_dir,

@@ -49,6 +49,11 @@ fn parse_update(u: &app::api::ScheduleUpdate) -> Result<Option<Schedule>, String
     }
 }
 
+/// Whether `u` is a valid update that turns scheduled backups off.
+pub fn turns_off(u: &app::api::ScheduleUpdate) -> bool {
+    matches!(parse_update(u), Ok(None))
+}
+
 /// Validates, saves and applies a schedule from the Settings page.
 pub async fn update(
     db: &sqlx::SqlitePool,

@@ -103,6 +103,7 @@ async fn login(
                 user_id: user.id,
                 username: user.username.clone(),
                 signed_in_at: now.timestamp_millis(),
+                password_checked_at: None,
             },
         )
         .await?;

@@ -283,7 +283,7 @@ async fn remove(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    pruning::delete_by_hand(&st.engine, id, &user.origin()).await?;
+    pruning::delete_by_hand(&st.engine, id, user.confirmed(&st)?.origin()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -293,6 +293,11 @@ async fn pin(
     Path(id): Path<i64>,
     JsonBody(req): JsonBody<app::api::PinRequest>,
 ) -> Result<Json<app::api::Backup>, AppError> {
-    let b = pruning::pin(&st.engine, id, req.pinned, &user.origin()).await?;
+    // Unpinning lets retention delete the backup: it asks for the password again.
+    let origin = match req.pinned {
+        true => user.origin(),
+        false => user.confirmed(&st)?.origin().clone(),
+    };
+    let b = pruning::pin(&st.engine, id, req.pinned, &origin).await?;
     Ok(Json(b.to_wire()))
 }

@@ -25,6 +25,7 @@ impl ClientInfo {
             actor: actor.map(str::to_string),
             client_ip: self.ip.map(|i| i.to_string()),
             user_agent: self.user_agent.clone(),
+            password_confirmed_at: None,
         }
     }
 }
@@ -71,6 +72,8 @@ pub struct CurrentUser {
     pub username: String,
     pub role: String,
     pub signed_in_at: DateTime<Utc>,
+    /// When this session last checked the user's password (the login, or a confirmation).
+    pub password_checked_at: DateTime<Utc>,
     pub client: ClientInfo,
 }
 
@@ -130,11 +133,16 @@ impl FromRequestParts<AppState> for CurrentUser {
             session.flush().await?;
             return Err(AppError::unauthenticated());
         };
+        let password_checked_at = auth
+            .password_checked_at
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+            .unwrap_or(signed_in_at);
         Ok(CurrentUser {
             id: auth.user_id,
             username: auth.username,
             role,
             signed_in_at,
+            password_checked_at,
             client,
         })
     }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backups;
+pub mod confirm;
 pub mod error;
 pub mod extract;
 pub mod guard;
@@ -51,6 +52,7 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
 
     let api = Router::new()
         .merge(auth::routes())
+        .merge(confirm::routes())
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(jobs::routes())

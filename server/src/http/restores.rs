@@ -34,8 +34,13 @@ async fn start(
     user: CurrentUser,
     JsonBody(req): JsonBody<RestoreStart>,
 ) -> Result<(StatusCode, Json<StartedRestore>), AppError> {
-    let (started, _task) =
-        restore::start(&st.engine, st.engine.target(), &user.origin(), &req).await?;
+    let (started, _task) = restore::start(
+        &st.engine,
+        st.engine.target(),
+        user.confirmed(&st)?.origin(),
+        &req,
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
@@ -55,8 +60,13 @@ async fn roll_back(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<StartedRollback>), AppError> {
-    let (started, _task) =
-        rollback::start(&st.engine, st.engine.target(), &user.origin(), id).await?;
+    let (started, _task) = rollback::start(
+        &st.engine,
+        st.engine.target(),
+        user.confirmed(&st)?.origin(),
+        id,
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
@@ -77,7 +87,7 @@ async fn drop_kept(
     kept::drop_kept(
         &st.engine,
         st.engine.target(),
-        &user.origin(),
+        user.confirmed(&st)?.origin(),
         &name,
         "dropped by hand",
     )

@@ -23,6 +23,10 @@ pub struct SessionAuth {
     pub username: String,
     /// Unix milliseconds of the login, for the absolute timeout.
     pub signed_in_at: i64,
+    /// Unix milliseconds of the last time the password was given again ("confirm it's
+    /// you"); until then the login's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_checked_at: Option<i64>,
 }
 
 /// Deletes sessions whose idle timeout has passed, auditing each signed-in one as

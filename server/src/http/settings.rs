@@ -77,10 +77,15 @@ async fn update_schedule(
         .schedule
         .as_ref()
         .map(|s| s.expression.clone());
+    // Turning the schedule off stops new recovery points: it asks for the password again.
+    let origin = match scheduler::turns_off(&u) {
+        true => user.confirmed(&st)?.origin().clone(),
+        false => user.origin(),
+    };
     let result = scheduler::update(&st.db, st.engine.schedule(), &u).await;
     audit::record(
         &st.db,
-        &user.origin(),
+        &origin,
         Entry {
             action: audit_action::SETTINGS_CHANGED,
             target: Some("schedule"),

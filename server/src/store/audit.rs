@@ -2,7 +2,7 @@
 //! with what result — and the `Origin` of an action.
 
 use app::api::{AuditEvent, AuditPage};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 /// Where a request came from, for the audit log.
@@ -11,6 +11,9 @@ pub struct Origin {
     pub actor: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the actor last gave their password, for an action that asked for it again
+    /// ("confirm it's you"); recorded in the details of every event written with it.
+    pub password_confirmed_at: Option<DateTime<Utc>>,
 }
 
 impl Origin {
@@ -29,6 +32,7 @@ impl Origin {
             actor: Some(format!("os:{user}")),
             client_ip: None,
             user_agent: Some("lifeboat-cli".into()),
+            password_confirmed_at: None,
         }
     }
 
@@ -47,7 +51,13 @@ pub struct Entry<'a> {
 }
 
 /// Appends an event. Audit writes are part of the action: callers propagate the error.
-pub async fn record(db: &SqlitePool, origin: &Origin, e: Entry<'_>) -> sqlx::Result<i64> {
+pub async fn record(db: &SqlitePool, origin: &Origin, mut e: Entry<'_>) -> sqlx::Result<i64> {
+    if let (Some(at), Some(details)) = (origin.password_confirmed_at, e.details.as_object_mut()) {
+        details.insert(
+            "password_confirmed_at".into(),
+            serde_json::Value::String(at.to_rfc3339()),
+        );
+    }
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO audit_events (at, actor, client_ip, user_agent, action, target, outcome, details)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",

@@ -5,6 +5,7 @@ mod alerts;
 mod auth;
 mod backups;
 mod cli;
+mod confirm;
 mod health;
 mod offsite;
 mod proof;
