@@ -526,11 +526,11 @@ impl Cluster {
     async fn run<S: AsRef<OsStr>>(&self, program: &Path, args: &[S]) -> Result<Output> {
         let mut command = match &self.run_as {
             Some(user) => {
-                let mut c = Command::new("runuser");
+                let mut c = command("runuser");
                 c.arg("-u").arg(user).arg("--").arg(program);
                 c
             }
-            None => Command::new(program),
+            None => command(program),
         };
         command
             .args(args)
@@ -553,6 +553,14 @@ impl Cluster {
             )),
         }
     }
+}
+
+/// A command with none of Lifeboat's environment but what a program needs (the server
+/// runs for as long as Lifeboat does; its environment must not hold Lifeboat's secrets).
+fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    crate::pgtools::child::isolate_env(&mut c);
+    c
 }
 
 /// A free TCP port on 127.0.0.1 (bind port 0, read it, drop the listener). Another process
@@ -633,7 +641,7 @@ fn user_ids(name: &str) -> Result<(u32, u32)> {
 }
 
 async fn chown_recursive(dir: &Path, user: &str) -> Result<()> {
-    let output = Command::new("chown")
+    let output = command("chown")
         .arg("-R")
         .arg(format!("{user}:"))
         .arg(dir)
@@ -685,7 +693,7 @@ async fn check_reachable(dir: &Path, user: &str) -> Result<()> {
 }
 
 async fn user_can(user: &str, test_flag: &str, path: &Path) -> Result<bool> {
-    let status = Command::new("runuser")
+    let status = command("runuser")
         .args(["-u", user, "--", "test", test_flag])
         .arg(path)
         .current_dir("/")

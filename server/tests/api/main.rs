@@ -7,6 +7,7 @@ mod backups;
 mod cli;
 mod health;
 mod offsite;
+mod privacy;
 mod proof;
 mod restores;
 mod runbook;
