@@ -614,6 +614,36 @@ impl Drop for PasswordFile {
     }
 }
 
+/// When the server runs as another OS user (Lifeboat runs as root), lets that user pass
+/// through `dir`, the private folder that holds the cluster directory, without listing or
+/// reading anything in it: `dir` gets the user's group, and the group exactly the search
+/// bit (a 0700 folder becomes 0710). Nothing changes when the user can pass already.
+pub async fn let_server_user_pass(dir: &Path) -> Result<()> {
+    let Some(user) = unprivileged_user()? else {
+        return Ok(());
+    };
+    if user_can(&user, "-x", dir).await? {
+        return Ok(());
+    }
+    let (_, gid) = user_ids(&user)?;
+    nix::unistd::chown(dir, None, Some(gid.into()))
+        .with_context(|| format!("could not give {} the group of {user}", dir.display()))?;
+    let mode = fs::metadata(dir)
+        .with_context(|| format!("could not read {}", dir.display()))?
+        .permissions()
+        .mode();
+    let mode = (mode & 0o7707) | 0o010;
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("could not let {user} pass through {}", dir.display()))?;
+    tracing::info!(
+        dir = %dir.display(),
+        user,
+        "PostgreSQL runs as {user}: its group may now pass through the data directory to reach the cluster (mode {:o}), not list or read it",
+        mode & 0o7777
+    );
+    Ok(())
+}
+
 /// When running as root: the unprivileged OS user that runs the server.
 fn unprivileged_user() -> Result<Option<String>> {
     if !nix::unistd::geteuid().is_root() {

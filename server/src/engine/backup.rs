@@ -283,6 +283,10 @@ impl Run {
             .await;
         self.timings.push(run::timing(phase::DUMP, t));
         let decoded = dumped?;
+        // pg_dump created the archive with whatever umask Lifeboat runs with: private now,
+        // before anything else happens to it.
+        storage::private::make_private(&tmp)
+            .map_err(|e| Stop::failed(format!("cannot make the backup file private: {e}")))?;
 
         // -- verify ----------------------------------------------------------------------
         let t = Instant::now();

@@ -103,9 +103,9 @@ pub async fn check(
     let probe = probe(Some(target), bin_dir).await;
     let mut problems = probe.problems();
     let dir = storage::database_dir(data_dir, &target.database());
-    let writable = std::fs::create_dir_all(&dir).and_then(|_| {
+    let writable = storage::private::create_dir_all(&dir).and_then(|_| {
         let probe = dir.join(".write-probe");
-        std::fs::write(&probe, b"ok")?;
+        storage::private::write(&probe, b"ok")?;
         std::fs::remove_file(&probe)
     });
     if let Err(e) = writable {

@@ -251,7 +251,7 @@ impl Trial {
             })
             .await;
         let dir = crate::storage::database_dir(&self.engine.data_dir, &self.database);
-        std::fs::create_dir_all(&dir)
+        crate::storage::private::create_dir_all(&dir)
             .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
         let options = RestoreOptions {
             no_owner: true,

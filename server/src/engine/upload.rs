@@ -88,7 +88,7 @@ where
         }
     }
     let dir = uploads_dir(&engine.data_dir);
-    std::fs::create_dir_all(&dir)
+    storage::private::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     check_space(&dir, declared.unwrap_or(0))?;
 
@@ -285,8 +285,7 @@ where
     }
     let (header, tool) = check_head(engine, &head).await?;
 
-    let file = tokio::fs::OpenOptions::new()
-        .write(true)
+    let file = storage::private::async_file_options()
         .create_new(true)
         .open(part)
         .await

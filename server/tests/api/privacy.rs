@@ -1,5 +1,6 @@
-//! What Lifeboat keeps to itself: its environment (child processes get none of its
-//! secrets). The tests run the `lifeboat` binary, as an operator does.
+//! What Lifeboat keeps to itself: its files (0600, in 0700 folders) and its environment
+//! (child processes get none of its secrets). The tests run the `lifeboat` binary, as an
+//! operator does, and Lifeboat inside the test process.
 
 use crate::support::*;
 use std::os::unix::fs::PermissionsExt;
@@ -122,6 +123,156 @@ async fn serve(data_dir: &Path, log: PathBuf, env: &[(&str, String)]) -> Served 
         .expect("login");
     assert_eq!(login.status(), 200);
     served
+}
+
+/// Every entry under `dir` (itself included) with its mode, and whether it is a folder.
+fn walk(dir: &Path) -> Vec<(PathBuf, u32, bool)> {
+    let mut out = vec![];
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(p) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&p).expect("metadata");
+        out.push((p.clone(), meta.permissions().mode() & 0o7777, meta.is_dir()));
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read dir").flatten() {
+                pending.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What in `dir` (itself included) is not private: folders other than 0700, files other
+/// than 0600.
+fn not_private(dir: &Path) -> Vec<String> {
+    walk(dir)
+        .into_iter()
+        .filter(|(_, mode, is_dir)| *mode != if *is_dir { 0o700 } else { 0o600 })
+        .map(|(p, mode, _)| format!("{} {mode:o}", p.display()))
+        .collect()
+}
+
+async fn upload_backup_file(served: &Served, data: &Path) {
+    let dump = walk(&data.join("backups"))
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .expect("a backup file");
+    let resp = served
+        .client
+        .post(served.url("/api/v1/uploads?filename=mine.dump"))
+        .body(std::fs::read(dump).expect("read backup"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(
+        resp.status(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn everything_lifeboat_writes_is_private_to_it() {
+    let url = sample_database("lb_private_files", 2000).await;
+    let outside = tempfile::tempdir().expect("tmp");
+    // Lifeboat creates the data directory itself.
+    let data = outside.path().join("data");
+    let served = serve(
+        &data,
+        outside.path().join("lifeboat.log"),
+        &[("LIFEBOAT_TARGET_URL", url)],
+    )
+    .await;
+    served.backup().await;
+    upload_backup_file(&served, &data).await;
+
+    let names: Vec<String> = walk(&data)
+        .iter()
+        .map(|(p, _, _)| p.strip_prefix(&data).expect("inside").display().to_string())
+        .collect();
+    for expected in [
+        "lifeboat.db",
+        "lifeboat.db-wal",
+        "backups",
+        "uploads",
+        "locks",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    assert!(names.iter().any(|n| n.ends_with(".dump.json")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("uploads/") && n.ends_with(".dump")),
+        "{names:?}"
+    );
+    assert_eq!(not_private(&data), Vec::<String>::new());
+    assert!(
+        !served
+            .log()
+            .contains("can be read or written by other users"),
+        "{}",
+        served.log()
+    );
+    drop(served);
+
+    // Loosened by hand: the next start says so, with the fix, and changes nothing.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let again = serve(
+        &data,
+        outside.path().join("lifeboat-2.log"),
+        &[("LIFEBOAT_TARGET_URL", pg_url())],
+    )
+    .await;
+    let log = again.log();
+    assert!(
+        log.contains("can be read or written by other users"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("chmod -R go-rwx {}", data.display())),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::metadata(&data).expect("meta").permissions().mode() & 0o777,
+        0o755
+    );
+}
+
+/// The same inside this process, whose umask is not Lifeboat's: the modes are given where
+/// the files are created.
+#[tokio::test]
+async fn files_are_created_private_whatever_the_umask() {
+    let url = sample_database("lb_private_modes", 500).await;
+    let app = TestApp::signed_in(Options {
+        env: vec![],
+        target: Some(url),
+    })
+    .await;
+    let started: serde_json::Value = app.start_backup().await.json().await.expect("json");
+    let job = app.wait(started["job_id"].as_i64().expect("job id")).await;
+    assert_eq!(job.status, "succeeded", "{job:?}");
+    let dump = app
+        .backup_files()
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .expect("backup file");
+    let resp = app
+        .client
+        .post(app.url("/api/v1/uploads?filename=mine.dump"))
+        .body(std::fs::read(dump).expect("read"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), 201);
+    // The data directory itself is the test's (a temporary directory): what is in it is
+    // Lifeboat's.
+    let root = format!("{} ", app.data_dir.path().display());
+    let mut found = not_private(app.data_dir.path());
+    found.retain(|e| !e.starts_with(&root));
+    assert_eq!(found, Vec::<String>::new());
 }
 
 #[tokio::test]

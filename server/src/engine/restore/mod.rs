@@ -552,7 +552,7 @@ impl Run {
     /// Where pg_restore's password file goes for this restore.
     fn passfile(&self) -> Result<PathBuf, Stop> {
         let dir = storage::database_dir(&self.engine.data_dir, &self.database);
-        std::fs::create_dir_all(&dir)
+        storage::private::create_dir_all(&dir)
             .map_err(|e| Stop::failed(format!("cannot create {}: {e}", dir.display())))?;
         Ok(dir.join(format!("restore-{}.pgpass", self.restore_id)))
     }
