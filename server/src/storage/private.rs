@@ -6,6 +6,9 @@
 //!
 //! What was there before is not changed: at start-up [`warn_if_exposed`] logs what group
 //! or others may read or write, with the command that fixes it.
+//!
+//! Messages a user sees (API answers, job messages, the audit log) name files relative to
+//! the data directory ([`shown`], [`shown_text`]); the server log keeps absolute paths.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io;
@@ -127,9 +130,115 @@ fn relative(data_dir: &Path, p: &Path) -> String {
         .into_owned()
 }
 
+/// `path` as a user is shown it: relative to the data directory when it lies inside
+/// (`backups/shop/20261121T093000Z_manual.dump`), else its file name only.
+pub fn shown(data_dir: &Path, path: &Path) -> String {
+    for dir in data_dir_forms(data_dir) {
+        if let Ok(rest) = path.strip_prefix(&dir) {
+            if rest.as_os_str().is_empty() {
+                return "the data directory".into();
+            }
+            return rest.to_string_lossy().into_owned();
+        }
+    }
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string_lossy().into_owned())
+}
+
+/// `text` (a tool's error output, a message) with every path inside the data directory
+/// made relative to it, e.g. pg_restore's `could not open input file
+/// "/var/lib/lifeboat/backups/shop/x.dump"` → `"backups/shop/x.dump"`.
+pub fn shown_text(data_dir: &Path, text: &str) -> String {
+    let mut out = text.to_string();
+    for dir in data_dir_forms(data_dir) {
+        let Some(dir) = dir.to_str() else { continue };
+        let dir = dir.trim_end_matches('/');
+        if dir.is_empty() {
+            continue;
+        }
+        out = strip_prefix_everywhere(&out, &format!("{dir}/"));
+    }
+    out
+}
+
+/// The data directory as written in the configuration, and as an absolute path.
+fn data_dir_forms(data_dir: &Path) -> Vec<PathBuf> {
+    let mut forms = vec![data_dir.to_path_buf()];
+    if let Ok(abs) = std::path::absolute(data_dir) {
+        if abs != data_dir {
+            forms.insert(0, abs);
+        }
+    }
+    forms
+}
+
+/// Removes `prefix` wherever it starts a path in `text`: at the start, or after a
+/// character that cannot be part of a path name (a space, a quote, `=`, `(`…).
+fn strip_prefix_everywhere(text: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(prefix) {
+        let before = if i > 0 {
+            rest[..i].chars().next_back()
+        } else {
+            out.chars().next_back()
+        };
+        let starts_path =
+            before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '/' | '.' | '_' | '-')));
+        out.push_str(&rest[..i]);
+        if !starts_path {
+            out.push_str(prefix);
+        }
+        rest = &rest[i + prefix.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_shown_relative_to_the_data_directory() {
+        let data = Path::new("/var/lib/lifeboat");
+        assert_eq!(
+            shown(data, Path::new("/var/lib/lifeboat/backups/shop/a.dump")),
+            "backups/shop/a.dump"
+        );
+        assert_eq!(shown(data, Path::new("/home/ann/x.dump")), "x.dump");
+        assert_eq!(shown(data, data), "the data directory");
+        assert_eq!(
+            shown(Path::new("data"), Path::new("data/uploads/u.part")),
+            "uploads/u.part"
+        );
+    }
+
+    #[test]
+    fn tool_output_loses_the_data_directory() {
+        let data = Path::new("/var/lib/lifeboat");
+        assert_eq!(
+            shown_text(
+                data,
+                "pg_restore: error: could not open input file \"/var/lib/lifeboat/backups/shop/a.dump\": No such file"
+            ),
+            "pg_restore: error: could not open input file \"backups/shop/a.dump\": No such file"
+        );
+        assert_eq!(
+            shown_text(data, "/var/lib/lifeboat/x and --file=/var/lib/lifeboat/y"),
+            "x and --file=y"
+        );
+        // Only where a path starts: a longer path that merely contains it is left alone.
+        assert_eq!(
+            shown_text(Path::new("data"), "cannot read metadata/x or data/y"),
+            "cannot read metadata/x or y"
+        );
+        assert_eq!(
+            shown_text(data, "/srv/var/lib/lifeboat/z"),
+            "/srv/var/lib/lifeboat/z"
+        );
+    }
 
     #[test]
     fn what_others_may_read_is_found() {

@@ -1,6 +1,7 @@
-//! What Lifeboat keeps to itself: its files (0600, in 0700 folders) and its environment
-//! (child processes get none of its secrets). The tests run the `lifeboat` binary, as an
-//! operator does, and Lifeboat inside the test process.
+//! What Lifeboat keeps to itself: its files (0600, in 0700 folders), its environment
+//! (child processes get none of its secrets) and where it keeps things (messages name
+//! files relative to the data directory). The first two run the `lifeboat` binary, as
+//! an operator does.
 
 use crate::support::*;
 use std::os::unix::fs::PermissionsExt;
@@ -409,4 +410,48 @@ async fn child_processes_get_none_of_lifeboats_secrets() {
         connected >= 2,
         "pg_dump and pg_restore connected: {files:?}"
     );
+}
+
+#[tokio::test]
+async fn messages_name_files_relative_to_the_data_directory() {
+    let url = sample_database("lb_shown_paths", 200).await;
+    let app = TestApp::signed_in(Options {
+        env: vec![],
+        target: Some(url),
+    })
+    .await;
+    let started: serde_json::Value = app.start_backup().await.json().await.expect("json");
+    let job = app.wait(started["job_id"].as_i64().expect("job id")).await;
+    assert_eq!(job.status, "succeeded", "{job:?}");
+    let id = job.backup_id.expect("backup id");
+    let location = job.location.clone().expect("location");
+    std::fs::remove_file(app.data_dir.path().join(&location)).expect("remove the backup");
+    let data_dir = app.data_dir.path().display().to_string();
+
+    // Downloading it: 404, naming the file as the data directory holds it.
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/v1/backups/{id}/download")))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(resp.status(), 404);
+    let body: app::api::ApiError = resp.json().await.expect("error json");
+    assert!(body.message.contains(&location), "{}", body.message);
+    assert!(!body.message.contains(&data_dir), "{}", body.message);
+
+    // Test-restoring it: the job fails, its message says which file cannot be read.
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/backups/{id}/test-restore")))
+        .send()
+        .await
+        .expect("test restore");
+    assert_eq!(resp.status(), 202);
+    let started: serde_json::Value = resp.json().await.expect("json");
+    let job = app.wait(started["job_id"].as_i64().expect("job id")).await;
+    assert_eq!(job.status, "failed");
+    let message = job.message.unwrap_or_default();
+    assert!(message.contains(&location), "{message}");
+    assert!(!message.contains(&data_dir), "{message}");
 }
