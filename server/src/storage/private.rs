@@ -64,11 +64,13 @@ pub fn make_private(path: &Path) -> io::Result<()> {
 
 /// Entries of the data directory (itself included) that group or others may read or
 /// write, with their modes. Folders that belong to another user (the demo PostgreSQL's
-/// cluster, which its server keeps private itself) are not entered.
+/// cluster, which its server keeps private itself) are not entered; symbolic links (whose
+/// own mode means nothing) are neither reported nor followed, except the data directory
+/// itself.
 pub fn exposed(data_dir: &Path) -> Vec<(PathBuf, u32)> {
     use std::os::unix::fs::MetadataExt;
     let mut found = vec![];
-    let Ok(top) = std::fs::symlink_metadata(data_dir) else {
+    let Ok(top) = std::fs::metadata(data_dir) else {
         return found;
     };
     let owner = top.uid();
@@ -82,8 +84,10 @@ pub fn exposed(data_dir: &Path) -> Vec<(PathBuf, u32)> {
             continue;
         }
         for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
-            if let Ok(m) = entry.metadata() {
-                pending.push((entry.path(), m));
+            // Not followed: a DirEntry's metadata is the link's own.
+            match entry.metadata() {
+                Ok(m) if !m.is_symlink() => pending.push((entry.path(), m)),
+                _ => {}
             }
         }
     }
@@ -258,6 +262,7 @@ mod tests {
         )
         .expect("chmod");
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::symlink("/etc", data.join("elsewhere")).expect("symlink");
         let found: Vec<(String, u32)> = exposed(&data)
             .into_iter()
             .map(|(p, m)| (relative(&data, &p), m))
