@@ -92,7 +92,7 @@ pub async fn lock(engine: &Engine, database: &str) -> Result<DatabaseLock, LockE
         Err(e) => {
             return Err(anyhow::anyhow!(
                 "cannot take the lock for {database} in {}: {e}",
-                storage::private::shown(&engine.data_dir, &engine.data_dir.join("locks"))
+                engine.data_dir.join("locks").display()
             )
             .into())
         }
