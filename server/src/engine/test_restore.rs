@@ -327,6 +327,13 @@ impl Trial {
         status: JobStatus,
         message: String,
     ) -> anyhow::Result<Job> {
+        // The journal row and the audit log name files relative to the data directory,
+        // like the job's message; the log keeps the message as it was.
+        let shown = crate::storage::private::shown_text(&self.engine.data_dir, &message);
+        if shown != message {
+            tracing::info!(job = handle.id, "test restore ended: {message}");
+        }
+        let message = shown;
         let test_status = match status {
             JobStatus::Succeeded => TestStatus::Succeeded,
             JobStatus::Cancelled => TestStatus::Cancelled,

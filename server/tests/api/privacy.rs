@@ -454,4 +454,13 @@ async fn messages_name_files_relative_to_the_data_directory() {
     let message = job.message.unwrap_or_default();
     assert!(message.contains(&location), "{message}");
     assert!(!message.contains(&data_dir), "{message}");
+    // The same words in the audit log.
+    let audited = app
+        .audit_with(app::api::audit_action::TEST_RESTORE)
+        .await
+        .pop()
+        .expect("audited");
+    let audited = audited.details["message"].as_str().unwrap_or_default();
+    assert!(audited.contains(&location), "{audited}");
+    assert!(!audited.contains(&data_dir), "{audited}");
 }
