@@ -660,6 +660,7 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::storage::private::warn_if_exposed(&config.data_dir);
     let (target, demo) = match &config.target_url {
         Some(t) => (t.clone(), None),
         None => {

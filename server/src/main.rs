@@ -5,5 +5,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    server::storage::private::restrict_umask();
     server::cli::run(server::cli::Cli::parse()).await
 }

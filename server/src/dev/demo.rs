@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use rand::distributions::{Alphanumeric, DistString};
 use tokio_postgres::NoTls;
 
-use super::pgcluster::{free_port, percent_encode, Cluster, PgBin};
+use super::pgcluster::{free_port, let_server_user_pass, percent_encode, Cluster, PgBin};
 
 const SUPERUSER: &str = "lifeboat";
 const DEMO_DB: &str = "demo";
@@ -51,9 +51,12 @@ impl DemoDatabase {
     /// port (or a free one), creates the `demo` database if missing and seeds it if not yet
     /// seeded.
     pub async fn start(data_dir: &Path) -> Result<DemoDatabase> {
-        fs::create_dir_all(data_dir).with_context(|| {
+        crate::storage::private::create_dir_all(data_dir).with_context(|| {
             format!("could not create the data directory {}", data_dir.display())
         })?;
+        // The private data directory holds the cluster's: PostgreSQL's OS user (when
+        // Lifeboat runs as root) may pass through it, nothing more.
+        let_server_user_pass(data_dir).await?;
         let cluster_dir = data_dir.join(CLUSTER_DIR);
         let password = demo_password(data_dir, &cluster_dir)?;
         let bin = PgBin::discover()?;

@@ -526,11 +526,11 @@ impl Cluster {
     async fn run<S: AsRef<OsStr>>(&self, program: &Path, args: &[S]) -> Result<Output> {
         let mut command = match &self.run_as {
             Some(user) => {
-                let mut c = Command::new("runuser");
+                let mut c = command("runuser");
                 c.arg("-u").arg(user).arg("--").arg(program);
                 c
             }
-            None => Command::new(program),
+            None => command(program),
         };
         command
             .args(args)
@@ -553,6 +553,14 @@ impl Cluster {
             )),
         }
     }
+}
+
+/// A command with none of Lifeboat's environment but what a program needs (the server
+/// runs for as long as Lifeboat does; its environment must not hold Lifeboat's secrets).
+fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    crate::pgtools::child::isolate_env(&mut c);
+    c
 }
 
 /// A free TCP port on 127.0.0.1 (bind port 0, read it, drop the listener). Another process
@@ -606,6 +614,36 @@ impl Drop for PasswordFile {
     }
 }
 
+/// When the server runs as another OS user (Lifeboat runs as root), lets that user pass
+/// through `dir`, the private folder that holds the cluster directory, without listing or
+/// reading anything in it: `dir` gets the user's group, and the group exactly the search
+/// bit (a 0700 folder becomes 0710). Nothing changes when the user can pass already.
+pub async fn let_server_user_pass(dir: &Path) -> Result<()> {
+    let Some(user) = unprivileged_user()? else {
+        return Ok(());
+    };
+    if user_can(&user, "-x", dir).await? {
+        return Ok(());
+    }
+    let (_, gid) = user_ids(&user)?;
+    nix::unistd::chown(dir, None, Some(gid.into()))
+        .with_context(|| format!("could not give {} the group of {user}", dir.display()))?;
+    let mode = fs::metadata(dir)
+        .with_context(|| format!("could not read {}", dir.display()))?
+        .permissions()
+        .mode();
+    let mode = (mode & 0o7707) | 0o010;
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("could not let {user} pass through {}", dir.display()))?;
+    tracing::info!(
+        dir = %dir.display(),
+        user,
+        "PostgreSQL runs as {user}: its group may now pass through the data directory to reach the cluster (mode {:o}), not list or read it",
+        mode & 0o7777
+    );
+    Ok(())
+}
+
 /// When running as root: the unprivileged OS user that runs the server.
 fn unprivileged_user() -> Result<Option<String>> {
     if !nix::unistd::geteuid().is_root() {
@@ -633,7 +671,7 @@ fn user_ids(name: &str) -> Result<(u32, u32)> {
 }
 
 async fn chown_recursive(dir: &Path, user: &str) -> Result<()> {
-    let output = Command::new("chown")
+    let output = command("chown")
         .arg("-R")
         .arg(format!("{user}:"))
         .arg(dir)
@@ -685,7 +723,7 @@ async fn check_reachable(dir: &Path, user: &str) -> Result<()> {
 }
 
 async fn user_can(user: &str, test_flag: &str, path: &Path) -> Result<bool> {
-    let status = Command::new("runuser")
+    let status = command("runuser")
         .args(["-u", user, "--", "test", test_flag])
         .arg(path)
         .current_dir("/")

@@ -283,6 +283,10 @@ impl Run {
             .await;
         self.timings.push(run::timing(phase::DUMP, t));
         let decoded = dumped?;
+        // pg_dump created the archive with whatever umask Lifeboat runs with: private now,
+        // before anything else happens to it.
+        storage::private::make_private(&tmp)
+            .map_err(|e| Stop::failed(format!("cannot make the backup file private: {e}")))?;
 
         // -- verify ----------------------------------------------------------------------
         let t = Instant::now();
@@ -316,7 +320,7 @@ impl Run {
             let _ = std::fs::remove_file(&final_path);
             return Err(Stop::failed(format!(
                 "fsync of {} failed: {e}",
-                dir.display()
+                storage::private::shown(&self.engine.data_dir, &dir)
             )));
         }
         self.timings.push(run::timing(phase::STORE, t));
@@ -537,6 +541,10 @@ impl Run {
         message: String,
         stored: Option<StoredFile>,
     ) -> anyhow::Result<Job> {
+        if message != storage::private::shown_text(&self.engine.data_dir, &message) {
+            tracing::info!(job = handle.id, "backup ended: {message}");
+        }
+        let message = storage::private::shown_text(&self.engine.data_dir, &message);
         self.journal(status, &message, stored.as_ref()).await?;
         if stored.is_some() {
             handle.update(|j| j.current_item = None).await;
@@ -584,7 +592,11 @@ impl Run {
                 message,
                 duration_ms: self.started.elapsed().as_millis() as i64,
                 stored,
-                tool_output: self.tool_output.as_deref(),
+                tool_output: self
+                    .tool_output
+                    .as_deref()
+                    .map(|o| storage::private::shown_text(&self.engine.data_dir, o))
+                    .as_deref(),
                 exit_status: self.exit_status.as_deref(),
                 server_version: self.server_version.as_deref(),
                 pg_dump_version: self.pg_dump_version.as_deref(),

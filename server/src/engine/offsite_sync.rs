@@ -26,9 +26,12 @@ pub async fn sync(engine: &Engine, offsite: &Offsite, database: &str) -> anyhow:
         let result = async {
             let size = offsite.upload_verified(&path, &key, &sha256).await?;
             let sidecar = crate::storage::sidecar_path(&path);
-            let bytes = tokio::fs::read(&sidecar)
-                .await
-                .map_err(|e| format!("cannot read {}: {e}", sidecar.display()))?;
+            let bytes = tokio::fs::read(&sidecar).await.map_err(|e| {
+                format!(
+                    "cannot read {}: {e}",
+                    crate::storage::private::shown(&engine.data_dir, &sidecar)
+                )
+            })?;
             offsite.put_small(&format!("{key}.json"), bytes).await?;
             Ok::<u64, String>(size)
         }

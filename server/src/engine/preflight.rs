@@ -103,15 +103,15 @@ pub async fn check(
     let probe = probe(Some(target), bin_dir).await;
     let mut problems = probe.problems();
     let dir = storage::database_dir(data_dir, &target.database());
-    let writable = std::fs::create_dir_all(&dir).and_then(|_| {
+    let writable = storage::private::create_dir_all(&dir).and_then(|_| {
         let probe = dir.join(".write-probe");
-        std::fs::write(&probe, b"ok")?;
+        storage::private::write(&probe, b"ok")?;
         std::fs::remove_file(&probe)
     });
     if let Err(e) = writable {
         problems.push(format!(
             "the backup directory {} is not writable: {e}",
-            dir.display()
+            storage::private::shown(data_dir, &dir)
         ));
     } else if let Ok(info) = &probe.server {
         // Custom-format dumps are compressed: the previous backup's size (with a margin)
@@ -129,14 +129,14 @@ pub async fn check(
         match storage::volume_space(&dir) {
             Ok((free, _)) if free < estimate => problems.push(format!(
                 "not enough free space in {}: {} free, about {} needed",
-                dir.display(),
+                storage::private::shown(data_dir, &dir),
                 storage::human_bytes(free),
                 storage::human_bytes(estimate)
             )),
             Ok(_) => {}
             Err(e) => problems.push(format!(
                 "cannot read the free space of {}: {e}",
-                dir.display()
+                storage::private::shown(data_dir, &dir)
             )),
         }
     }

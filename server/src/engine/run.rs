@@ -170,6 +170,7 @@ pub async fn create(
         id,
         kind,
         db: engine.db.clone(),
+        data_dir: engine.data_dir.clone(),
         registry: engine.jobs.clone(),
         tx,
         cancel: cancel_rx,
@@ -194,6 +195,8 @@ pub struct JobHandle {
     pub id: i64,
     kind: JobKind,
     db: SqlitePool,
+    /// Paths inside it are shown relative to it in the job's message.
+    data_dir: PathBuf,
     registry: Arc<JobRegistry>,
     tx: watch::Sender<Job>,
     cancel: watch::Receiver<bool>,
@@ -303,7 +306,9 @@ pub struct Outcome {
 }
 
 /// The one place a job ends: writes its terminal status and message, removes its
-/// temporary file, tells its followers (who then see the stream end), and forgets it.
+/// temporary file, tells its followers (who then see the stream end), and forgets it. The
+/// message names files relative to the data directory (a tool's error output may hold
+/// absolute paths); the log line keeps it as it was.
 pub async fn finish_job(handle: JobHandle, outcome: Outcome) -> sqlx::Result<Job> {
     if let Some(p) = rows::temp_path(&handle.db, handle.id).await? {
         remove_quietly(&PathBuf::from(p));
@@ -322,7 +327,7 @@ pub async fn finish_job(handle: JobHandle, outcome: Outcome) -> sqlx::Result<Job
         outcome.status,
         &phase,
         percent,
-        &outcome.message,
+        &storage::private::shown_text(&handle.data_dir, &outcome.message),
     )
     .await?;
     let job = rows::load(&handle.db, handle.id).await?.unwrap_or(live);

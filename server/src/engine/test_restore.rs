@@ -186,9 +186,12 @@ impl Trial {
         let failed = |m: String| (JobStatus::Failed, m);
         let cancelled = || (JobStatus::Cancelled, "Test restore cancelled.".to_string());
         // -- the file, its rows -----------------------------------------------------------
-        let digest = hash_file(&self.file)
-            .await
-            .map_err(|e| failed(format!("cannot read {}: {e}", self.file.display())))?;
+        let digest = hash_file(&self.file).await.map_err(|e| {
+            failed(format!(
+                "cannot read {}: {e}",
+                crate::storage::private::shown(&self.engine.data_dir, &self.file)
+            ))
+        })?;
         if digest.sha256 != self.sha256 {
             return Err(failed(format!(
                 "backup {} has changed since it was recorded (sha256 {} expected, {} found): it is not a restore point",
@@ -251,8 +254,12 @@ impl Trial {
             })
             .await;
         let dir = crate::storage::database_dir(&self.engine.data_dir, &self.database);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
+        crate::storage::private::create_dir_all(&dir).map_err(|e| {
+            failed(format!(
+                "cannot create {}: {e}",
+                crate::storage::private::shown(&self.engine.data_dir, &dir)
+            ))
+        })?;
         let options = RestoreOptions {
             no_owner: true,
             no_acl: true,
@@ -322,6 +329,13 @@ impl Trial {
         status: JobStatus,
         message: String,
     ) -> anyhow::Result<Job> {
+        // The journal row and the audit log name files relative to the data directory,
+        // like the job's message; the log keeps the message as it was.
+        let shown = crate::storage::private::shown_text(&self.engine.data_dir, &message);
+        if shown != message {
+            tracing::info!(job = handle.id, "test restore ended: {message}");
+        }
+        let message = shown;
         let test_status = match status {
             JobStatus::Succeeded => TestStatus::Succeeded,
             JobStatus::Cancelled => TestStatus::Cancelled,

@@ -88,9 +88,9 @@ where
         }
     }
     let dir = uploads_dir(&engine.data_dir);
-    std::fs::create_dir_all(&dir)
+    storage::private::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    check_space(&dir, declared.unwrap_or(0))?;
+    check_space(&engine.data_dir, &dir, declared.unwrap_or(0))?;
 
     let id = hex::encode(rand::random::<[u8; 16]>());
     let now = Utc::now();
@@ -181,12 +181,12 @@ where
     })
 }
 
-fn check_space(dir: &Path, needed: u64) -> Result<(), UploadError> {
+fn check_space(data_dir: &Path, dir: &Path, needed: u64) -> Result<(), UploadError> {
     match storage::volume_space(dir) {
         Ok((free, _)) if free < needed.saturating_add(SPACE_MARGIN) => {
             Err(UploadError::NoSpace(format!(
                 "not enough free space in {}: {} free, {} needed",
-                dir.display(),
+                storage::private::shown(data_dir, dir),
                 human_bytes(free),
                 human_bytes(needed.saturating_add(SPACE_MARGIN))
             )))
@@ -285,8 +285,7 @@ where
     }
     let (header, tool) = check_head(engine, &head).await?;
 
-    let file = tokio::fs::OpenOptions::new()
-        .write(true)
+    let file = storage::private::async_file_options()
         .create_new(true)
         .open(part)
         .await

@@ -40,7 +40,10 @@ pub async fn backup(engine: &Engine, id: i64, origin: &Origin) -> anyhow::Result
         Some(path) => match hash_file(&path).await.map(|d| (d.sha256, d.size)) {
             Err(e) => {
                 local_ok = false;
-                checks.push(format!("cannot read {}: {e}", path.display()));
+                checks.push(format!(
+                    "cannot read {}: {e}",
+                    crate::storage::private::shown(&engine.data_dir, &path)
+                ));
             }
             Ok((sha, size)) if sha != expected || Some(size as i64) != b.size_bytes => {
                 local_ok = false;

@@ -158,7 +158,7 @@ async fn stored_backup(st: &AppState, id: i64) -> Result<(Backup, std::path::Pat
     if !path.is_file() {
         return Err(AppError::NotFound(format!(
             "The file of backup {id} is missing from {}.",
-            path.display()
+            crate::storage::private::shown(st.engine.data_dir(), &path)
         )));
     }
     Ok((b, path))

@@ -2,7 +2,8 @@
 //!
 //! [`Child`] builds the command the same way every time (C messages so errors can be read,
 //! killed with its owner, the password only in a 0600 password file that is removed
-//! afterwards, never in argv or the environment); [`Running::next`] reads its standard
+//! afterwards, never in argv or the environment, and none of Lifeboat's own environment but
+//! the few variables a client tool needs: see [`isolate_env`]); [`Running::next`] reads its standard
 //! error line by line (kept, capped, for the journal), hands the caller every line and a
 //! regular tick for progress, kills the child when the job is cancelled, and hands back
 //! the exit status, which [`Finished::failure`] puts into words honestly.
@@ -42,6 +43,49 @@ pub enum ChildError {
     Cancelled { stderr: String },
 }
 
+/// The variables of Lifeboat's environment a child process inherits, by name: where
+/// programs are (`PATH`), the home directory (libpq finds `~/.postgresql/root.crt` and
+/// client certificates there), the temporary directory, time zone and locale, and the
+/// libpq settings an operator may need for the connection (TLS, Kerberos/GSS, connect
+/// timeout, client encoding). Nothing else: not LIFEBOAT_* (the target URL, the S3 and
+/// SMTP secrets), not AWS_*, not PGPASSWORD (the password goes in a password file).
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "LANGUAGE",
+    "PGCONNECT_TIMEOUT",
+    "PGCLIENTENCODING",
+    "PGKRBSRVNAME",
+    "PGCHANNELBINDING",
+    "PGREQUIREAUTH",
+    "PGSYSCONFDIR",
+];
+/// Inherited by prefix: `LC_*` (locale), `PGSSL*` (sslmode, root certificate, client
+/// certificate and key, …), `PGGSS*` (GSS encryption and library).
+const INHERITED_PREFIXES: &[&str] = &["LC_", "PGSSL", "PGGSS"];
+
+/// Whether a child inherits the variable `name` (see [`INHERITED`]).
+pub fn inherited(name: &str) -> bool {
+    INHERITED.contains(&name) || INHERITED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Starts `cmd` with an empty environment plus the inherited variables of Lifeboat's own
+/// (see [`INHERITED`]); the caller adds what it sets deliberately. Every child process
+/// Lifeboat starts goes through here: the environment of a process can be read by others
+/// (`/proc/PID/environ` for the same user, `ps e`), and a tool has no use for Lifeboat's
+/// secrets.
+pub fn isolate_env(cmd: &mut Command) {
+    cmd.env_clear();
+    for (name, value) in std::env::vars_os() {
+        if name.to_str().is_some_and(inherited) {
+            cmd.env(name, value);
+        }
+    }
+}
+
 /// A tool's command line, ready to start.
 pub struct Child {
     cmd: Command,
@@ -54,6 +98,7 @@ impl Child {
     /// `name` is how messages call the tool (`pg_dump`, `pg_restore`).
     pub fn new(path: &Path, name: &'static str) -> Child {
         let mut cmd = Command::new(path);
+        isolate_env(&mut cmd);
         cmd.env("LC_MESSAGES", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -98,7 +143,6 @@ impl Child {
             .arg(format!("--port={}", target.port()))
             .arg(format!("--username={}", target.user()))
             .arg(format!("--dbname={}", target.database()))
-            .env_remove("PGPASSWORD")
             .env("PGPASSFILE", &passfile)
             .env("PGAPPNAME", "lifeboat");
         self.passfile = Some(RemoveOnDrop::new(passfile));
@@ -382,6 +426,33 @@ pub fn error_lines(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_client_tool_needs_is_inherited() {
+        for kept in [
+            "PATH",
+            "HOME",
+            "LANG",
+            "LC_ALL",
+            "TZ",
+            "PGSSLMODE",
+            "PGSSLROOTCERT",
+        ] {
+            assert!(inherited(kept), "{kept}");
+        }
+        for dropped in [
+            "LIFEBOAT_TARGET_URL",
+            "LIFEBOAT_S3_SECRET_ACCESS_KEY",
+            "LIFEBOAT_SMTP_PASSWORD",
+            "AWS_SECRET_ACCESS_KEY",
+            "PGPASSWORD",
+            "PGPASSFILE",
+            "PGHOST",
+            "DATABASE_URL",
+        ] {
+            assert!(!inherited(dropped), "{dropped}");
+        }
+    }
 
     #[test]
     fn passfile_escapes_separators() {

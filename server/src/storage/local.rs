@@ -68,7 +68,10 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let tmp = temp_path(path);
     {
-        let mut f = File::create(&tmp)?;
+        let mut f = super::private::file_options()
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -145,11 +148,10 @@ pub struct DatabaseLock {
 /// another `lifeboat`) holds it.
 pub fn try_lock_database(data_dir: &Path, database: &str) -> io::Result<Option<DatabaseLock>> {
     let dir = data_dir.join("locks");
-    std::fs::create_dir_all(&dir)?;
-    let file = std::fs::OpenOptions::new()
+    super::private::create_dir_all(&dir)?;
+    let file = super::private::file_options()
         .create(true)
         .truncate(false)
-        .write(true)
         .open(dir.join(format!("{}.lock", safe_component(database))))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(DatabaseLock { _file: file })),

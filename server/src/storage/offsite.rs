@@ -111,9 +111,14 @@ impl Offsite {
         sha256: &str,
     ) -> Result<u64, String> {
         let location = ObjectPath::from(key);
+        // Messages name the file, not where the server keeps it.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut file = tokio::fs::File::open(path)
             .await
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
         let upload = self
             .store
             .put_multipart(&location)
@@ -127,7 +132,7 @@ impl Offsite {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = writer.abort().await;
-                    return Err(format!("reading {} failed: {e}", path.display()));
+                    return Err(format!("reading {name} failed: {e}"));
                 }
             };
             if n == 0 {

@@ -14,6 +14,7 @@ pub mod test_restores;
 pub mod uploads;
 pub mod users;
 
+use crate::storage::private;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -26,9 +27,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Opens (creating if needed) `DATA_DIR/lifeboat.db` and applies pending migrations.
 pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
-    std::fs::create_dir_all(data_dir)
+    private::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let path = data_dir.join("lifeboat.db");
+    // Created 0600 before SQLite opens it: SQLite gives its WAL, SHM and journal files the
+    // mode of the database file.
+    private::file_options()
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot create Lifeboat's database {}", path.display()))?;
     let options = SqliteConnectOptions::from_str("sqlite://")
         .context("sqlite options")?
         .filename(&path)
@@ -47,10 +55,9 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
     // then finds nothing left to do. The kernel releases the lock if a process dies.
     let lock_path = data_dir.join("lifeboat.db.lock");
     let migrating = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-        let f = std::fs::OpenOptions::new()
+        let f = private::file_options()
             .create(true)
             .truncate(false)
-            .write(true)
             .open(&lock_path)?;
         f.lock()?;
         Ok(f)

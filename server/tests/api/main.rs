@@ -8,6 +8,7 @@ mod cli;
 mod confirm;
 mod health;
 mod offsite;
+mod privacy;
 mod proof;
 mod restores;
 mod runbook;

@@ -552,8 +552,12 @@ impl Run {
     /// Where pg_restore's password file goes for this restore.
     fn passfile(&self) -> Result<PathBuf, Stop> {
         let dir = storage::database_dir(&self.engine.data_dir, &self.database);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Stop::failed(format!("cannot create {}: {e}", dir.display())))?;
+        storage::private::create_dir_all(&dir).map_err(|e| {
+            Stop::failed(format!(
+                "cannot create {}: {e}",
+                storage::private::shown(&self.engine.data_dir, &dir)
+            ))
+        })?;
         Ok(dir.join(format!("restore-{}.pgpass", self.restore_id)))
     }
 
@@ -579,13 +583,18 @@ impl Run {
         status: JobStatus,
         message: String,
     ) -> anyhow::Result<Job> {
+        let shown = |text: &str| storage::private::shown_text(&self.engine.data_dir, text);
+        if message != shown(&message) {
+            tracing::info!(job = handle.id, "restore ended: {message}");
+        }
+        let message = shown(&message);
         journal::finish(
             &self.engine.db,
             self.restore_id,
             &journal::Outcome {
                 status: journal_status(status),
                 message: &message,
-                tool_output: self.tool_output.as_deref(),
+                tool_output: self.tool_output.as_deref().map(shown).as_deref(),
                 safety_backup_id: self.safety_backup_id,
                 duration_ms: self.started.elapsed().as_millis() as i64,
                 timings: &self.timings,
