@@ -34,6 +34,7 @@ export async function startLifeboat(env: Record<string, string> = {}): Promise<L
       LIFEBOAT_SITE_DIR: join(root, "target", "site"),
       // No scheduled backup in the middle of a test (a test may turn it on).
       LIFEBOAT_SCHEDULE: "off",
+      LIFEBOAT_SCHEDULE_OFF_OK: "true",
       ...(process.env.LIFEBOAT_TEST_PG_BIN_DIR
         ? { LIFEBOAT_PG_BIN_DIR: process.env.LIFEBOAT_TEST_PG_BIN_DIR }
         : {}),

@@ -45,6 +45,8 @@ test.beforeAll(async () => {
     LIFEBOAT_TARGET_URL: url,
     LIFEBOAT_ADMIN_PASSWORD: PASSWORD,
     LIFEBOAT_SCHEDULE: "off",
+    // Not on purpose: the status strip warns and an alert went out at start-up.
+    LIFEBOAT_SCHEDULE_OFF_OK: "false",
     LIFEBOAT_RETENTION_KEEP: "1",
     LIFEBOAT_CONFIRM_BACKUP: "false",
     LIFEBOAT_ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
@@ -126,6 +128,8 @@ test("settings, test alert, pin, retention dry run, a scheduled backup followed 
   await page.getByRole("link", { name: "Backups", exact: true }).click();
   await expect(page.getByTestId("backup-history")).toBeVisible();
   await expect(page.getByTestId("next-run")).toContainText("Off");
+  await expect(page.getByTestId("next-run")).toHaveAttribute("data-warning", "schedule-off");
+  expect(received.find((r) => r.json?.event === "schedule_off"), JSON.stringify(received)).toBeTruthy();
   await expect(page.getByTestId("offsite")).toContainText("Not configured");
   await expect(page.getByTestId("last-alert")).toContainText("Test alert");
   for (let n = 1; n <= 3; n++) await backUpNow(page, n);

@@ -110,6 +110,7 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
         alerts: config.alerts.clone(),
         offsite: config.offsite.clone(),
         schedule: config.scheduler.schedule.clone(),
+        schedule_off_ok: config.schedule_off_ok,
     }
 }
 
@@ -144,6 +145,9 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     engine::upload::sweep(&engine, true).await?;
     engine::upload::spawn_sweeper(engine.clone());
     engine::scheduler::load_override(&db, engine.schedule()).await?;
+    if engine.target().is_some() {
+        engine::scheduler::alert_if_off(&engine, "Lifeboat started with scheduled backups off");
+    }
     let scheduler = engine::scheduler::spawn(engine.clone(), config.scheduler.clone());
     let test_restores = engine::test_restore::spawn_schedule(engine.clone());
 

@@ -173,6 +173,10 @@ pub struct BackupStatus {
     /// When the next scheduled backup runs (`None`: scheduled backups are off).
     #[serde(default)]
     pub next_run: Option<DateTime<Utc>>,
+    /// Scheduled backups are off and LIFEBOAT_SCHEDULE_OFF_OK does not say it is on
+    /// purpose: warn that nothing backs the database up on its own.
+    #[serde(default)]
+    pub schedule_off_warning: bool,
     /// The last successful backup is older than the schedule's interval plus a grace
     /// period (or there is none while scheduled backups are on): show it in red.
     #[serde(default)]

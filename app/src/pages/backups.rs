@@ -98,7 +98,7 @@ fn StatusStrip(status: BackupStatus, now: ReadSignal<Option<DateTime<Utc>>>) -> 
     view! {
         <section class="status-strip" data-testid="backup-status" aria-label="Backup status">
             <LastSuccess last=status.last_success.clone() stale=status.stale now />
-            <NextRun next=status.next_run now />
+            <NextRun next=status.next_run warn=status.schedule_off_warning now />
             <div class="stat" data-testid="backup-used">
                 <span class="stat-label">"Used by backups"</span>
                 <strong class="stat-value">{format::bytes(status.used_bytes)}</strong>
@@ -214,10 +214,25 @@ fn LastProof(
     .into_any()
 }
 
-/// When the scheduler runs next, or that scheduled backups are off.
+/// When the scheduler runs next, or that scheduled backups are off (a warning unless that
+/// is on purpose).
 #[component]
-fn NextRun(next: Option<DateTime<Utc>>, now: ReadSignal<Option<DateTime<Utc>>>) -> impl IntoView {
+fn NextRun(
+    next: Option<DateTime<Utc>>,
+    warn: bool,
+    now: ReadSignal<Option<DateTime<Utc>>>,
+) -> impl IntoView {
     match next {
+        None if warn => view! {
+            <div class="stat stat-bad" data-testid="next-run" data-warning="schedule-off">
+                <span class="stat-label">"Next scheduled backup"</span>
+                <strong class="stat-value">"Off"</strong>
+                <span class="stat-sub">
+                    "Nothing backs this database up on its own. " <a href="/settings">"Set a schedule"</a>
+                </span>
+            </div>
+        }
+        .into_any(),
         None => view! {
             <div class="stat" data-testid="next-run">
                 <span class="stat-label">"Next scheduled backup"</span>

@@ -25,6 +25,7 @@ pub mod event {
     pub const OFFSITE_FAILED: &str = "offsite_failed";
     pub const VERIFY_FAILED: &str = "verify_failed";
     pub const TEST_RESTORE_FAILED: &str = "test_restore_failed";
+    pub const SCHEDULE_OFF: &str = "schedule_off";
     pub const TEST: &str = "test";
 }
 

@@ -54,6 +54,8 @@ pub struct Config {
     pub log: String,
     /// Whether "Back up now" asks for confirmation in the web console.
     pub confirm_backup: bool,
+    /// Scheduled backups are off on purpose: no alert, warning or failed readiness check.
+    pub schedule_off_ok: bool,
     /// The largest `.dump` accepted by an upload (default 50 GiB).
     pub upload_max_bytes: u64,
     /// How long a validated upload is kept if it is never restored (default 24h).
@@ -102,6 +104,7 @@ impl Config {
             trust_proxy: web.trust_proxy,
             log: web.log,
             confirm_backup: web.confirm_backup,
+            schedule_off_ok: web.schedule_off_ok,
             upload_max_bytes: jobs.upload_max_bytes,
             upload_ttl: jobs.upload_ttl,
             restore_jobs: jobs.restore_jobs,

@@ -20,6 +20,7 @@ pub(super) struct Web {
     pub trust_proxy: bool,
     pub log: String,
     pub confirm_backup: bool,
+    pub schedule_off_ok: bool,
 }
 
 pub(super) fn load(v: &mut Values) -> Web {
@@ -81,6 +82,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         .unwrap_or_else(|| default_site_dir(v.env("LEPTOS_SITE_ROOT")));
     let trust_proxy = v.bool("LIFEBOAT_TRUST_PROXY", false);
     let confirm_backup = v.bool("LIFEBOAT_CONFIRM_BACKUP", true);
+    let schedule_off_ok = v.bool("LIFEBOAT_SCHEDULE_OFF_OK", false);
     let log = v.value("LIFEBOAT_LOG").unwrap_or_else(|| "info".into());
     Web {
         addr,
@@ -95,6 +97,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         trust_proxy,
         log,
         confirm_backup,
+        schedule_off_ok,
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Settings {
     pub offsite: Option<Offsite>,
     /// The backup schedule from the environment (the Settings page may replace it).
     pub schedule: Option<Schedule>,
+    /// Scheduled backups may be off on purpose (LIFEBOAT_SCHEDULE_OFF_OK).
+    pub schedule_off_ok: bool,
 }
 
 #[derive(Clone)]
@@ -77,6 +79,7 @@ pub struct Engine {
     offsite: Option<Offsite>,
     /// The backup schedule in force (environment, or the Settings page).
     schedule: schedule::Live,
+    schedule_off_ok: bool,
 }
 
 impl Engine {
@@ -85,6 +88,7 @@ impl Engine {
             alerts: Alerter::new(settings.alerts, db.clone()),
             offsite: settings.offsite,
             schedule: schedule::live(settings.schedule),
+            schedule_off_ok: settings.schedule_off_ok,
             db,
             data_dir: settings.data_dir,
             pg_bin_dir: settings.pg_bin_dir,
@@ -139,6 +143,12 @@ impl Engine {
     /// The schedule in force, shared with the scheduler.
     pub fn schedule(&self) -> &schedule::Live {
         &self.schedule
+    }
+
+    /// Scheduled backups are off and nobody said that was on purpose: nothing makes new
+    /// recovery points while nobody looks (an alert, a warning, a failed readiness check).
+    pub fn schedule_off_unacknowledged(&self) -> bool {
+        !self.schedule_off_ok && self.schedule.borrow().schedule.is_none()
     }
 
     /// The absolute path of a stored backup's file (`location` is relative to the data

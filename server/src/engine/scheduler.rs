@@ -49,6 +49,22 @@ fn parse_update(u: &app::api::ScheduleUpdate) -> Result<Option<Schedule>, String
     }
 }
 
+/// Raises the `schedule_off` alert when scheduled backups are off and that was not said to
+/// be on purpose (`how`: what turned them off).
+pub fn alert_if_off(engine: &Engine, how: &str) {
+    if !engine.schedule_off_unacknowledged() {
+        return;
+    }
+    engine.alerts().send(crate::alerts::Alert {
+        event: crate::alerts::event::SCHEDULE_OFF,
+        database: engine.database(),
+        title: "Scheduled backups are off".into(),
+        text: format!(
+            "{how}: no backup is taken unless someone starts one. Set a schedule on the Settings page, or set LIFEBOAT_SCHEDULE_OFF_OK=true if this instance is unscheduled on purpose."
+        ),
+    });
+}
+
 /// Whether `u` is a valid update that turns scheduled backups off.
 pub fn turns_off(u: &app::api::ScheduleUpdate) -> bool {
     matches!(parse_update(u), Ok(None))

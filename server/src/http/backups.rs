@@ -97,6 +97,7 @@ async fn status(
         running_job,
         confirm_backup: st.config.confirm_backup,
         next_run,
+        schedule_off_warning: st.engine.schedule_off_unacknowledged(),
         stale: scheduler::stale(&st.engine, last_success_at).await?,
         offsite_count: offsite.map(|o| o.0),
         offsite_bytes: offsite.map(|o| o.1),

@@ -105,7 +105,18 @@ async fn update_schedule(
     )
     .await?;
     match result {
-        Ok(_) => Ok(Json(schedule_info(&st))),
+        Ok(_) => {
+            if scheduler::turns_off(&u) {
+                scheduler::alert_if_off(
+                    &st.engine,
+                    &format!(
+                        "{} turned scheduled backups off on the Settings page",
+                        user.username
+                    ),
+                );
+            }
+            Ok(Json(schedule_info(&st)))
+        }
         Err(m) => Err(AppError::Refused {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid_schedule",

@@ -239,3 +239,101 @@ async fn an_undeliverable_alert_is_retried_then_audited_as_failed() {
     assert_eq!(audits[0].outcome, outcome::FAILURE);
     assert_eq!(audits[0].details["attempts"], 3);
 }
+
+#[tokio::test]
+async fn scheduled_backups_turned_off_raise_an_alert_and_a_warning_unless_on_purpose() {
+    let url = sample_database("lb_schedule_off", 100).await;
+    let (hook, got) = receiver(200).await;
+    let app = TestApp::signed_in(Options {
+        env: vec![
+            ("LIFEBOAT_ALERT_WEBHOOK_URL", hook),
+            ("LIFEBOAT_SCHEDULE", "0 2 * * *".into()),
+            ("LIFEBOAT_SCHEDULE_OFF_OK", "false".into()),
+        ],
+        target: Some(url.clone()),
+    })
+    .await;
+    let off_alerts = |got: &Arc<Mutex<Vec<serde_json::Value>>>| -> Vec<serde_json::Value> {
+        got.lock()
+            .expect("lock")
+            .iter()
+            .filter(|h| h["event"] == "schedule_off")
+            .cloned()
+            .collect()
+    };
+    let status = || async {
+        let s: app::api::BackupStatus = app
+            .client
+            .get(app.url("/api/v1/backups/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        s
+    };
+    assert!(!status().await.schedule_off_warning, "a schedule is set");
+    let r = app
+        .client
+        .put(app.url("/api/v1/schedule"))
+        .json(&serde_json::json!({ "expression": null }))
+        .send()
+        .await
+        .expect("off");
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(status().await.schedule_off_warning);
+    let mut alerts = vec![];
+    for _ in 0..100 {
+        alerts = off_alerts(&got);
+        if !alerts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = alerts[0]["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("admin turned scheduled backups off"),
+        "{text}"
+    );
+    assert!(text.contains("LIFEBOAT_SCHEDULE_OFF_OK"), "{text}");
+
+    // Started with the schedule off: alerted at start-up too.
+    let (hook, got) = receiver(200).await;
+    let _unscheduled = TestApp::signed_in(Options {
+        env: vec![
+            ("LIFEBOAT_ALERT_WEBHOOK_URL", hook),
+            ("LIFEBOAT_SCHEDULE_OFF_OK", "false".into()),
+        ],
+        target: Some(url.clone()),
+    })
+    .await;
+    for _ in 0..100 {
+        if !off_alerts(&got).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(off_alerts(&got).len(), 1);
+
+    // Off on purpose: no alert, no warning.
+    let (hook, got) = receiver(200).await;
+    let quiet = TestApp::signed_in(Options {
+        env: vec![("LIFEBOAT_ALERT_WEBHOOK_URL", hook)],
+        target: Some(url),
+    })
+    .await;
+    let s: app::api::BackupStatus = quiet
+        .client
+        .get(quiet.url("/api/v1/backups/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert!(!s.schedule_off_warning);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(off_alerts(&got).is_empty());
+}

@@ -48,6 +48,8 @@ pub fn config_for(data_dir: &std::path::Path, opts: &Options) -> Config {
     env.insert("LIFEBOAT_ADDR".into(), "127.0.0.1:0".into());
     // Scheduled backups would start at 02:00 in the middle of a test run.
     env.insert("LIFEBOAT_SCHEDULE".into(), "off".into());
+    // ...which is on purpose here (a test of the warning says otherwise).
+    env.insert("LIFEBOAT_SCHEDULE_OFF_OK".into(), "true".into());
     if let Some(t) = &opts.target {
         env.insert("LIFEBOAT_TARGET_URL".into(), t.clone());
     }
