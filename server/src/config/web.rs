@@ -16,7 +16,8 @@ pub(super) struct Web {
     pub admin_user: String,
     pub admin_password: Option<Secret<String>>,
     pub site_dir: PathBuf,
-    pub trust_proxy: bool,
+    pub trust_proxy: crate::proxies::TrustedProxies,
+    pub setup_link_ttl: Duration,
     pub log: String,
     pub confirm_backup: bool,
 }
@@ -74,7 +75,12 @@ pub(super) fn load(v: &mut Values) -> Web {
         .value("LIFEBOAT_SITE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| default_site_dir(v.env("LEPTOS_SITE_ROOT")));
-    let trust_proxy = v.bool("LIFEBOAT_TRUST_PROXY", false);
+    let trust_proxy = v.parse_or(
+        "LIFEBOAT_TRUST_PROXY",
+        crate::proxies::TrustedProxies::None,
+        crate::proxies::TrustedProxies::parse,
+    );
+    let setup_link_ttl = v.duration("LIFEBOAT_SETUP_LINK_TTL", Duration::from_secs(3600));
     let confirm_backup = v.bool("LIFEBOAT_CONFIRM_BACKUP", true);
     let log = v.value("LIFEBOAT_LOG").unwrap_or_else(|| "info".into());
     Web {
@@ -87,6 +93,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         admin_password,
         site_dir,
         trust_proxy,
+        setup_link_ttl,
         log,
         confirm_backup,
     }
