@@ -161,3 +161,21 @@ async fn throttled_attempts_are_audited_as_counts_not_one_row_each() {
         "{summary}"
     );
 }
+
+#[tokio::test]
+async fn x_forwarded_for_from_a_peer_that_is_not_a_trusted_proxy_is_ignored() {
+    // Only 10.0.0.0/8 is trusted; this test connects from 127.0.0.1.
+    let app = spawn_app(Options {
+        env: vec![("LIFEBOAT_TRUST_PROXY", "10.0.0.0/8".into())],
+        ..Default::default()
+    })
+    .await;
+    app.add_user("admin", PASSWORD).await;
+    assert_eq!(
+        login_from(&app, "198.51.100.9", "admin", "not the password").await,
+        401
+    );
+    let failure = app.audit_with(audit_action::LOGIN).await;
+    assert_eq!(failure.len(), 1);
+    assert_eq!(failure[0].client_ip.as_deref(), Some("127.0.0.1"));
+}
