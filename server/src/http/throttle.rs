@@ -543,4 +543,26 @@ mod tests {
         let before = t.attempt("admin", ip(1), later).expect("let through");
         assert_eq!(before.map(|b| b.count), Some(3));
     }
+
+    #[test]
+    fn throttled_tallies_are_bounded_too_and_lose_no_attempt() {
+        let t = Throttle::new(Limits {
+            max_entries: 1_000,
+            ..limits(0, 100, 100, 60)
+        });
+        let t0 = Instant::now();
+        for i in 0..5_000u32 {
+            let from = Some(IpAddr::from((0x0b00_0000 + i).to_be_bytes()));
+            let user = format!("user{i}");
+            let now = t0 + Duration::from_millis(u64::from(i));
+            fail(&t, &user, from, now);
+            assert!(t.attempt(&user, from, now).is_err());
+        }
+        let tallies = t.take_throttled(t0, Duration::ZERO);
+        assert!(tallies.len() <= 1_001, "{}", tallies.len());
+        assert_eq!(tallies.iter().map(|t| t.count).sum::<u64>(), 5_000);
+        assert!(tallies
+            .iter()
+            .any(|t| t.username.is_empty() && t.address.is_none()));
+    }
 }
