@@ -56,7 +56,8 @@ export async function startLifeboat(env: Record<string, string> = {}): Promise<L
     else await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 100));
-  const setup = output.match(/(http:\/\/\S+\/setup\?token=[0-9a-f]+)/);
+  // The token is in the link's fragment (`/setup#token=…`), never in its query.
+  const setup = output.match(/(http:\/\/\S+\/setup#token=[0-9a-f]+)/);
   return {
     base,
     setupUrl: setup ? setup[1] : null,

@@ -691,6 +691,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         eprintln!();
         eprintln!("  No administrator exists yet. Create the first one with this one-time link:");
         eprintln!("    {link}");
+        eprintln!(
+            "  It works for {}; after that, restart Lifeboat for a new one.",
+            humantime::format_duration(server.state.config.setup_link_ttl)
+        );
         eprintln!();
     }
     shutdown_signal().await;

@@ -6,7 +6,7 @@
 //! - `storage/` — the local backup volume, the offsite store, checksums;
 //! - `store/` — Lifeboat's own SQLite database: all SQL, one module per table;
 //! - `http/` — the thin web edge: routes per resource, extractors, one error type;
-//! - `config/`, `secret`, `target`, `schedule`, `retention`, `alerts/`, `users` — the
+//! - `config/`, `secret`, `target`, `proxies`, `schedule`, `retention`, `alerts/`, `users` — the
 //!   settings and the pure rules;
 //! - `startup`, `cli` — putting it together; `dev/` — the demo database.
 #![forbid(unsafe_code)]
@@ -21,6 +21,7 @@ pub mod dev;
 pub mod engine;
 pub mod http;
 pub mod pgtools;
+pub mod proxies;
 pub mod retention;
 pub mod schedule;
 pub mod secret;

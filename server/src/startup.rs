@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::engine::{self, run::AbortOnDrop, Engine};
-use crate::http::state::AppState;
+use crate::http::state::{AppState, SetupToken};
 use crate::http::throttle::Throttle;
 use crate::store::audit::{self, Entry, Origin};
 use crate::target::TargetUrl;
@@ -39,6 +39,8 @@ impl Server {
             let _ = tx.send(());
         }
         self.join.await.context("server task")?.context("server")?;
+        // Throttled sign-in attempts not audited yet are audited now.
+        http::auth::flush_throttled(&self.state.db, &self.state.throttle).await;
         Ok(())
     }
 }
@@ -172,17 +174,24 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         .site_addr(addr)
         .build();
     let config = Arc::new(config);
+    // In the fragment, not the query: browsers do not send it, so it reaches no proxy's
+    // or server's access log; the page reads it and posts it.
     let setup_url = token
         .as_ref()
-        .map(|t| format!("{}/setup?token={t}", config.base_url()));
+        .map(|t| format!("{}/setup#token={t}", config.base_url()));
+    let setup_token = token.map(|token| SetupToken {
+        token,
+        expires: std::time::Instant::now() + config.setup_link_ttl,
+    });
     let state = AppState {
         db: db.clone(),
         config: config.clone(),
         engine,
-        setup_token: Arc::new(Mutex::new(token)),
+        setup_token: Arc::new(Mutex::new(setup_token)),
         throttle: Arc::new(Throttle::default()),
         leptos,
     };
+    http::auth::spawn_throttle_audit(db.clone(), state.throttle.clone());
     http::sessions::spawn_purger(db, config.session_purge_interval);
 
     let app = http::router(state.clone(), session_store);

@@ -1,15 +1,39 @@
 //! First-run setup: creates the first administrator with the one-time token from the
-//! server's log.
+//! server's log. The link carries the token in its fragment (`/setup#token=…`), which the
+//! browser never sends to a server or a proxy; the page reads it and posts it.
 
 use crate::api::{SetupRequest, MIN_PASSWORD_LEN};
 use crate::client;
 use crate::components::{field_value, hydrated};
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+/// The `token=` value of a URL fragment such as `#token=abc` (or `token=abc&x=y`).
+fn token_in_fragment(fragment: &str) -> Option<String> {
+    fragment
+        .trim_start_matches('#')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .map(str::to_string)
+}
+
+/// The setup token in the address bar's fragment.
+fn token_from_location() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .and_then(|h| token_in_fragment(&h))
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        String::new()
+    }
+}
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let query = use_query_map();
     let ready = hydrated();
     let username = NodeRef::<leptos::html::Input>::new();
     let password = NodeRef::<leptos::html::Input>::new();
@@ -34,7 +58,7 @@ pub fn SetupPage() -> impl IntoView {
         }
         set_local_error.set(None);
         create.dispatch(SetupRequest {
-            token: query.get_untracked().get("token").unwrap_or_default(),
+            token: token_from_location(),
             username: field_value(username).trim().to_string(),
             password: pw,
         });
@@ -127,5 +151,18 @@ pub fn SetupPage() -> impl IntoView {
                 </div>
             </Show>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_in_fragment;
+
+    #[test]
+    fn the_token_is_read_from_the_fragment() {
+        assert_eq!(token_in_fragment("#token=ab12").as_deref(), Some("ab12"));
+        assert_eq!(token_in_fragment("#x=1&token=cd").as_deref(), Some("cd"));
+        assert_eq!(token_in_fragment(""), None);
+        assert_eq!(token_in_fragment("#tokens=1"), None);
     }
 }

@@ -48,8 +48,10 @@ pub struct Config {
     pub pg_bin_dir: Option<PathBuf>,
     /// The built web assets (cargo-leptos' site directory).
     pub site_dir: PathBuf,
-    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy).
-    pub trust_proxy: bool,
+    /// The reverse proxies whose `X-Forwarded-For` gives the client's address.
+    pub trust_proxy: crate::proxies::TrustedProxies,
+    /// How long the first-run setup link works after start-up (default 1 h).
+    pub setup_link_ttl: Duration,
     /// tracing filter, e.g. `info` or `lifeboat=debug,info`.
     pub log: String,
     /// Whether "Back up now" asks for confirmation in the web console.
@@ -102,6 +104,7 @@ impl Config {
             pg_bin_dir: jobs.pg_bin_dir,
             site_dir: web.site_dir,
             trust_proxy: web.trust_proxy,
+            setup_link_ttl: web.setup_link_ttl,
             log: web.log,
             confirm_backup: web.confirm_backup,
             schedule_off_ok: web.schedule_off_ok,

@@ -17,7 +17,8 @@ pub(super) struct Web {
     pub admin_user: String,
     pub admin_password: Option<Secret<String>>,
     pub site_dir: PathBuf,
-    pub trust_proxy: bool,
+    pub trust_proxy: crate::proxies::TrustedProxies,
+    pub setup_link_ttl: Duration,
     pub log: String,
     pub confirm_backup: bool,
     pub schedule_off_ok: bool,
@@ -80,7 +81,12 @@ pub(super) fn load(v: &mut Values) -> Web {
         .value("LIFEBOAT_SITE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| default_site_dir(v.env("LEPTOS_SITE_ROOT")));
-    let trust_proxy = v.bool("LIFEBOAT_TRUST_PROXY", false);
+    let trust_proxy = v.parse_or(
+        "LIFEBOAT_TRUST_PROXY",
+        crate::proxies::TrustedProxies::None,
+        crate::proxies::TrustedProxies::parse,
+    );
+    let setup_link_ttl = v.duration("LIFEBOAT_SETUP_LINK_TTL", Duration::from_secs(3600));
     let confirm_backup = v.bool("LIFEBOAT_CONFIRM_BACKUP", true);
     let schedule_off_ok = v.bool("LIFEBOAT_SCHEDULE_OFF_OK", false);
     let log = v.value("LIFEBOAT_LOG").unwrap_or_else(|| "info".into());
@@ -95,6 +101,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         admin_password,
         site_dir,
         trust_proxy,
+        setup_link_ttl,
         log,
         confirm_backup,
         schedule_off_ok,

@@ -4,8 +4,9 @@ use super::error::AppError;
 use super::extract::{ClientInfo, CurrentUser, JsonBody};
 use super::sessions::{SessionAuth, AUTH_KEY};
 use super::state::AppState;
+use super::throttle::{Throttle, ThrottledAttempts};
 use crate::secret::Secret;
-use crate::store::audit::{self, Entry};
+use crate::store::audit::{self, Entry, Origin};
 use crate::users;
 use app::api::{audit_action, outcome, LoginRequest, Me, SetupRequest, SetupStatus};
 use axum::extract::State;
@@ -13,7 +14,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use std::time::Instant;
+use sqlx::SqlitePool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
@@ -53,23 +56,18 @@ async fn login(
     let failure =
         |reason: &str| serde_json::json!({ "username_tried": username, "reason": reason });
     // Counted before the password is checked: parallel guesses cannot all get through.
-    if let Err(wait) = st.throttle.attempt(&username, client.ip, Instant::now()) {
-        let retry_after = wait.as_secs_f64().ceil() as u64;
-        audit::record(
-            &st.db,
-            &origin,
-            Entry {
-                action: audit_action::LOGIN,
-                target: Some(&username),
-                outcome: outcome::FAILURE,
-                details: failure("throttled"),
-            },
-        )
-        .await?;
-        return Err(AppError::Throttled {
-            retry_after,
-            message: format!("Too many failed attempts. Try again in {retry_after} s."),
-        });
+    // A refused attempt is only tallied; the tally is audited as one event when the next
+    // attempt is let through (here) or a minute after its first ([`spawn_throttle_audit`]).
+    match st.throttle.attempt(&username, client.ip, Instant::now()) {
+        Err(wait) => {
+            let retry_after = wait.as_secs_f64().ceil() as u64;
+            return Err(AppError::Throttled {
+                retry_after,
+                message: format!("Too many failed attempts. Try again in {retry_after} s."),
+            });
+        }
+        Ok(Some(throttled)) => record_throttled(&st.db, &throttled, Instant::now()).await?,
+        Ok(None) => {}
     }
     // Over-long input is refused without hashing it (and answered like any bad login).
     let user = if username != req.username.trim() || req.password.len() > 4096 {
@@ -123,6 +121,87 @@ async fn login(
         role: user.role,
         signed_in_at: now,
     }))
+}
+
+/// One audit event for attempts refused by the throttle: how many, for which account,
+/// from which address, between when and when.
+pub(super) async fn record_throttled(
+    db: &SqlitePool,
+    t: &ThrottledAttempts,
+    now: Instant,
+) -> Result<(), AppError> {
+    let ago = |at: Instant| {
+        let age = chrono::Duration::from_std(now.saturating_duration_since(at))
+            .unwrap_or(chrono::Duration::zero());
+        (Utc::now() - age).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let address = t.address_label();
+    let account = (!t.username.is_empty()).then_some(t.username.as_str());
+    let origin = Origin {
+        client_ip: address.clone(),
+        ..Origin::default()
+    };
+    let seconds = t.last.saturating_duration_since(t.first).as_secs();
+    let summary = format!(
+        "{} throttled sign-in attempt{} for {} from {} in {} s",
+        t.count,
+        if t.count == 1 { "" } else { "s" },
+        account.unwrap_or("several accounts"),
+        address.as_deref().unwrap_or("several addresses"),
+        seconds.max(1),
+    );
+    audit::record(
+        db,
+        &origin,
+        Entry {
+            action: audit_action::LOGIN,
+            target: account,
+            outcome: outcome::FAILURE,
+            details: serde_json::json!({
+                "username_tried": account,
+                "reason": "throttled",
+                "attempts": t.count,
+                "first_at": ago(t.first),
+                "last_at": ago(t.last),
+                "summary": summary,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// How often the throttled-attempt tallies are looked at, and how old a tally is when it is
+/// audited without waiting for the next attempt let through.
+const THROTTLED_CHECK_EVERY: Duration = Duration::from_secs(10);
+const THROTTLED_REPORT_AFTER: Duration = Duration::from_secs(60);
+
+/// Audits each tally of throttled attempts about a minute after its first attempt, for as
+/// long as the process runs (a flood gives about one event per account and address per
+/// minute, not one per request).
+pub fn spawn_throttle_audit(db: SqlitePool, throttle: Arc<Throttle>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(THROTTLED_CHECK_EVERY);
+        loop {
+            tick.tick().await;
+            let now = Instant::now();
+            for t in throttle.take_throttled(now, THROTTLED_REPORT_AFTER) {
+                if let Err(e) = record_throttled(&db, &t, now).await {
+                    tracing::warn!("cannot audit throttled sign-in attempts: {e}");
+                }
+            }
+        }
+    });
+}
+
+/// Audits every tally not audited yet (when the server stops).
+pub async fn flush_throttled(db: &SqlitePool, throttle: &Throttle) {
+    let now = Instant::now();
+    for t in throttle.take_throttled(now, Duration::ZERO) {
+        if let Err(e) = record_throttled(db, &t, now).await {
+            tracing::warn!("cannot audit throttled sign-in attempts: {e}");
+        }
+    }
 }
 
 async fn logout(
@@ -180,8 +259,8 @@ async fn setup(
     // Held until the administrator exists, so two submissions cannot both succeed.
     let mut token = st.setup_token.lock().await;
     let valid = token
-        .as_deref()
-        .is_some_and(|t| same_token(t, req.token.trim()));
+        .as_ref()
+        .is_some_and(|t| same_token(&t.token, req.token.trim()));
     if users::count(&st.db).await? > 0 {
         return Err(AppError::Conflict(
             "Setup is already done; sign in instead.".into(),
@@ -192,6 +271,12 @@ async fn setup(
             "This setup link is not valid. Use the link Lifeboat printed in its log at start-up."
                 .into(),
         ));
+    }
+    if token.as_ref().is_some_and(|t| Instant::now() >= t.expires) {
+        return Err(AppError::Forbidden(format!(
+            "This setup link has expired (a link works for {} after Lifeboat starts). Restart Lifeboat: it prints a new link.",
+            humantime::format_duration(st.config.setup_link_ttl)
+        )));
     }
     let username = req.username.trim();
     let user = users::create(

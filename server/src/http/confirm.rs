@@ -79,21 +79,23 @@ async fn confirm(
             .await
         }
     };
-    // Guessing here is guessing a password: the login's throttle counts it.
-    if let Err(wait) = st
+    // Guessing here is guessing a password: the login's throttle counts it (refusals are
+    // tallied and audited as the login's are).
+    match st
         .throttle
         .attempt(&user.username, user.client.ip, Instant::now())
     {
-        let retry_after = wait.as_secs_f64().ceil() as u64;
-        record(
-            outcome::FAILURE,
-            serde_json::json!({ "reason": "throttled" }),
-        )
-        .await?;
-        return Err(AppError::Throttled {
-            retry_after,
-            message: format!("Too many failed attempts. Try again in {retry_after} s."),
-        });
+        Err(wait) => {
+            let retry_after = wait.as_secs_f64().ceil() as u64;
+            return Err(AppError::Throttled {
+                retry_after,
+                message: format!("Too many failed attempts. Try again in {retry_after} s."),
+            });
+        }
+        Ok(Some(throttled)) => {
+            super::auth::record_throttled(&st.db, &throttled, Instant::now()).await?
+        }
+        Ok(None) => {}
     }
     let ok = req.password.len() <= 4096
         && users::authenticate(&st.db, &user.username, Secret::new(req.password))

@@ -38,29 +38,22 @@ impl FromRequestParts<AppState> for ClientInfo {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        // Behind a reverse proxy the peer is the proxy; the proxy appends the real client
-        // as the last X-Forwarded-For entry. Only trusted when configured.
-        let forwarded = state
-            .config
-            .trust_proxy
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.rsplit(',').next())
-                    .and_then(|v| v.trim().parse::<IpAddr>().ok())
-            })
-            .flatten();
+        // Behind reverse proxies the peer is a proxy; the client is read from
+        // X-Forwarded-For through the trusted ones (`LIFEBOAT_TRUST_PROXY`).
+        let ip = state.config.trust_proxy.client_ip(
+            peer,
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         let user_agent = parts
             .headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(300).collect());
-        Ok(ClientInfo {
-            ip: forwarded.or(peer),
-            user_agent,
-        })
+        Ok(ClientInfo { ip, user_agent })
     }
 }
 

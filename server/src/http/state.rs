@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::Mutex;
 
 #[derive(Clone)]
@@ -16,9 +17,16 @@ pub struct AppState {
     /// The job services (backups), with the database being protected.
     pub engine: Engine,
     /// The one-time first-run setup token, while no administrator exists.
-    pub setup_token: Arc<Mutex<Option<String>>>,
+    pub setup_token: Arc<Mutex<Option<SetupToken>>>,
     pub throttle: Arc<Throttle>,
     pub leptos: LeptosOptions,
+}
+
+/// The one-time setup token printed at start-up, and when it stops working.
+#[derive(Clone, Debug)]
+pub struct SetupToken {
+    pub token: String,
+    pub expires: Instant,
 }
 
 impl FromRef<AppState> for LeptosOptions {

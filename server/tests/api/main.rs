@@ -18,3 +18,4 @@ mod support;
 mod swap;
 mod swap_recovery;
 mod test_restores;
+mod throttle;
