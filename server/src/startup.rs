@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::engine::{self, run::AbortOnDrop, Engine};
+use crate::http::readiness::Readiness;
 use crate::http::state::AppState;
 use crate::http::throttle::Throttle;
 use crate::store::audit::{self, Entry, Origin};
@@ -30,6 +31,7 @@ pub struct Server {
     /// Stopped with the server.
     _scheduler: Option<AbortOnDrop<()>>,
     _test_restores: Option<AbortOnDrop<()>>,
+    _readiness_checks: AbortOnDrop<()>,
 }
 
 impl Server {
@@ -42,6 +44,9 @@ impl Server {
         Ok(())
     }
 }
+
+/// A signed-in user's "check again" runs the readiness checks at most this often.
+const READY_CHECK_MIN_SPACING: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn random_token() -> String {
     let mut bytes = [0u8; 24];
@@ -177,9 +182,13 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         engine,
         setup_token: Arc::new(Mutex::new(token)),
         throttle: Arc::new(Throttle::default()),
+        readiness: Arc::new(Readiness::new(READY_CHECK_MIN_SPACING)),
         leptos,
     };
     http::sessions::spawn_purger(db, config.session_purge_interval);
+    // Right away, then every LIFEBOAT_READY_CHECK_INTERVAL: `/readyz` answers from it.
+    let readiness_checks =
+        http::health::spawn_checks(state.clone(), config.serving.ready_check_interval);
 
     let app = http::router(state.clone(), session_store);
     let (tx, rx) = oneshot::channel::<()>();
@@ -201,5 +210,6 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         join,
         _scheduler: scheduler.map(AbortOnDrop),
         _test_restores: test_restores.map(AbortOnDrop),
+        _readiness_checks: AbortOnDrop(readiness_checks),
     })
 }

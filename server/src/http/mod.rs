@@ -10,6 +10,7 @@ pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod jobs;
+pub mod readiness;
 pub mod restores;
 pub mod sessions;
 pub mod settings;
@@ -60,13 +61,14 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })
-        .layer(sessions);
+        .layer(sessions.clone());
 
     let options = state.leptos.clone();
     let routes = generate_route_list(App);
     Router::new()
         .nest("/api/v1", api)
-        .merge(health::routes())
+        // `/readyz` tells a signed-in session more than anyone else.
+        .merge(health::routes().layer(sessions))
         .leptos_routes(&state, routes, {
             let options = options.clone();
             move || shell(options.clone())

@@ -1,5 +1,6 @@
 //! What every request handler can reach.
 
+use super::readiness::Readiness;
 use super::throttle::Throttle;
 use crate::config::Config;
 use crate::engine::Engine;
@@ -18,6 +19,8 @@ pub struct AppState {
     /// The one-time first-run setup token, while no administrator exists.
     pub setup_token: Arc<Mutex<Option<String>>>,
     pub throttle: Arc<Throttle>,
+    /// The readiness checks' last result (`/readyz`).
+    pub readiness: Arc<Readiness>,
     pub leptos: LeptosOptions,
 }
 
