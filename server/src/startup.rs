@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::engine::{self, run::AbortOnDrop, Engine};
+use crate::http::limits::Limits;
 use crate::http::readiness::Readiness;
 use crate::http::state::AppState;
 use crate::http::throttle::Throttle;
@@ -27,7 +28,7 @@ pub struct Server {
     /// The one-time setup link, when no administrator exists yet.
     pub setup_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
-    join: tokio::task::JoinHandle<std::io::Result<()>>,
+    join: tokio::task::JoinHandle<()>,
     /// Stopped with the server.
     _scheduler: Option<AbortOnDrop<()>>,
     _test_restores: Option<AbortOnDrop<()>>,
@@ -40,7 +41,7 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.join.await.context("server task")?.context("server")?;
+        self.join.await.context("server task")?;
         Ok(())
     }
 }
@@ -183,6 +184,7 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         setup_token: Arc::new(Mutex::new(token)),
         throttle: Arc::new(Throttle::default()),
         readiness: Arc::new(Readiness::new(READY_CHECK_MIN_SPACING)),
+        limits: Arc::new(Limits::new(config.serving.clone())),
         leptos,
     };
     http::sessions::spawn_purger(db, config.session_purge_interval);
@@ -192,12 +194,9 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
 
     let app = http::router(state.clone(), session_store);
     let (tx, rx) = oneshot::channel::<()>();
+    let serving = config.serving.clone();
     let join = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        http::serve::serve(listener, app, &serving, async {
             let _ = rx.await;
         })
         .await

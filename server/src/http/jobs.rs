@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt};
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::watch;
+use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,11 +75,18 @@ fn event(job: &Job) -> Event {
 async fn events(
     State(st): State<AppState>,
     _user: CurrentUser,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if current(&st, id).await?.is_none() {
         return Err(not_found(id));
     }
+    let session_id = session
+        .id()
+        .map(|i| i.to_string())
+        .ok_or_else(AppError::unauthenticated)?;
+    // Held by the stream: freed when it ends or the client goes away.
+    let slot = st.limits.event_stream(&session_id)?;
     let start = match st.engine.jobs().subscribe(id) {
         Some(rx) => Follow::Live(rx, true),
         None => Follow::Row,
@@ -115,6 +123,10 @@ async fn events(
                 }
             }
         }
+    });
+    let stream = stream.map(move |e| {
+        let _open = &slot;
+        e
     });
     let mut resp = sse(stream).into_response();
     // Reverse proxies must pass events through as they come.

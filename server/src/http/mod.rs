@@ -10,8 +10,10 @@ pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod jobs;
+pub mod limits;
 pub mod readiness;
 pub mod restores;
+pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod state;
@@ -74,6 +76,10 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn_with_state(secure, guard::hsts))

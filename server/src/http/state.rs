@@ -1,5 +1,6 @@
 //! What every request handler can reach.
 
+use super::limits::Limits;
 use super::readiness::Readiness;
 use super::throttle::Throttle;
 use crate::config::Config;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// The readiness checks' last result (`/readyz`).
     pub readiness: Arc<Readiness>,
+    /// Caps on event streams and uploads, and the server's timeouts.
+    pub limits: Arc<Limits>,
     pub leptos: LeptosOptions,
 }
 

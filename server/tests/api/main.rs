@@ -6,6 +6,7 @@ mod auth;
 mod backups;
 mod cli;
 mod health;
+mod limits;
 mod offsite;
 mod proof;
 mod restores;
