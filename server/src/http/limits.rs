@@ -3,7 +3,6 @@
 //! (Header-read timeout and the connection cap are the listener's, in [`super::serve`].)
 
 use super::error::{json_error, AppError};
-use super::state::AppState;
 use crate::config::Serving;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -106,11 +105,10 @@ impl Drop for StreamSlot {
 /// An ordinary request gets `LIFEBOAT_REQUEST_TIMEOUT` to be answered (its body read and
 /// the response's head produced); then 408. An upload's body is excepted (it has the idle
 /// timeout instead); so are event streams and downloads, whose bodies flow after the head.
-pub async fn request_timeout(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     if req.method() == Method::POST && req.uri().path() == UPLOADS_PATH {
         return next.run(req).await;
     }
-    let limit = st.limits.serving.request_timeout;
     let path = req.uri().path().to_string();
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,

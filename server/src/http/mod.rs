@@ -77,7 +77,7 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.config.serving.request_timeout,
             limits::request_timeout,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
