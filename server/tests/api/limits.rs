@@ -1,5 +1,5 @@
 //! The server's limits: a header that never finishes, too many event streams for one
-//! session, too many uploads at once.
+//! session, too many uploads at once, and event streams that end with their session.
 
 use crate::support::*;
 use app::api::{ApiError, StartedJob};
@@ -130,6 +130,45 @@ async fn a_session_may_follow_only_so_many_event_streams() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(again, 200);
+    cancel(&app, job.job_id).await;
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_its_session_is_signed_out() {
+    let (app, job, _tools) = running_backup("lb_limits_signout", vec![]).await;
+    let mut events = open_events(&app, &app.client, job.job_id).await;
+    assert_eq!(events.status(), 200);
+    // The stream is live: the job's state comes at once.
+    let first = tokio::time::timeout(Duration::from_secs(5), events.chunk())
+        .await
+        .expect("a first event")
+        .expect("chunk");
+    assert!(first.is_some());
+
+    let out = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .expect("logout");
+    assert!(out.status().is_success(), "{}", out.status());
+    let ended = tokio::time::timeout(Duration::from_secs(8), async {
+        while let Some(_chunk) = events.chunk().await.expect("chunk") {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the event stream is still open 8 s after signing out (the job runs on)"
+    );
+    let job_now = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs/{}", job.job_id)))
+        .send()
+        .await
+        .expect("job");
+    assert_eq!(job_now.status(), 401, "signed out");
+
+    assert_eq!(app.login("admin", PASSWORD).await.status(), 200);
     cancel(&app, job.job_id).await;
 }
 
