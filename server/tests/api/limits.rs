@@ -247,3 +247,91 @@ async fn too_many_uploads_at_once_are_refused() {
     assert_ne!(fourth.status(), 429);
     drop(second);
 }
+
+/// Reads what the server sends on `conn` until it closes it or `within` passes.
+async fn read_answer(conn: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(within, async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    (read.is_ok() && !got.is_empty()).then(|| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let app = spawn_app(Options {
+        env: vec![("LIFEBOAT_MAX_CONNECTIONS", "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let addr = app.server.addr;
+    let idle_a = tokio::net::TcpStream::connect(addr).await.expect("a");
+    let _idle_b = tokio::net::TcpStream::connect(addr).await.expect("b");
+    let mut third = tokio::net::TcpStream::connect(addr).await.expect("third");
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: lifeboat\r\n\r\n")
+        .await
+        .expect("request");
+    assert_eq!(
+        read_answer(&mut third, Duration::from_millis(1500)).await,
+        None,
+        "a third connection was served beside two open ones"
+    );
+    drop(idle_a);
+    let answer = read_answer(&mut third, Duration::from_secs(10))
+        .await
+        .expect("served once a connection closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_request_whose_body_stalls_gets_408() {
+    let app = spawn_app(Options {
+        env: vec![("LIFEBOAT_REQUEST_TIMEOUT", "1s".into())],
+        ..Default::default()
+    })
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(app.server.addr)
+        .await
+        .expect("connect");
+    conn.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: lifeboat\r\nX-Requested-With: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":",
+    )
+    .await
+    .expect("half a body");
+    let answer = read_answer(&mut conn, Duration::from_secs(8))
+        .await
+        .expect("an answer while the body is still missing");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_sending_is_abandoned() {
+    let app = TestApp::signed_in(Options {
+        env: vec![("LIFEBOAT_UPLOAD_IDLE_TIMEOUT", "1s".into())],
+        ..Default::default()
+    })
+    .await;
+    let (tx, answer) = slow_upload(&app);
+    tx.send(Ok(b"PGDMP".to_vec())).await.expect("send");
+    // The body stays open (tx is kept) but sends nothing more.
+    let status = tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("answered while the body is still open")
+        .expect("join");
+    assert_eq!(status, 400);
+    assert_eq!(app.server.state.limits.uploads_in_progress(), 0);
+    drop(tx);
+}
