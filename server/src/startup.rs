@@ -5,6 +5,8 @@
 
 use crate::config::Config;
 use crate::engine::{self, run::AbortOnDrop, Engine};
+use crate::http::limits::Limits;
+use crate::http::readiness::Readiness;
 use crate::http::state::{AppState, SetupToken};
 use crate::http::throttle::Throttle;
 use crate::store::audit::{self, Entry, Origin};
@@ -26,10 +28,11 @@ pub struct Server {
     /// The one-time setup link, when no administrator exists yet.
     pub setup_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
-    join: tokio::task::JoinHandle<std::io::Result<()>>,
+    join: tokio::task::JoinHandle<()>,
     /// Stopped with the server.
     _scheduler: Option<AbortOnDrop<()>>,
     _test_restores: Option<AbortOnDrop<()>>,
+    _readiness_checks: AbortOnDrop<()>,
 }
 
 impl Server {
@@ -38,12 +41,15 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.join.await.context("server task")?.context("server")?;
+        self.join.await.context("server task")?;
         // Throttled sign-in attempts not audited yet are audited now.
         http::auth::flush_throttled(&self.state.db, &self.state.throttle).await;
         Ok(())
     }
 }
+
+/// A signed-in user's "check again" runs the readiness checks at most this often.
+const READY_CHECK_MIN_SPACING: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn random_token() -> String {
     let mut bytes = [0u8; 24];
@@ -189,19 +195,21 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         engine,
         setup_token: Arc::new(Mutex::new(setup_token)),
         throttle: Arc::new(Throttle::default()),
+        readiness: Arc::new(Readiness::new(READY_CHECK_MIN_SPACING)),
+        limits: Arc::new(Limits::new(config.serving.clone())),
         leptos,
     };
     http::auth::spawn_throttle_audit(db.clone(), state.throttle.clone());
     http::sessions::spawn_purger(db, config.session_purge_interval);
+    // Right away, then every LIFEBOAT_READY_CHECK_INTERVAL: `/readyz` answers from it.
+    let readiness_checks =
+        http::health::spawn_checks(state.clone(), config.serving.ready_check_interval);
 
     let app = http::router(state.clone(), session_store);
     let (tx, rx) = oneshot::channel::<()>();
+    let serving = config.serving.clone();
     let join = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        http::serve::serve(listener, app, &serving, async {
             let _ = rx.await;
         })
         .await
@@ -214,5 +222,6 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
         join,
         _scheduler: scheduler.map(AbortOnDrop),
         _test_restores: test_restores.map(AbortOnDrop),
+        _readiness_checks: AbortOnDrop(readiness_checks),
     })
 }

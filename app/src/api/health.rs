@@ -1,5 +1,6 @@
 //! `GET /readyz`: whether Lifeboat can protect the target database, check by check.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 wire_enum! {
@@ -24,7 +25,9 @@ pub struct ReadyCheck {
     /// `last_backup`, `last_test_restore` (see [`CheckName`]).
     pub name: String,
     pub ok: bool,
-    /// What was found, or what is wrong and how to fix it.
+    /// What was found, or what is wrong and how to fix it. Only for a signed-in session:
+    /// without one it is left out (it names the server, database, versions and paths).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
 
@@ -34,11 +37,15 @@ impl ReadyCheck {
     }
 }
 
-/// `GET /readyz` (200 when `ready`, 503 otherwise).
+/// `GET /readyz` (200 when `ready`, 503 otherwise): the last run of the checks, which run
+/// in the background (`GET /readyz?refresh=1` in a signed-in session runs them anew).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct ReadyReport {
     pub ready: bool,
     pub checks: Vec<ReadyCheck>,
+    /// When the checks ran (signed-in sessions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 impl ReadyReport {

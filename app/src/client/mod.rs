@@ -312,6 +312,12 @@ pub mod settings {
 }
 
 /// `GET /readyz`: its 503 still describes the checks, so any status with a body is read.
-pub async fn readiness() -> Result<crate::api::ReadyReport, ClientError> {
-    http::get_any_status("/readyz").await
+/// The server answers from its last run of the checks; `refresh` runs them again.
+pub async fn readiness(refresh: bool) -> Result<crate::api::ReadyReport, ClientError> {
+    http::get_any_status(if refresh {
+        "/readyz?refresh=1"
+    } else {
+        "/readyz"
+    })
+    .await
 }

@@ -7,11 +7,22 @@ use leptos::prelude::*;
 
 #[component]
 pub fn StatusPage() -> impl IntoView {
-    let report = LocalResource::new(client::readiness);
+    // The first look shows the server's last run of the checks; "Check again" runs them.
+    let refresh = RwSignal::new(false);
+    let report = LocalResource::new(move || client::readiness(refresh.get()));
     view! {
         <header class="page-head">
             <h1>"Status"</h1>
-            <button class="btn" on:click=move |_| report.refetch()>
+            <button
+                class="btn"
+                on:click=move |_| {
+                    if refresh.get_untracked() {
+                        report.refetch();
+                    } else {
+                        refresh.set(true);
+                    }
+                }
+            >
                 "Check again"
             </button>
         </header>
@@ -39,6 +50,15 @@ fn Report(r: ReadyReport) -> impl IntoView {
         >
             {summary}
         </p>
+        {r
+            .checked_at
+            .map(|t| {
+                view! {
+                    <p class="muted" data-testid="ready-checked-at">
+                        {format!("Checked {}.", crate::format::format_time(&t))}
+                    </p>
+                }
+            })}
         <div class="table-wrap">
             <table class="table">
                 <thead>

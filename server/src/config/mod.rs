@@ -11,11 +11,13 @@ mod jobs;
 mod offsite;
 pub mod parse;
 mod scheduler;
+mod serving;
 pub mod sources;
 mod web;
 
 pub use jobs::DEFAULT_UPLOAD_MAX_BYTES;
 pub use parse::{parse_duration, parse_size};
+pub use serving::Serving;
 pub use sources::{ConfigErrors, ConfigProblem, Sources, SETTINGS};
 
 use crate::secret::Secret;
@@ -78,6 +80,8 @@ pub struct Config {
     pub alerts: crate::alerts::Settings,
     /// Offsite copies to S3-compatible storage (`None`: not configured).
     pub offsite: Option<crate::storage::offsite::Offsite>,
+    /// The web server's timeouts and caps, and the readiness checks' interval.
+    pub serving: Serving,
 }
 
 impl Config {
@@ -89,6 +93,7 @@ impl Config {
         let scheduler = scheduler::load(&mut v);
         let alerts = alerts::load(&mut v);
         let offsite = offsite::load(&mut v);
+        let serving = serving::load(&mut v);
         v.finish()?;
         Ok(Config {
             data_dir: jobs.data_dir,
@@ -118,6 +123,7 @@ impl Config {
             scheduler,
             alerts,
             offsite,
+            serving,
         })
     }
 

@@ -100,6 +100,13 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_S3_ACCESS_KEY_ID", "s3_access_key_id"),
     ("LIFEBOAT_S3_SECRET_ACCESS_KEY", "s3_secret_access_key"),
     ("LIFEBOAT_OFFSITE_KEEP", "offsite_keep"),
+    ("LIFEBOAT_HEADER_READ_TIMEOUT", "header_read_timeout"),
+    ("LIFEBOAT_REQUEST_TIMEOUT", "request_timeout"),
+    ("LIFEBOAT_UPLOAD_IDLE_TIMEOUT", "upload_idle_timeout"),
+    ("LIFEBOAT_MAX_CONNECTIONS", "max_connections"),
+    ("LIFEBOAT_MAX_EVENT_STREAMS", "max_event_streams"),
+    ("LIFEBOAT_MAX_UPLOADS", "max_uploads"),
+    ("LIFEBOAT_READY_CHECK_INTERVAL", "ready_check_interval"),
 ];
 
 /// Settings that may instead be read from a file named by `<VAR>_FILE` (for secrets

@@ -1,15 +1,20 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (everything a backup needs is
-//! in place: 200, or 503 listing what is not).
+//! in place: 200, or 503 listing what is not). `/readyz` answers from the checks' last
+//! run ([`super::readiness`]); only a signed-in session sees what each check found.
 
+use super::error::AppError;
+use super::extract::CurrentUser;
 use super::state::AppState;
 use crate::engine::{preflight, scheduler};
 use crate::storage::human_bytes;
 use app::api::{ReadyCheck, ReadyReport};
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
+use std::time::Duration;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -166,15 +171,71 @@ pub async fn report(st: &AppState) -> ReadyReport {
     ReadyReport {
         ready: checks.iter().all(|c| c.ok),
         checks,
+        checked_at: None,
     }
 }
 
-async fn readyz(State(st): State<AppState>) -> Response {
-    let r = report(&st).await;
-    let status = if r.ready {
+/// Runs the checks now, then every `every`, until the task is aborted.
+pub fn spawn_checks(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            st.readiness.fresh(|| report(&st)).await;
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct ReadyQuery {
+    /// `refresh=1`: run the checks now (signed-in sessions only; ignored otherwise).
+    refresh: Option<String>,
+}
+
+/// What anyone may know: ready or not, and which checks failed, by name.
+fn anonymous(r: &ReadyReport) -> ReadyReport {
+    ReadyReport {
+        ready: r.ready,
+        checks: r
+            .checks
+            .iter()
+            .map(|c| ReadyCheck {
+                name: c.name.clone(),
+                ok: c.ok,
+                detail: String::new(),
+            })
+            .collect(),
+        checked_at: None,
+    }
+}
+
+async fn readyz(
+    State(st): State<AppState>,
+    user: Result<CurrentUser, AppError>,
+    Query(q): Query<ReadyQuery>,
+) -> Response {
+    let signed_in = user.is_ok();
+    let refresh = q.refresh.is_some_and(|v| v != "0" && v != "false");
+    let checked = if signed_in && refresh {
+        st.readiness.fresh(|| report(&st)).await
+    } else {
+        st.readiness.latest().await
+    };
+    let body = if signed_in {
+        ReadyReport {
+            checked_at: Some(checked.at),
+            ..checked.report.clone()
+        }
+    } else {
+        anonymous(&checked.report)
+    };
+    let status = if body.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(r)).into_response()
+    let mut resp = (status, Json(body)).into_response();
+    // The answer depends on the session: no cache may keep one for another client.
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }

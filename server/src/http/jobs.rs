@@ -4,7 +4,7 @@ use super::error::AppError;
 use super::extract::CurrentUser;
 use super::state::AppState;
 use crate::store::audit::{self, Entry};
-use crate::store::jobs;
+use crate::store::{jobs, sessions};
 use app::api::{audit_action, job_status, outcome, Job};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt};
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::watch;
+use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -73,12 +74,20 @@ fn event(job: &Job) -> Event {
 
 async fn events(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if current(&st, id).await?.is_none() {
         return Err(not_found(id));
     }
+    let session_id = session
+        .id()
+        .map(|i| i.to_string())
+        .ok_or_else(AppError::unauthenticated)?;
+    // Held by the stream: freed when it ends or the client goes away.
+    let slot = st.limits.event_stream(&session_id)?;
+    let ended = session_ended(&st, &user, session_id);
     let start = match st.engine.jobs().subscribe(id) {
         Some(rx) => Follow::Live(rx, true),
         None => Follow::Row,
@@ -116,6 +125,11 @@ async fn events(
             }
         }
     });
+    // The stream lasts no longer than the session it was opened with.
+    let stream = stream.take_until(ended).map(move |e| {
+        let _open = &slot;
+        e
+    });
     let mut resp = sse(stream).into_response();
     // Reverse proxies must pass events through as they come.
     resp.headers_mut()
@@ -123,6 +137,37 @@ async fn events(
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(resp)
+}
+
+/// Resolves when the session `id` of `user` has ended: signed out (its row is gone), past
+/// its idle timeout (the row has expired) or past its absolute lifetime.
+fn session_ended(
+    st: &AppState,
+    user: &CurrentUser,
+    id: String,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let db = st.db.clone();
+    let lifetime = chrono::Duration::from_std(st.config.session_absolute_timeout)
+        .unwrap_or(chrono::Duration::MAX);
+    let left = (user.signed_in_at + lifetime - Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    async move {
+        let checking = async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match sessions::is_live(&db, &id).await {
+                    Ok(false) => return,
+                    Ok(true) => {}
+                    Err(e) => tracing::warn!("cannot read the session of an event stream: {e}"),
+                }
+            }
+        };
+        tokio::select! {
+            _ = checking => {}
+            _ = tokio::time::sleep(left) => {}
+        }
+    }
 }
 
 fn sse<S: Stream<Item = Result<Event, Infallible>> + Send + 'static>(

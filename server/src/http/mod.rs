@@ -11,7 +11,10 @@ pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod jobs;
+pub mod limits;
+pub mod readiness;
 pub mod restores;
+pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod state;
@@ -62,18 +65,23 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })
-        .layer(sessions);
+        .layer(sessions.clone());
 
     let options = state.leptos.clone();
     let routes = generate_route_list(App);
     Router::new()
         .nest("/api/v1", api)
-        .merge(health::routes())
+        // `/readyz` tells a signed-in session more than anyone else.
+        .merge(health::routes().layer(sessions))
         .leptos_routes(&state, routes, {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.config.serving.request_timeout,
+            limits::request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn_with_state(secure, guard::hsts))

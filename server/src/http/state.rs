@@ -1,5 +1,7 @@
 //! What every request handler can reach.
 
+use super::limits::Limits;
+use super::readiness::Readiness;
 use super::throttle::Throttle;
 use crate::config::Config;
 use crate::engine::Engine;
@@ -19,6 +21,10 @@ pub struct AppState {
     /// The one-time first-run setup token, while no administrator exists.
     pub setup_token: Arc<Mutex<Option<SetupToken>>>,
     pub throttle: Arc<Throttle>,
+    /// The readiness checks' last result (`/readyz`).
+    pub readiness: Arc<Readiness>,
+    /// Caps on event streams and uploads, and the server's timeouts.
+    pub limits: Arc<Limits>,
     pub leptos: LeptosOptions,
 }
 

@@ -3,6 +3,7 @@
 
 use super::error::AppError;
 use super::extract::CurrentUser;
+use super::limits;
 use super::state::AppState;
 use crate::engine::upload;
 use app::api::Upload;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     // The only route without the 2 MB body cap: the size limit is
-    // LIFEBOAT_UPLOAD_MAX_SIZE, enforced while streaming.
+    // LIFEBOAT_UPLOAD_MAX_SIZE, enforced while streaming (and `limits::UPLOADS_PATH`).
     Router::new().route("/uploads", post(receive).layer(DefaultBodyLimit::disable()))
 }
 
@@ -34,14 +35,23 @@ async fn receive(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Held until the upload has ended, however it ends (refused before any byte is read).
+    let slot = st.limits.upload()?;
     let name = q.filename.unwrap_or_default();
     let engine = st.engine.clone();
     let origin = user.origin();
-    let body = req.into_body().into_data_stream();
+    // A body that stops coming ends the upload (it is not bound by the request timeout).
+    let body = Box::pin(limits::idle_timeout(
+        req.into_body().into_data_stream(),
+        st.limits.serving().upload_idle_timeout,
+    ));
     // In its own task: a client that goes away mid-upload ends the body stream with an
     // error, and the upload is still journaled, audited and its file removed.
     let task = tokio::spawn(async move {
-        upload::receive(&engine, engine.target(), &origin, &name, declared, body).await
+        let received =
+            upload::receive(&engine, engine.target(), &origin, &name, declared, body).await;
+        drop(slot);
+        received
     });
     let received = task
         .await

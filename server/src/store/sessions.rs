@@ -1,5 +1,5 @@
 //! The `tower_sessions` table (created by the session store itself): finding and
-//! deleting expired sessions.
+//! deleting expired sessions, and whether one is still live.
 
 use sqlx::SqlitePool;
 
@@ -10,6 +10,17 @@ pub async fn expired(db: &SqlitePool) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
     )
     .fetch_all(db)
     .await
+}
+
+/// Whether the session `id` exists and has not expired (its row is gone once signed out).
+pub async fn is_live(db: &SqlitePool, id: &str) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM tower_sessions WHERE id = ? AND datetime(expiry_date) > datetime('now')",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.is_some())
 }
 
 pub async fn delete(db: &SqlitePool, id: &str) -> sqlx::Result<()> {

@@ -7,6 +7,7 @@ mod backups;
 mod cli;
 mod confirm;
 mod health;
+mod limits;
 mod offsite;
 mod privacy;
 mod proof;

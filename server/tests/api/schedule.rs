@@ -299,7 +299,27 @@ async fn readyz_fails_when_the_last_success_is_older_than_the_schedule_allows() 
     let server = server::startup::start(config, target)
         .await
         .expect("server starts");
-    let r = reqwest::get(format!("http://{}/readyz", server.addr))
+    // Signed in: the answer says what each check found.
+    let base = format!("http://{}", server.addr);
+    server::users::create(
+        &server.state.db,
+        &server::store::audit::Origin::default().with_actor("test"),
+        "admin",
+        server::secret::Secret::new(PASSWORD.to_string()),
+    )
+    .await
+    .expect("create user");
+    let client = client_for(&base);
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let r = client
+        .get(format!("{base}/readyz"))
+        .send()
         .await
         .expect("readyz");
     assert_eq!(r.status(), 503);

@@ -58,7 +58,7 @@ impl TestApp {
     async fn ready(&self) -> (u16, ReadyReport) {
         let r = self
             .client
-            .get(self.url("/readyz"))
+            .get(self.url("/readyz?refresh=1"))
             .send()
             .await
             .expect("readyz");
