@@ -122,6 +122,21 @@ async fn last_test_restore_check(st: &AppState) -> Result<String, String> {
     }
 }
 
+/// Scheduled backups are on, or off on purpose (LIFEBOAT_SCHEDULE_OFF_OK).
+fn schedule_check(st: &AppState) -> Result<String, String> {
+    let schedule = st.engine.schedule().borrow().schedule.clone();
+    match schedule {
+        Some(s) => Ok(format!("scheduled backups: {}", s.expression)),
+        None if !st.engine.schedule_off_unacknowledged() => {
+            Ok("scheduled backups are off on purpose (LIFEBOAT_SCHEDULE_OFF_OK)".into())
+        }
+        None => Err(
+            "scheduled backups are off: nothing backs the database up on its own; set a schedule, or LIFEBOAT_SCHEDULE_OFF_OK=true if this is on purpose"
+                .into(),
+        ),
+    }
+}
+
 /// Runs every readiness check (concurrently).
 pub async fn report(st: &AppState) -> ReadyReport {
     let db = async {
@@ -167,6 +182,7 @@ pub async fn report(st: &AppState) -> ReadyReport {
         check("pg_restore", probe.tool_check("pg_restore")),
         check("last_backup", last_backup),
         check("last_test_restore", last_test_restore),
+        check("schedule", schedule_check(st)),
     ];
     ReadyReport {
         ready: checks.iter().all(|c| c.ok),

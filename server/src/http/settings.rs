@@ -106,6 +106,14 @@ async fn update_schedule(
     .await?;
     match result {
         Ok(_) => {
+            // /readyz's `schedule` check learns of it now, not at the next interval.
+            let checked = st.clone();
+            tokio::spawn(async move {
+                checked
+                    .readiness
+                    .fresh(|| super::health::report(&checked))
+                    .await;
+            });
             if scheduler::turns_off(&u) {
                 scheduler::alert_if_off(
                     &st.engine,

@@ -283,6 +283,37 @@ async fn scheduled_backups_turned_off_raise_an_alert_and_a_warning_unless_on_pur
         .expect("off");
     assert!(r.status().is_success(), "{}", r.status());
     assert!(status().await.schedule_off_warning);
+    // /readyz says so by name, to strangers too (a fresh run of the checks is asked for).
+    let schedule_ok = |base: &TestApp, path: &'static str| {
+        let (client, url) = (base.client.clone(), base.url(path));
+        async move {
+            let r: app::api::ReadyReport = client
+                .get(url)
+                .send()
+                .await
+                .expect("readyz")
+                .json()
+                .await
+                .expect("json");
+            r.checks
+                .iter()
+                .find(|c| c.name == "schedule")
+                .map(|c| c.ok)
+                .expect("a schedule check")
+        }
+    };
+    assert!(!schedule_ok(&app, "/readyz?refresh=1").await);
+    let anonymous: app::api::ReadyReport = reqwest::get(app.url("/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert!(!anonymous.ready);
+    assert!(anonymous
+        .checks
+        .iter()
+        .any(|c| c.name == "schedule" && !c.ok));
     let mut alerts = vec![];
     for _ in 0..100 {
         alerts = off_alerts(&got);
@@ -334,6 +365,7 @@ async fn scheduled_backups_turned_off_raise_an_alert_and_a_warning_unless_on_pur
         .await
         .expect("json");
     assert!(!s.schedule_off_warning);
+    assert!(schedule_ok(&quiet, "/readyz?refresh=1").await);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(off_alerts(&got).is_empty());
 }
