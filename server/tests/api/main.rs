@@ -16,3 +16,4 @@ mod support;
 mod swap;
 mod swap_recovery;
 mod test_restores;
+mod tls;
