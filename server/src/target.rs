@@ -1,14 +1,18 @@
 //! The PostgreSQL database Lifeboat protects: its URL (password redacted wherever it is
-//! printed), connecting to it, and asking its version.
+//! printed, TLS settings read from its query), connecting to it, and asking its version.
+
+pub mod tls;
 
 use std::fmt;
 use std::time::Duration;
+use tls::TlsSettings;
 
 /// A PostgreSQL connection URL for the database Lifeboat protects. Its password never
 /// appears in `Debug`/`Display` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TargetUrl {
     url: url::Url,
+    tls: TlsSettings,
 }
 
 impl TargetUrl {
@@ -29,7 +33,8 @@ impl TargetUrl {
         if url.host_str().is_none_or(str::is_empty) {
             return Err("names no host; use postgres://USER:PASSWORD@HOST:PORT/DATABASE".into());
         }
-        Ok(TargetUrl { url })
+        let tls = TlsSettings::from_url(&url)?;
+        Ok(TargetUrl { url, tls })
     }
 
     /// The same server and credentials, another database.
@@ -37,12 +42,34 @@ impl TargetUrl {
         let mut url = self.url.clone();
         let encoded: String = url::form_urlencoded::byte_serialize(database.as_bytes()).collect();
         url.set_path(&format!("/{}", encoded.replace('+', "%20")));
-        TargetUrl { url }
+        TargetUrl {
+            url,
+            tls: self.tls.clone(),
+        }
     }
 
-    /// The full URL, password included: only for building a connection.
-    pub fn expose(&self) -> &str {
-        self.url.as_str()
+    /// The URL for tokio-postgres, password included (only for building a connection):
+    /// without the TLS parameters, which [`TlsSettings`] handles and tokio-postgres only
+    /// partly knows.
+    fn for_driver(&self) -> String {
+        let mut url = self.url.clone();
+        let rest: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| !tls::PARAMS.contains(&k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if rest.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(rest);
+        }
+        url.to_string()
+    }
+
+    /// `sslmode` and the certificate files, as the URL gives them.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     pub fn database(&self) -> String {
@@ -105,21 +132,51 @@ pub struct ServerInfo {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connects (5 s limit) and spawns the connection task. Errors name the host and say
-/// what failed, never the password.
+/// Connects (5 s limit, TLS as the URL's `sslmode` says) and spawns the connection task.
+/// Errors name the host and say what failed, never the password.
 pub async fn connect(url: &TargetUrl) -> Result<tokio_postgres::Client, String> {
-    let attempt = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls);
     let where_ = format!("{}:{}/{}", url.host(), url.port(), url.database());
-    let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Err(_) => {
-            return Err(format!(
-                "cannot connect to {where_}: no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ))
+    let mut config: tokio_postgres::Config = url
+        .for_driver()
+        .parse()
+        .map_err(|e| format!("cannot connect to {where_}: the URL is not usable: {e}"))?;
+    config.ssl_mode(url.tls.driver_mode());
+    let tls = url
+        .tls
+        .client()
+        .map_err(|e| format!("cannot connect to {where_}: {e}"))?;
+    let attempt = async {
+        match tls {
+            Some(tls) => start(&config, tls).await,
+            None => start(&config, tokio_postgres::NoTls).await,
         }
-        Ok(Err(e)) => return Err(format!("cannot connect to {where_}: {}", describe(&e))),
-        Ok(Ok(pair)) => pair,
     };
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Err(_) => Err(format!(
+            "cannot connect to {where_}: no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => {
+            let why = url
+                .tls
+                .explain(&e, &url.host())
+                .unwrap_or_else(|| describe(&e));
+            Err(format!("cannot connect to {where_}: {why}"))
+        }
+        Ok(Ok(client)) => Ok(client),
+    }
+}
+
+/// Connects and spawns the connection task (one function for the TLS and the plain kind).
+async fn start<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("target connection closed: {e}");

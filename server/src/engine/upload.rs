@@ -342,40 +342,59 @@ where
 /// The first bytes: a PostgreSQL archive, in custom format, of a version this pg_restore
 /// reads. The reasons say what the file is and what to do.
 pub async fn check_head(engine: &Engine, head: &[u8]) -> Result<(Header, Tool), UploadError> {
-    let header = match archive::parse_header(head) {
-        Ok(h) => h,
-        Err(_) => return Err(UploadError::Refused(describe_foreign(head))),
-    };
+    let header = sniff(head).map_err(UploadError::Refused)?;
+    let tool = pgtools::find("pg_restore", engine.pg_bin_dir.as_deref())
+        .await
+        .map_err(|e| UploadError::Internal(anyhow::anyhow!(e)))?;
+    readable_by(head, &header, &tool).map_err(UploadError::Refused)?;
+    Ok((header, tool))
+}
+
+/// What the first bytes of an upload are: a custom-format PostgreSQL archive's header,
+/// or, in words, what the file is instead and what to do. Anyone allowed to upload
+/// chooses these bytes; nothing here trusts them.
+pub fn sniff(head: &[u8]) -> Result<Header, String> {
+    let header = archive::parse_header(head).map_err(|_| describe_foreign(head))?;
+    if header.major != 1 {
+        // Every pg_dump since 7.x writes 1.x: anything else was damaged or made up.
+        return Err(format!(
+            "this file starts like a PostgreSQL archive but names format {}, which no pg_dump writes: the file is damaged; export again with `pg_dump -Fc`",
+            header.version()
+        ));
+    }
     if !header.is_custom() {
         let kind = match header.format {
             3 => "tar-format",
             5 => "directory-format",
             _ => "non-custom-format",
         };
-        return Err(UploadError::Refused(format!(
+        return Err(format!(
             "this is a {kind} PostgreSQL archive; only custom-format dumps are accepted: export with `pg_dump -Fc`"
-        )));
+        ));
     }
-    let tool = pgtools::find("pg_restore", engine.pg_bin_dir.as_deref())
-        .await
-        .map_err(|e| UploadError::Internal(anyhow::anyhow!(e)))?;
+    Ok(header)
+}
+
+/// Whether `tool` (a pg_restore) reads the archive whose first bytes are `head`; if not,
+/// who made it and what to install.
+pub fn readable_by(head: &[u8], header: &Header, tool: &Tool) -> Result<(), String> {
     if (header.major, header.minor) > archive::max_readable(tool.major) {
-        let origin = archive::parse_origin(head, &header);
+        let origin = archive::parse_origin(head, header);
         let made_by = match origin.as_ref().and_then(|o| o.pg_dump_version.clone()) {
             Some(v) => format!("pg_dump {v}"),
-            None => archive::written_by(&header),
+            None => archive::written_by(header),
         };
-        return Err(UploadError::Refused(format!(
+        return Err(format!(
             "this archive (format {}) was made by {made_by}, newer than the pg_restore here (PostgreSQL {}), which reads archives up to format {}.{}: install the PostgreSQL {} client tools or newer and point LIFEBOAT_PG_BIN_DIR at them, or dump again with a pg_dump of version {} or older",
             header.version(),
             tool.version,
             archive::max_readable(tool.major).0,
             archive::max_readable(tool.major).1,
-            archive::needed_major(&header),
+            archive::needed_major(header),
             tool.major,
-        )));
+        ));
     }
-    Ok((header, tool))
+    Ok(())
 }
 
 /// What a file that is not a PostgreSQL archive looks like, in words.
@@ -577,5 +596,36 @@ mod tests {
         assert!(describe_foreign(b"PK\x03\x04rest").contains("zip"));
         assert!(describe_foreign(&[0x00, 0xff, 0x80, 0x13, 0x9c]).contains("PGDMP"));
         assert_eq!(describe_foreign(b""), "the file is empty");
+    }
+
+    #[test]
+    fn only_custom_format_1_x_headers_are_accepted() {
+        let h = sniff(b"PGDMP\x01\x0e\x00\x04\x08\x01").expect("a pg_dump 15 header");
+        assert_eq!(h.version(), "1.14");
+        let tar = sniff(b"PGDMP\x01\x0e\x00\x04\x08\x03").expect_err("tar");
+        assert!(tar.contains("tar-format"), "{tar}");
+        // No pg_dump writes 2.x (or 0.x): it used to pass as "made by PostgreSQL 11".
+        let made_up = sniff(b"PGDMP\x02\x00\x00\x04\x08\x01").expect_err("2.0");
+        assert!(
+            made_up.contains("format 2.0") && made_up.contains("damaged"),
+            "{made_up}"
+        );
+    }
+
+    #[test]
+    fn a_newer_archive_names_what_reads_it() {
+        let head = b"PGDMP\x01\x10\x00\x04\x08\x01";
+        let h = sniff(head).expect("header");
+        let tool = |major| Tool {
+            path: "/usr/bin/pg_restore".into(),
+            version: format!("{major}.1"),
+            major,
+        };
+        let why = readable_by(head, &h, &tool(15)).expect_err("1.16 is too new for 15");
+        assert!(
+            why.contains("PostgreSQL 17 or newer") && why.contains("up to format 1.14"),
+            "{why}"
+        );
+        assert_eq!(readable_by(head, &h, &tool(17)), Ok(()));
     }
 }

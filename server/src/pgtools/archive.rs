@@ -97,7 +97,8 @@ pub fn parse_origin(bytes: &[u8], h: &Header) -> Option<Origin> {
         o.compression = Some(match r.int()? {
             0 => "none".to_string(),
             -1 => "gzip".to_string(),
-            n => format!("gzip (level {n})"),
+            n @ 1..=9 => format!("gzip (level {n})"),
+            _ => "unknown".to_string(),
         });
     }
     if v >= (1, 4) {
@@ -105,16 +106,7 @@ pub fn parse_origin(bytes: &[u8], h: &Header) -> Option<Origin> {
         for x in t.iter_mut() {
             *x = r.int()?;
         }
-        let [sec, min, hour, mday, mon, year, _] = t;
-        o.created_at = Some(format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            year + 1900,
-            mon + 1,
-            mday,
-            hour,
-            min,
-            sec
-        ));
+        o.created_at = created_at(t);
         o.database = r.string()?;
     }
     if v >= (1, 10) {
@@ -122,6 +114,28 @@ pub fn parse_origin(bytes: &[u8], h: &Header) -> Option<Origin> {
         o.pg_dump_version = r.string()?;
     }
     Some(o)
+}
+
+/// The creation time from its `struct tm` fields (seconds, minutes, hours, day of month,
+/// month from 0, years since 1900, daylight saving flag) — `None` unless they name a real
+/// moment: they come from the file, and a damaged or crafted one may hold anything.
+fn created_at(t: [i64; 7]) -> Option<String> {
+    let [sec, min, hour, mday, mon, year, _] = t;
+    let small = |v: i64| u32::try_from(v).ok().filter(|v| *v < 100);
+    // Years since 1900; four digits at most.
+    let year = 1900
+        + i32::try_from(year)
+            .ok()
+            .filter(|y| (0..=8099).contains(y))?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, small(mon)? + 1, small(mday)?)?;
+    let (hour, min, sec) = (small(hour)?, small(min)?, small(sec)?);
+    let time = if sec == 60 {
+        // A leap second, as struct tm has it: chrono's way is 59 s and 1000 ms.
+        chrono::NaiveTime::from_hms_milli_opt(hour, min, 59, 1_000)?
+    } else {
+        chrono::NaiveTime::from_hms_opt(hour, min, sec)?
+    };
+    Some(date.and_time(time).format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 struct Reader<'a> {
@@ -142,7 +156,12 @@ impl Reader<'_> {
         for i in 0..self.int_size {
             v |= (self.byte()? as i64) << (8 * i);
         }
-        Some(if negative { -v } else { v })
+        // Eight bytes of magnitude can be i64::MIN, which has no positive counterpart.
+        if negative {
+            v.checked_neg()
+        } else {
+            Some(v)
+        }
     }
     fn string(&mut self) -> Option<Option<String>> {
         let len = self.int()?;
@@ -335,6 +354,83 @@ mod tests {
         assert_eq!(o.pg_dump_version.as_deref(), Some("15.18"));
         assert_eq!(o.compression.as_deref(), Some("gzip"));
         assert_eq!(parse_origin(&bytes[..30], &h), None, "too short to tell");
+    }
+
+    /// A 1.14 header with 8-byte ints: compression, the 7 time fields, `shop`, no versions.
+    fn wide(compression: (bool, u64), tm: [(bool, u64); 7]) -> Vec<u8> {
+        let mut b = b"PGDMP\x01\x0e\x00\x08\x08\x01".to_vec();
+        let int = |b: &mut Vec<u8>, (negative, magnitude): (bool, u64)| {
+            b.push(u8::from(negative));
+            b.extend_from_slice(&magnitude.to_le_bytes());
+        };
+        int(&mut b, compression);
+        for t in tm {
+            int(&mut b, t);
+        }
+        int(&mut b, (false, 4));
+        b.extend_from_slice(b"shop");
+        // No server or pg_dump version (a negative length).
+        int(&mut b, (true, 1));
+        int(&mut b, (true, 1));
+        b
+    }
+    const NOON: [(bool, u64); 7] = [
+        (false, 0),
+        (false, 0),
+        (false, 12),
+        (false, 21),
+        (false, 10),
+        (false, 126),
+        (false, 0),
+    ];
+
+    #[test]
+    fn minus_two_to_the_63_is_an_unreadable_int_not_an_overflow() {
+        // Sign byte set, magnitude 2^63: negating it overflowed (a panic in debug builds).
+        let bytes = wide((true, 1 << 63), NOON);
+        let h = parse_header(&bytes).expect("header");
+        assert_eq!(parse_origin(&bytes, &h), None);
+        let fine = wide((true, 1), NOON);
+        let o = parse_origin(&fine, &h).expect("origin");
+        assert_eq!(o.created_at.as_deref(), Some("2026-11-21 12:00:00"));
+        assert_eq!(o.database.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn impossible_creation_times_are_left_out() {
+        let h = parse_header(&wide((false, 0), NOON)).expect("header");
+        let at = |field: usize, v: (bool, u64)| {
+            let mut tm = NOON;
+            tm[field] = v;
+            parse_origin(&wide((false, 0), tm), &h).expect("origin")
+        };
+        // Years since 1900 near i64::MAX: adding 1900 overflowed (a panic in debug builds).
+        let far = at(5, (false, i64::MAX as u64));
+        assert_eq!(far.created_at, None);
+        assert_eq!(
+            far.database.as_deref(),
+            Some("shop"),
+            "the rest is still read"
+        );
+        assert_eq!(at(1, (false, 127)).created_at, None, "minute 127");
+        assert_eq!(at(4, (false, 12)).created_at, None, "a thirteenth month");
+        assert_eq!(at(3, (false, 31)).created_at, None, "31 November");
+        assert_eq!(at(2, (true, 1)).created_at, None, "hour -1");
+        assert_eq!(
+            at(0, (false, 60)).created_at.as_deref(),
+            Some("2026-11-21 12:00:60"),
+            "a leap second is a real moment"
+        );
+    }
+
+    #[test]
+    fn a_zlib_level_outside_1_to_9_is_unknown() {
+        let bytes = wide((false, 127), NOON);
+        let h = parse_header(&bytes).expect("header");
+        let o = parse_origin(&bytes, &h).expect("origin");
+        assert_eq!(o.compression.as_deref(), Some("unknown"));
+        let six = parse_origin(&wide((false, 6), NOON), &h).expect("origin");
+        assert_eq!(six.compression.as_deref(), Some("gzip (level 6)"));
     }
 
     #[test]

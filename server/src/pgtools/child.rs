@@ -134,7 +134,8 @@ impl Child {
     }
 
     /// Connects to `target`: host, port, user and database as options, the password in a
-    /// 0600 password file at `passfile` (removed when the child is done).
+    /// 0600 password file at `passfile` (removed when the child is done), the URL's TLS
+    /// settings as `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`.
     pub fn connect(mut self, target: &TargetUrl, passfile: PathBuf) -> Result<Child, ChildError> {
         write_passfile(&passfile, target).map_err(ChildError::PassFile)?;
         self.cmd
@@ -145,6 +146,13 @@ impl Child {
             .arg(format!("--dbname={}", target.database()))
             .env("PGPASSFILE", &passfile)
             .env("PGAPPNAME", "lifeboat");
+        // TLS exactly as Lifeboat's own connections: set from the URL, never inherited.
+        for (name, value) in target.tls().child_env() {
+            match value {
+                Some(v) => self.cmd.env(name, v),
+                None => self.cmd.env_remove(name),
+            };
+        }
         self.passfile = Some(RemoveOnDrop::new(passfile));
         Ok(self)
     }

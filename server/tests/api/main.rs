@@ -20,3 +20,4 @@ mod swap;
 mod swap_recovery;
 mod test_restores;
 mod throttle;
+mod tls;
