@@ -45,7 +45,8 @@ async fn readyz_is_200_when_everything_is_in_place() {
             "pg_dump",
             "pg_restore",
             "last_backup",
-            "last_test_restore"
+            "last_test_restore",
+            "schedule"
         ]
     );
     assert!(check(&report, "target").detail.contains("PostgreSQL"));
@@ -216,7 +217,7 @@ async fn a_burst_of_anonymous_readyz_calls_never_reaches_the_target_nor_learns_a
         assert_eq!(status, 200, "{body}");
         let report: ReadyReport = serde_json::from_str(&body).expect("report");
         assert!(report.ready);
-        assert_eq!(report.checks.len(), 7, "{body}");
+        assert_eq!(report.checks.len(), 8, "{body}");
         for leak in [
             "127.0.0.1",
             "lb_readyz_burst",

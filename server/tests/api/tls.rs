@@ -145,7 +145,13 @@ fn with_tls(url: &str, query: &str) -> String {
 }
 
 async fn ready(app: &TestApp) -> (u16, ReadyReport) {
-    let r = reqwest::get(app.url("/readyz")).await.expect("readyz");
+    // Signed in: the checks' details are only given to a session.
+    let r = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     let status = r.status().as_u16();
     (status, r.json().await.expect("report"))
 }
