@@ -267,6 +267,9 @@ where
     E: std::fmt::Display,
 {
     let interrupted = |e: E| UploadError::Interrupted(e.to_string());
+    // A body shorter than the first bytes has ended by the time the rest is read: once
+    // ended, the stream is not asked again (some streams panic if they are).
+    let mut body = body.fuse();
     // The first bytes, before anything touches the disk.
     let mut head: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
     let mut pending: Option<Bytes> = None;

@@ -132,6 +132,8 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::fmt::Display,
 {
+    // Fused: whoever reads it may ask again after its end (a body shorter than the first
+    // bytes an upload checks), and an ended `unfold` must not be polled again.
     futures::stream::unfold(Some(Box::pin(body)), move |body| async move {
         let mut body = body?;
         match tokio::time::timeout(idle, body.next()).await {
@@ -147,6 +149,7 @@ where
             )),
         }
     })
+    .fuse()
 }
 
 #[cfg(test)]
