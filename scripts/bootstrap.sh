@@ -137,7 +137,8 @@ setup_postgres() {
 
 # --- Browser tests --------------------------------------------------------------------
 setup_browser() {
-  apt_install chromium fonts-dejavu-core
+  # openssl: the TLS test makes its own CA and server certificate.
+  apt_install chromium fonts-dejavu-core openssl
   if [[ ! -d "$here/end2end/node_modules/@playwright/test" ]]; then
     log "npm ci in end2end/"
     (cd "$here/end2end" && npm ci --no-audit --no-fund --silent)
