@@ -177,6 +177,9 @@ pub struct BackupStatus {
     /// purpose: warn that nothing backs the database up on its own.
     #[serde(default)]
     pub schedule_off_warning: bool,
+    /// The scheduler is not running, or its last error (it keeps going).
+    #[serde(default)]
+    pub scheduler_problem: Option<String>,
     /// The last successful backup is older than the schedule's interval plus a grace
     /// period (or there is none while scheduled backups are on): show it in red.
     #[serde(default)]

@@ -98,7 +98,12 @@ fn StatusStrip(status: BackupStatus, now: ReadSignal<Option<DateTime<Utc>>>) -> 
     view! {
         <section class="status-strip" data-testid="backup-status" aria-label="Backup status">
             <LastSuccess last=status.last_success.clone() stale=status.stale now />
-            <NextRun next=status.next_run warn=status.schedule_off_warning now />
+            <NextRun
+                next=status.next_run
+                warn=status.schedule_off_warning
+                problem=status.scheduler_problem.clone()
+                now
+            />
             <div class="stat" data-testid="backup-used">
                 <span class="stat-label">"Used by backups"</span>
                 <strong class="stat-value">{format::bytes(status.used_bytes)}</strong>
@@ -220,8 +225,21 @@ fn LastProof(
 fn NextRun(
     next: Option<DateTime<Utc>>,
     warn: bool,
+    problem: Option<String>,
     now: ReadSignal<Option<DateTime<Utc>>>,
 ) -> impl IntoView {
+    if let Some(problem) = problem {
+        return view! {
+            <div class="stat stat-bad" data-testid="next-run" data-warning="scheduler">
+                <span class="stat-label">"Next scheduled backup"</span>
+                <strong class="stat-value">
+                    {next.map(|at| format_time(&at)).unwrap_or_else(|| "—".into())}
+                </strong>
+                <span class="stat-sub">{problem}</span>
+            </div>
+        }
+        .into_any();
+    }
     match next {
         None if warn => view! {
             <div class="stat stat-bad" data-testid="next-run" data-warning="schedule-off">

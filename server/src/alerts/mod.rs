@@ -26,6 +26,7 @@ pub mod event {
     pub const VERIFY_FAILED: &str = "verify_failed";
     pub const TEST_RESTORE_FAILED: &str = "test_restore_failed";
     pub const SCHEDULE_OFF: &str = "schedule_off";
+    pub const SCHEDULER_ERROR: &str = "scheduler_error";
     pub const TEST: &str = "test";
 }
 

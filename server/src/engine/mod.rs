@@ -80,6 +80,8 @@ pub struct Engine {
     /// The backup schedule in force (environment, or the Settings page).
     schedule: schedule::Live,
     schedule_off_ok: bool,
+    /// Whether the scheduler runs, and its last error.
+    scheduler_health: Arc<scheduler::Health>,
 }
 
 impl Engine {
@@ -89,6 +91,7 @@ impl Engine {
             offsite: settings.offsite,
             schedule: schedule::live(settings.schedule),
             schedule_off_ok: settings.schedule_off_ok,
+            scheduler_health: Arc::default(),
             db,
             data_dir: settings.data_dir,
             pg_bin_dir: settings.pg_bin_dir,
@@ -143,6 +146,11 @@ impl Engine {
     /// The schedule in force, shared with the scheduler.
     pub fn schedule(&self) -> &schedule::Live {
         &self.schedule
+    }
+
+    /// Whether the scheduler runs, and its last error.
+    pub fn scheduler_health(&self) -> &Arc<scheduler::Health> {
+        &self.scheduler_health
     }
 
     /// Scheduled backups are off and nobody said that was on purpose: nothing makes new

@@ -11,6 +11,8 @@ use crate::store::backups::BackupKind;
 use crate::store::jobs::JobStatus;
 use crate::store::settings;
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use tracing::Instrument;
 
 /// Who scheduled backups are attributed to.
@@ -103,36 +105,121 @@ async fn record_slot(db: &sqlx::SqlitePool, slot: DateTime<Utc>) -> sqlx::Result
     settings::set(db, LAST_SLOT_KEY, &slot.to_rfc3339()).await
 }
 
+/// How long the scheduler waits before trying again after an error of its own.
+const RETRY_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether the scheduler task is running, and the error it last hit (cleared once what
+/// failed works again). The status strip and `/readyz` show both.
+#[derive(Default)]
+pub struct Health {
+    running: AtomicBool,
+    problem: Mutex<Option<String>>,
+}
+
+impl Health {
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// The scheduler's last error, while it has not recovered from it.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().map(|p| p.clone()).unwrap_or(None)
+    }
+
+    /// Sets or clears the problem; true when there was none before.
+    fn set_problem(&self, problem: Option<String>) -> bool {
+        match self.problem.lock() {
+            Ok(mut p) => {
+                let first = p.is_none();
+                *p = problem;
+                first
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Marks the scheduler stopped however its task ends (returned, panicked, aborted).
+struct Running(std::sync::Arc<Health>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// An error of the scheduler's own (not a backup's): logged, kept for the status strip and
+/// `/readyz`, and alerted once until it recovers. The scheduler goes on.
+fn trouble(engine: &Engine, what: String) {
+    tracing::error!("scheduler: {what}");
+    if engine.scheduler_health().set_problem(Some(what.clone())) {
+        engine.alerts.send(crate::alerts::Alert {
+            event: crate::alerts::event::SCHEDULER_ERROR,
+            database: engine.database(),
+            title: "The backup scheduler hit an error".into(),
+            text: format!(
+                "{what}. The scheduler keeps running and tries again; scheduled backups still run. Lifeboat's log has the details."
+            ),
+        });
+    }
+}
+
+/// Records the slot being handled; an error is [`trouble`], never the scheduler's end.
+async fn remember_slot(engine: &Engine, slot: DateTime<Utc>) {
+    match record_slot(&engine.db, slot).await {
+        Ok(()) => {
+            engine.scheduler_health().set_problem(None);
+        }
+        Err(e) => trouble(
+            engine,
+            format!("cannot record the scheduled slot of {slot} in Lifeboat's database: {e}"),
+        ),
+    }
+}
+
 /// Starts the scheduler (when there is a target). It follows the live schedule: turned
-/// off, it waits; changed, it recomputes the next run.
+/// off, it waits; changed, it recomputes the next run. No single error ends it.
 pub fn spawn(engine: Engine, settings: Settings) -> Option<tokio::task::JoinHandle<()>> {
     engine.target.as_ref()?;
+    let health = engine.scheduler_health().clone();
+    health.running.store(true, Ordering::SeqCst);
     Some(tokio::spawn(
         async move {
-            if let Err(e) = run(engine, settings).await {
-                tracing::error!("the backup scheduler stopped: {e:#}");
-            }
+            let _running = Running(health);
+            run(engine, settings).await;
+            tracing::info!("the backup scheduler stopped");
         }
         .instrument(tracing::info_span!("scheduler")),
     ))
 }
 
-async fn run(engine: Engine, settings: Settings) -> anyhow::Result<()> {
+async fn run(engine: Engine, settings: Settings) {
     let mut rx = engine.schedule.subscribe();
+    let last = loop {
+        match last_slot(&engine.db).await {
+            Ok(last) => break last,
+            Err(e) => {
+                trouble(
+                    &engine,
+                    format!("cannot read the last scheduled slot from Lifeboat's database: {e}"),
+                );
+                tokio::time::sleep(RETRY_AFTER_ERROR).await;
+            }
+        }
+    };
     let now = Utc::now();
-    let last = last_slot(&engine.db).await?;
     let current = rx.borrow_and_update().schedule.clone();
     if let Some(schedule) = &current {
         match missed_slot(schedule, last, now) {
             Some(slot) if settings.catch_up => {
                 tracing::info!("catching up the scheduled backup missed at {slot}");
-                record_slot(&engine.db, slot).await?;
+                remember_slot(&engine, slot).await;
                 run_slot(&engine, &settings).await;
             }
             _ => {
                 // First start in this data directory, or nothing missed: from now on.
                 if last.is_none() {
-                    record_slot(&engine.db, now).await?;
+                    remember_slot(&engine, now).await;
                 }
             }
         }
@@ -142,7 +229,7 @@ async fn run(engine: Engine, settings: Settings) -> anyhow::Result<()> {
         let Some(schedule) = current else {
             // Off: wait for a change.
             if rx.changed().await.is_err() {
-                return Ok(());
+                return;
             }
             continue;
         };
@@ -152,7 +239,7 @@ async fn run(engine: Engine, settings: Settings) -> anyhow::Result<()> {
                 schedule.expression
             );
             if rx.changed().await.is_err() {
-                return Ok(());
+                return;
             }
             continue;
         };
@@ -160,12 +247,12 @@ async fn run(engine: Engine, settings: Settings) -> anyhow::Result<()> {
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {
-                record_slot(&engine.db, next).await?;
+                remember_slot(&engine, next).await;
                 run_slot(&engine, &settings).await;
             }
             changed = rx.changed() => {
                 if changed.is_err() {
-                    return Ok(());
+                    return;
                 }
                 tracing::info!("the schedule changed");
             }

@@ -260,7 +260,7 @@ async fn receive_into<S, E>(
     engine: &Engine,
     part: &Path,
     declared: Option<u64>,
-    mut body: S,
+    body: S,
 ) -> Result<(u64, String, Header, Tool), UploadError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,

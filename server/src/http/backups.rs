@@ -98,6 +98,7 @@ async fn status(
         confirm_backup: st.config.confirm_backup,
         next_run,
         schedule_off_warning: st.engine.schedule_off_unacknowledged(),
+        scheduler_problem: scheduler_problem(&st, next_run.is_some()),
         stale: scheduler::stale(&st.engine, last_success_at).await?,
         offsite_count: offsite.map(|o| o.0),
         offsite_bytes: offsite.map(|o| o.1),
@@ -105,6 +106,16 @@ async fn status(
         last_alert_at: last_alert.map(|a| a.1),
         last_test_restore,
     }))
+}
+
+/// What is wrong with the scheduler, for the status strip: not running while a schedule is
+/// set, or its last error.
+fn scheduler_problem(st: &AppState, scheduled: bool) -> Option<String> {
+    let health = st.engine.scheduler_health();
+    if scheduled && st.engine.target().is_some() && !health.running() {
+        return Some("The scheduler is not running: restart Lifeboat.".into());
+    }
+    health.problem()
 }
 
 /// Starts a test restore of one backup: restored into a scratch database, proven, dropped.

@@ -126,7 +126,24 @@ async fn last_test_restore_check(st: &AppState) -> Result<String, String> {
 fn schedule_check(st: &AppState) -> Result<String, String> {
     let schedule = st.engine.schedule().borrow().schedule.clone();
     match schedule {
-        Some(s) => Ok(format!("scheduled backups: {}", s.expression)),
+        Some(s) if st.engine.target().is_some() && !st.engine.scheduler_health().running() => {
+            Err(format!(
+                "the backup scheduler is not running, so `{}` runs nothing{}; restart Lifeboat",
+                s.expression,
+                st.engine
+                    .scheduler_health()
+                    .problem()
+                    .map(|p| format!(" (its last error: {p})"))
+                    .unwrap_or_default()
+            ))
+        }
+        Some(s) => Ok(match st.engine.scheduler_health().problem() {
+            Some(p) => format!(
+                "scheduled backups: {} (the scheduler hit an error and keeps going: {p})",
+                s.expression
+            ),
+            None => format!("scheduled backups: {}", s.expression),
+        }),
         None if !st.engine.schedule_off_unacknowledged() => {
             Ok("scheduled backups are off on purpose (LIFEBOAT_SCHEDULE_OFF_OK)".into())
         }

@@ -337,3 +337,123 @@ async fn readyz_fails_when_the_last_success_is_older_than_the_schedule_allows() 
     );
     server.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn the_scheduler_survives_an_error_of_its_own_and_says_so() {
+    let url = sample_database("lb_sched_error", 200).await;
+    let (hook, got) = crate::alerts::receiver(200).await;
+    let app = TestApp::signed_in(with(
+        &url,
+        vec![
+            ("LIFEBOAT_SCHEDULE", "*/2 * * * * *".into()),
+            ("LIFEBOAT_SCHEDULE_TZ", "UTC".into()),
+            ("LIFEBOAT_ALERT_WEBHOOK_URL", hook),
+        ],
+    ))
+    .await;
+    // Fault injection: Lifeboat's own database refuses to record the slot from now on.
+    for event in ["INSERT", "UPDATE"] {
+        sqlx::query(&format!(
+            "CREATE TRIGGER refuse_slot_{event} BEFORE {event} ON settings WHEN NEW.key = 'schedule.last_slot' BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END"
+        ))
+        .execute(&app.server.state.db)
+        .await
+        .expect("trigger");
+    }
+    let injected = chrono::Utc::now();
+    let scheduled_since = |h: &[Backup]| {
+        h.iter()
+            .filter(|b| {
+                b.kind == backup_kind::SCHEDULED
+                    && b.status == job_status::SUCCEEDED
+                    && b.started_at > injected
+            })
+            .count()
+    };
+    let mut count = 0;
+    for _ in 0..300 {
+        count = scheduled_since(&app.history().await);
+        if count >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        count >= 3,
+        "scheduled backups go on after the error ({count} in 30 s)"
+    );
+    // Said once (not once per slot), shown in the status strip, ready all the same.
+    let alerts: Vec<serde_json::Value> = got
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|h| h["event"] == "scheduler_error")
+        .cloned()
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot record the scheduled slot"),
+        "{:?}",
+        alerts[0]
+    );
+    let status: BackupStatus = app
+        .client
+        .get(app.url("/api/v1/backups/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    let problem = status.scheduler_problem.expect("a problem shown");
+    assert!(problem.contains("injected"), "{problem}");
+    let ready: app::api::ReadyReport = app
+        .client
+        .get(app.url("/readyz?refresh=1"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    let schedule = ready
+        .checks
+        .iter()
+        .find(|c| c.name == "schedule")
+        .expect("check");
+    assert!(schedule.ok, "{:?}", schedule.detail);
+    assert!(
+        schedule.detail.contains("keeps going"),
+        "{}",
+        schedule.detail
+    );
+
+    // Once the slot can be recorded again, the problem is gone.
+    for event in ["INSERT", "UPDATE"] {
+        sqlx::query(&format!("DROP TRIGGER refuse_slot_{event}"))
+            .execute(&app.server.state.db)
+            .await
+            .expect("drop trigger");
+    }
+    let mut cleared = false;
+    for _ in 0..100 {
+        let status: BackupStatus = app
+            .client
+            .get(app.url("/api/v1/backups/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        if status.scheduler_problem.is_none() {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cleared, "the problem clears once the slot is recorded");
+}
