@@ -260,13 +260,42 @@ async fn run(engine: Engine, settings: Settings) {
     }
 }
 
+/// How often a slot that found its database busy looks again.
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Starts the slot's backup; while another job holds the database (a restore, a backup
+/// started by hand), waits for it to end rather than failing: a slot that falls during a
+/// restore runs once the restore is over.
+async fn start_when_free(
+    engine: &Engine,
+    origin: &Origin,
+) -> Result<(app::api::StartedJob, tokio::task::JoinHandle<app::api::Job>), StartError> {
+    let mut waiting_for = None;
+    loop {
+        match backup::start(engine, engine.target(), BackupKind::Scheduled, origin).await {
+            Err(StartError::Busy(busy)) => {
+                if waiting_for != Some(busy.job_id) {
+                    tracing::info!(
+                        job = ?busy.job_id,
+                        "the scheduled backup waits for the job holding {} to end",
+                        busy.database
+                    );
+                    waiting_for = Some(busy.job_id);
+                }
+                tokio::time::sleep(BUSY_POLL).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// One slot: up to `attempts` backups, `retry_delay` apart, each its own journal row;
 /// retention after a success.
 pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::Job> {
     let origin = Origin::default().with_actor(ACTOR);
     let attempts = settings.attempts.max(1);
     for attempt in 1..=attempts {
-        let started = backup::start(engine, engine.target(), BackupKind::Scheduled, &origin).await;
+        let started = start_when_free(engine, &origin).await;
         let outcome = match started {
             Ok((_, task)) => match task.await {
                 Ok(job) => Ok(job),

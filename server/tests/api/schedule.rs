@@ -457,3 +457,61 @@ async fn the_scheduler_survives_an_error_of_its_own_and_says_so() {
     }
     assert!(cleared, "the problem clears once the slot is recorded");
 }
+
+#[tokio::test]
+async fn a_slot_that_falls_during_a_restore_runs_once_the_restore_is_over() {
+    let url = sample_database("lb_sched_busy", 500).await;
+    // Every pg_dump takes 3 s more: the restore's safety backup holds the database a while.
+    let slow = fake_pg_dump("sleep 3\nexec \"$REAL\" \"$@\"");
+    let (hook, got) = crate::alerts::receiver(200).await;
+    let app = TestApp::signed_in(with(
+        &url,
+        vec![
+            ("LIFEBOAT_PG_BIN_DIR", slow.path().display().to_string()),
+            ("LIFEBOAT_ALERT_WEBHOOK_URL", hook),
+        ],
+    ))
+    .await;
+    let backup = app.backup_now().await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/restores"))
+        .json(&serde_json::json!({ "backup_id": backup.id, "confirm": "lb_sched_busy" }))
+        .send()
+        .await
+        .expect("restore");
+    assert_eq!(r.status(), 202);
+    let restore: app::api::StartedRestore = r.json().await.expect("started");
+    // The slot falls now, during the restore: one attempt only, so a refusal would fail it.
+    let settings = server::schedule::Settings {
+        schedule: None,
+        attempts: 1,
+        retry_delay: Duration::from_millis(100),
+        catch_up: false,
+        retention: server::retention::Policy::default(),
+    };
+    let job = server::engine::scheduler::run_slot(&app.server.state.engine, &settings)
+        .await
+        .expect("the slot's backup ran");
+    assert_eq!(job.status, job_status::SUCCEEDED, "{:?}", job.message);
+    let restored = app.job(restore.job_id).await;
+    assert_eq!(
+        restored.status,
+        job_status::SUCCEEDED,
+        "{:?}",
+        restored.message
+    );
+    let restore_end = restored.finished_at.expect("restore ended");
+    assert!(
+        job.started_at >= restore_end,
+        "the scheduled backup started at {} after the restore ended at {restore_end}",
+        job.started_at
+    );
+    assert!(
+        !got.lock()
+            .expect("lock")
+            .iter()
+            .any(|h| h["event"] == "backup_failed"),
+        "no failure alert"
+    );
+}
