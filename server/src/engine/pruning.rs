@@ -54,6 +54,11 @@ pub async fn prune(
         let Some(b) = journal::get(&engine.db, d.id).await? else {
             continue;
         };
+        // A backup a restore is reading waits for the next run of retention.
+        if let Some(job) = journal::reading_job(&engine.db, d.id).await? {
+            tracing::info!(backup = d.id, job, "retention skips a backup being read");
+            continue;
+        }
         if !dry_run {
             delete(engine, &b, &d.reason, origin).await?;
         }
@@ -82,6 +87,11 @@ pub async fn delete_by_hand(engine: &Engine, id: i64, origin: &Origin) -> Result
     if b.pinned {
         return Err(BackupError::Refused(format!(
             "Backup {id} is pinned: unpin it first."
+        )));
+    }
+    if let Some(job) = journal::reading_job(&engine.db, id).await? {
+        return Err(BackupError::Refused(format!(
+            "Backup {id} is being read by job {job} (a restore from it): it can be deleted once that job has ended."
         )));
     }
     let newest = journal::last_success(&engine.db, &b.database).await?;

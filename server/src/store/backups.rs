@@ -478,6 +478,19 @@ pub async fn offsite_deleted(db: &SqlitePool, id: i64, message: &str) -> sqlx::R
 }
 
 /// The offsite copies of `database`, newest first: backup id and object key.
+/// The job reading backup `id` now (a restore from it, a test restore of it), if any.
+pub async fn reading_job(db: &SqlitePool, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT job_id FROM restores WHERE backup_id = ?1 AND status = 'running' AND job_id IS NOT NULL
+         UNION ALL
+         SELECT job_id FROM test_restores WHERE backup_id = ?1 AND status = 'running' AND job_id IS NOT NULL
+         LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 /// An offsite copy of `database`, as offsite retention weighs it.
 #[derive(sqlx::FromRow)]
 pub struct OffsiteCopyRow {

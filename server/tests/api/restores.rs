@@ -594,3 +594,41 @@ async fn the_cli_restores_a_file_and_a_backup_with_confirmation() {
     );
     assert_eq!(table_checksums(&target).await, before);
 }
+
+#[tokio::test]
+async fn a_backup_being_restored_cannot_be_deleted_until_the_restore_ends() {
+    let url = sample_database("lb_del_reading", 500).await;
+    // Every pg_dump takes 3 s more: the restore (its safety backup first) runs a while.
+    let slow = fake_pg_dump("sleep 3\nexec \"$REAL\" \"$@\"");
+    let app = TestApp::signed_in(Options {
+        env: vec![("LIFEBOAT_PG_BIN_DIR", slow.path().display().to_string())],
+        target: Some(url),
+    })
+    .await;
+    let mut ids = vec![];
+    for _ in 0..2 {
+        let s: app::api::StartedJob = app.start_backup().await.json().await.expect("started");
+        let job = app.wait(s.job_id).await;
+        assert_eq!(job.status, job_status::SUCCEEDED);
+        ids.push(job.backup_id.expect("id"));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let older = ids[0];
+    let r = app
+        .restore(serde_json::json!({ "backup_id": older, "confirm": "lb_del_reading" }))
+        .await;
+    assert_eq!(r.status(), 202);
+    let restore: StartedRestore = r.json().await.expect("started");
+    let delete = || {
+        app.client
+            .delete(app.url(&format!("/api/v1/backups/{older}")))
+            .send()
+    };
+    let refused = delete().await.expect("delete");
+    assert_eq!(refused.status(), 409);
+    let e: ApiError = refused.json().await.expect("error");
+    assert!(e.message.contains("being read"), "{}", e.message);
+    let done = app.wait(restore.job_id).await;
+    assert_eq!(done.status, job_status::SUCCEEDED, "{:?}", done.message);
+    assert!(delete().await.expect("delete").status().is_success());
+}
