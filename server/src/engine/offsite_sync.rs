@@ -5,7 +5,7 @@
 
 use super::Engine;
 use crate::retention::{offsite_plan, Deletion, OffsiteCopy};
-use crate::storage::offsite::Offsite;
+use crate::storage::offsite::{CopyError, Offsite};
 use crate::store::backups as journal;
 
 /// Copies the backups of `database` that are not offsite yet (the newest, and any whose
@@ -27,13 +27,16 @@ pub async fn sync(engine: &Engine, offsite: &Offsite, database: &str) -> anyhow:
             let size = offsite.upload_verified(&path, &key, &sha256).await?;
             let sidecar = crate::storage::sidecar_path(&path);
             let bytes = tokio::fs::read(&sidecar).await.map_err(|e| {
-                format!(
+                CopyError::Failed(format!(
                     "cannot read {}: {e}",
                     crate::storage::private::shown(&engine.data_dir, &sidecar)
-                )
+                ))
             })?;
-            offsite.put_small(&format!("{key}.json"), bytes).await?;
-            Ok::<u64, String>(size)
+            offsite
+                .put_small(&format!("{key}.json"), bytes)
+                .await
+                .map_err(CopyError::Failed)?;
+            Ok::<u64, CopyError>(size)
         }
         .await;
         match result {
@@ -46,7 +49,22 @@ pub async fn sync(engine: &Engine, offsite: &Offsite, database: &str) -> anyhow:
                 journal::offsite_copied(&engine.db, id, &key, &message).await?;
                 copied.push(id);
             }
-            Err(why) => {
+            Err(CopyError::LocalChanged(why)) => {
+                // Not a restore point any more; the offsite object (maybe the last good
+                // copy) was not touched.
+                tracing::error!(backup = id, "offsite copy refused: {why}");
+                journal::mark_corrupted(&engine.db, id, &format!("corrupted: {why}")).await?;
+                journal::offsite_failed(&engine.db, id, &why).await?;
+                engine.alerts.send(crate::alerts::Alert {
+                    event: crate::alerts::event::VERIFY_FAILED,
+                    database: Some(database.to_string()),
+                    title: format!("Backup {id} is damaged"),
+                    text: format!(
+                        "{why}. Back up again; the offsite copy, if there is one, may still restore."
+                    ),
+                });
+            }
+            Err(CopyError::Failed(why)) => {
                 tracing::warn!(backup = id, "offsite copy failed: {why}");
                 journal::offsite_failed(&engine.db, id, &why).await?;
                 engine.alerts.send(crate::alerts::Alert {

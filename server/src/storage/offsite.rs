@@ -36,6 +36,16 @@ pub struct Settings {
     pub keep: usize,
 }
 
+/// Why a copy did not end offsite.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// The local file is no longer what the journal recorded: the backup is damaged.
+    #[error("{0}")]
+    LocalChanged(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// A connected bucket.
 #[derive(Clone)]
 pub struct Offsite {
@@ -109,7 +119,7 @@ impl Offsite {
         path: &std::path::Path,
         key: &str,
         sha256: &str,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, CopyError> {
         let location = ObjectPath::from(key);
         // Messages name the file, not where the server keeps it.
         let name = path
@@ -118,21 +128,24 @@ impl Offsite {
             .unwrap_or_default();
         let mut file = tokio::fs::File::open(path)
             .await
-            .map_err(|e| format!("cannot read {name}: {e}"))?;
+            .map_err(|e| CopyError::Failed(format!("cannot read {name}: {e}")))?;
         let upload = self
             .store
             .put_multipart(&location)
             .await
-            .map_err(|e| format!("cannot start the upload of {key}: {e}"))?;
+            .map_err(|e| CopyError::Failed(format!("cannot start the upload of {key}: {e}")))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut buf = vec![0u8; 1 << 20];
         let mut sent: u64 = 0;
+        // Hashed as it is sent: a file that is no longer what the journal recorded is
+        // never completed, so it cannot replace a good object already there.
+        let mut hashing = crate::storage::digest::Hashing::default();
         loop {
             let n = match file.read(&mut buf).await {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = writer.abort().await;
-                    return Err(format!("reading {name} failed: {e}"));
+                    return Err(CopyError::Failed(format!("reading {name} failed: {e}")));
                 }
             };
             if n == 0 {
@@ -141,16 +154,27 @@ impl Offsite {
             // At most 4 parts in flight: memory stays at a few parts.
             if let Err(e) = writer.wait_for_capacity(4).await {
                 let _ = writer.abort().await;
-                return Err(format!("uploading {key} failed: {e}"));
+                return Err(CopyError::Failed(format!("uploading {key} failed: {e}")));
             }
             writer.write(&buf[..n]);
+            hashing.update(&buf[..n]);
             sent += n as u64;
         }
-        writer
-            .finish()
+        let local = hashing.finish();
+        if local.sha256 != sha256 {
+            let _ = writer.abort().await;
+            return Err(CopyError::LocalChanged(format!(
+                "{name} has changed since it was backed up (sha256 {}, the journal says {}): it was not copied, and what is offsite was left as it was",
+                &local.sha256[..12],
+                &sha256[..sha256.len().min(12)]
+            )));
+        }
+        writer.finish().await.map_err(|e| {
+            CopyError::Failed(format!("completing the upload of {key} failed: {e}"))
+        })?;
+        self.verify(key, sent, sha256)
             .await
-            .map_err(|e| format!("completing the upload of {key} failed: {e}"))?;
-        self.verify(key, sent, sha256).await?;
+            .map_err(CopyError::Failed)?;
         Ok(sent)
     }
 

@@ -352,3 +352,59 @@ async fn offsite_retention_lets_only_the_schedule_push_copies_out() {
     assert_eq!(pinned.offsite_status.as_deref(), Some("copied"));
     assert!(s3.object(&object(&manual[0])).await.is_some());
 }
+
+#[tokio::test]
+async fn a_damaged_local_file_never_replaces_its_offsite_copy() {
+    let s3 = S3::start().await;
+    let url = sample_database("lb_offsite_damaged", 2_000).await;
+    let app = TestApp::signed_in(Options {
+        env: s3_env(&s3.endpoint, 7),
+        target: Some(url),
+    })
+    .await;
+    let first = app.backup_until_offsite().await;
+    assert_eq!(first.offsite_status.as_deref(), Some("copied"));
+    let key = format!(
+        "nightly/lb_offsite_damaged/{}",
+        first.file_name.clone().expect("name")
+    );
+    let good = s3.object(&key).await.expect("offsite");
+    // The local file is damaged (same size), and its copy is due again (fault injection:
+    // as after an earlier copy that failed).
+    let local = app
+        .data_dir
+        .path()
+        .join(first.location.clone().expect("loc"));
+    let mut bytes = std::fs::read(&local).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&local, &bytes).expect("damage");
+    sqlx::query("UPDATE backups SET offsite_status = 'failed' WHERE id = ?")
+        .bind(first.id)
+        .execute(&app.server.state.db)
+        .await
+        .expect("due again");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The next backup's sync copies it again.
+    let second = app.backup_until_offsite().await;
+    assert_eq!(second.offsite_status.as_deref(), Some("copied"));
+    let mut now = app.backup_detail(first.id).await.backup;
+    for _ in 0..100 {
+        if now.status == "corrupted" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now = app.backup_detail(first.id).await.backup;
+    }
+    assert_eq!(now.status, "corrupted", "{:?}", now.message);
+    assert!(
+        now.message.as_deref().unwrap_or("").contains("has changed"),
+        "{:?}",
+        now.message
+    );
+    let offsite = s3.object(&key).await.expect("still offsite");
+    assert!(
+        offsite == good,
+        "the offsite copy is the good one, untouched"
+    );
+}
