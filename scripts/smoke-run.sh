@@ -39,7 +39,7 @@ started=$SECONDS
 # What a newcomer's shell has: no target. Port 0 so that the check never collides with a
 # Lifeboat already running on 3000.
 env -u LIFEBOAT_TARGET_URL -u LIFEBOAT_TARGET_URL_FILE \
-  LIFEBOAT_DATA_DIR="$data" LIFEBOAT_ADDR=127.0.0.1:0 LIFEBOAT_SCHEDULE=off \
+  LIFEBOAT_DATA_DIR="$data" LIFEBOAT_ADDR=127.0.0.1:0 LIFEBOAT_SCHEDULE=off LIFEBOAT_SCHEDULE_OFF_OK=true \
   LIFEBOAT_ADMIN_USER=smoke LIFEBOAT_ADMIN_PASSWORD="$password" \
   scripts/run.sh >"$log" 2>&1 &
 pid=$!
