@@ -20,8 +20,8 @@ use rand::{RngCore, SeedableRng};
 use server::engine::upload::{readable_by, sniff};
 use server::pgtools::archive::{self, Header, HeaderError, Origin};
 use server::pgtools::Tool;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Real archives of a small `shop` database, whole (under 2.2 kB each).
@@ -57,26 +57,27 @@ fn config(cases: u32) -> Config {
 
 struct Watchdog {
     current: Arc<Mutex<(u64, Vec<u8>)>>,
-    done: Arc<AtomicBool>,
+    /// Each case sends a tick; the watching thread waits for the next one at most
+    /// CASE_LIMIT. Dropped with the watchdog, which ends the thread.
+    tick: Mutex<Option<mpsc::Sender<()>>>,
     slowest: Mutex<(Duration, Vec<u8>)>,
 }
 
 impl Watchdog {
     fn start() -> Arc<Watchdog> {
+        let (tx, rx) = mpsc::channel::<()>();
         let dog = Arc::new(Watchdog {
             current: Arc::new(Mutex::new((0, vec![]))),
-            done: Arc::new(AtomicBool::new(false)),
+            tick: Mutex::new(Some(tx)),
             slowest: Mutex::new((Duration::ZERO, vec![])),
         });
-        let (current, done) = (dog.current.clone(), dog.done.clone());
-        std::thread::spawn(move || {
-            let mut seen = (u64::MAX, Instant::now());
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
-                let guard = current.lock().unwrap_or_else(|e| e.into_inner());
-                if guard.0 != seen.0 {
-                    seen = (guard.0, Instant::now());
-                } else if seen.1.elapsed() > CASE_LIMIT {
+        let current = dog.current.clone();
+        std::thread::spawn(move || loop {
+            match rx.recv_timeout(CASE_LIMIT) {
+                Ok(()) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let guard = current.lock().unwrap_or_else(|e| e.into_inner());
                     eprintln!(
                         "archive fuzz: case {} has run for more than {CASE_LIMIT:?}; its input ({} bytes): {}",
                         guard.0,
@@ -97,6 +98,9 @@ impl Watchdog {
             guard.0 += 1;
             guard.1.clear();
             guard.1.extend_from_slice(input);
+        }
+        if let Some(tick) = self.tick.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tick.send(());
         }
         let started = Instant::now();
         let out = f();
@@ -125,7 +129,7 @@ impl Watchdog {
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
+        self.tick.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 
