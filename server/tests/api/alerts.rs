@@ -262,15 +262,7 @@ async fn scheduled_backups_turned_off_raise_an_alert_and_a_warning_unless_on_pur
             .collect()
     };
     let status = || async {
-        let s: app::api::BackupStatus = app
-            .client
-            .get(app.url("/api/v1/backups/status"))
-            .send()
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("json");
+        let s: app::api::BackupStatus = app.backup_status().await;
         s
     };
     assert!(!status().await.schedule_off_warning, "a schedule is set");
@@ -355,15 +347,7 @@ async fn scheduled_backups_turned_off_raise_an_alert_and_a_warning_unless_on_pur
         target: Some(url),
     })
     .await;
-    let s: app::api::BackupStatus = quiet
-        .client
-        .get(quiet.url("/api/v1/backups/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let s: app::api::BackupStatus = quiet.backup_status().await;
     assert!(!s.schedule_off_warning);
     assert!(schedule_ok(&quiet, "/readyz?refresh=1").await);
     tokio::time::sleep(Duration::from_millis(1000)).await;

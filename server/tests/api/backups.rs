@@ -204,15 +204,7 @@ async fn a_second_backup_while_one_runs_is_refused_with_a_link_to_it() {
     assert_eq!(err.error, "busy");
     assert_eq!(err.job_id, Some(first.job_id));
     assert!(err.message.contains("already running"));
-    let status: app::api::BackupStatus = app
-        .client
-        .get(app.url("/api/v1/backups/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status: app::api::BackupStatus = app.backup_status().await;
     assert_eq!(
         status.running_job.map(|j| j.id),
         Some(first.job_id),

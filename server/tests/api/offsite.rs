@@ -259,13 +259,7 @@ async fn verify_marks_a_damaged_backup_and_a_lost_offsite_copy() {
 impl TestApp {
     /// One scheduled slot, as the scheduler runs it, until its backup's offsite copy ended.
     async fn scheduled_until_offsite(&self) -> Backup {
-        let settings = server::schedule::Settings {
-            schedule: None,
-            attempts: 1,
-            retry_delay: Duration::from_millis(100),
-            catch_up: false,
-            retention: server::retention::Policy::default(),
-        };
+        let settings = one_attempt_slot();
         let job = server::engine::scheduler::run_slot(&self.server.state.engine, &settings)
             .await
             .expect("a scheduled backup");

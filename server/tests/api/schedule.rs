@@ -46,15 +46,7 @@ async fn scheduled_backups_run_through_the_backup_pipeline() {
         ],
     ))
     .await;
-    let status: BackupStatus = app
-        .client
-        .get(app.url("/api/v1/backups/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status: BackupStatus = app.backup_status().await;
     let next = status.next_run.expect("the next run is shown");
     assert!(next > chrono::Utc::now() - chrono::Duration::seconds(1));
     assert!(next <= chrono::Utc::now() + chrono::Duration::seconds(5));
@@ -399,15 +391,7 @@ async fn the_scheduler_survives_an_error_of_its_own_and_says_so() {
         "{:?}",
         alerts[0]
     );
-    let status: BackupStatus = app
-        .client
-        .get(app.url("/api/v1/backups/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status: BackupStatus = app.backup_status().await;
     let problem = status.scheduler_problem.expect("a problem shown");
     assert!(problem.contains("injected"), "{problem}");
     let ready: app::api::ReadyReport = app
@@ -440,15 +424,7 @@ async fn the_scheduler_survives_an_error_of_its_own_and_says_so() {
     }
     let mut cleared = false;
     for _ in 0..100 {
-        let status: BackupStatus = app
-            .client
-            .get(app.url("/api/v1/backups/status"))
-            .send()
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("json");
+        let status: BackupStatus = app.backup_status().await;
         if status.scheduler_problem.is_none() {
             cleared = true;
             break;
@@ -483,13 +459,7 @@ async fn a_slot_that_falls_during_a_restore_runs_once_the_restore_is_over() {
     assert_eq!(r.status(), 202);
     let restore: app::api::StartedRestore = r.json().await.expect("started");
     // The slot falls now, during the restore: one attempt only, so a refusal would fail it.
-    let settings = server::schedule::Settings {
-        schedule: None,
-        attempts: 1,
-        retry_delay: Duration::from_millis(100),
-        catch_up: false,
-        retention: server::retention::Policy::default(),
-    };
+    let settings = one_attempt_slot();
     let job = server::engine::scheduler::run_slot(&app.server.state.engine, &settings)
         .await
         .expect("the slot's backup ran");

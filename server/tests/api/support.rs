@@ -260,6 +260,18 @@ impl TestApp {
         app
     }
 
+    /// `GET /api/v1/backups/status`: what the status strip shows.
+    pub async fn backup_status(&self) -> app::api::BackupStatus {
+        self.client
+            .get(self.url("/api/v1/backups/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("status json")
+    }
+
     pub async fn start_backup(&self) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/backups"))
@@ -366,4 +378,15 @@ pub fn sha256_file(p: &std::path::Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(p).expect("read");
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The settings of one scheduled slot with a single attempt, for `scheduler::run_slot`.
+pub fn one_attempt_slot() -> server::schedule::Settings {
+    server::schedule::Settings {
+        schedule: None,
+        attempts: 1,
+        retry_delay: std::time::Duration::from_millis(100),
+        catch_up: false,
+        retention: server::retention::Policy::default(),
+    }
 }

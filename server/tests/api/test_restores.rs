@@ -265,13 +265,7 @@ async fn after_backup_test_restores_each_scheduled_backup() {
         target: Some(url),
     })
     .await;
-    let settings = server::schedule::Settings {
-        schedule: None,
-        attempts: 1,
-        retry_delay: Duration::from_millis(100),
-        catch_up: false,
-        retention: server::retention::Policy::default(),
-    };
+    let settings = one_attempt_slot();
     let job = server::engine::scheduler::run_slot(&app.server.state.engine, &settings)
         .await
         .expect("a scheduled backup");
