@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Backup benchmark: Lifeboat's "Back up now" (dump + fsync + full read-back verification +
-# SHA-256 + rename + sidecar) against bare `pg_dump -Fc -f` on the same database,
-# alternating runs, on a throwaway PostgreSQL cluster.
+# Backup benchmark, on a throwaway PostgreSQL cluster and realistic mixed data
+# (scripts/bench-data.sql: numbers, timestamps, text, jsonb, bytea, indexes).
 #
-#   scripts/bench-backup.sh [SIZE_MB] [RUNS]      defaults: 1200 MB of rows (a database of about 1.1 GB), 3 runs each
+#   scripts/bench-backup.sh [SIZE_MB] [RUNS]      defaults: a database of about 1100 MB, 5 rounds
 #
-# Prints each run, the median ratio lifeboat/pg_dump, and the Lifeboat server's peak
-# memory growth during a backup (VmHWM after − VmRSS before, the server process only:
-# pg_dump and pg_restore are separate processes in both cases).
+# Each round runs, in alternating order:
+#   debian   Debian's default: `pg_dump -Fc` (gzip level 6) with the oldest client found
+#   bare     bare `pg_dump -Fc` with the client and compression Lifeboat chose (read from
+#            the backup's record)
+#   lifeboat Lifeboat's default "Back up now" (dump with decode-while-writing verification,
+#            fsync, read-back, SHA-256, rename, sidecar), timed from the request to the end
+#            of the job's event stream
+# and prints, with each round's figures and the medians:
+#   1. lifeboat ÷ debian  (time; goal ≤ 0.5) and its size ratio (goal ≤ 1.15)
+#   2. lifeboat ÷ bare    (time; goal ≤ 1.03)
+#   3. the Lifeboat server's memory growth during a backup (peak RSS, reset before each
+#      backup, minus RSS before it; pg_dump and pg_restore are separate processes; goal < 50 MB)
+# plus the median of each phase Lifeboat recorded for its backups.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -18,84 +27,144 @@ if [[ -z "${LIFEBOAT_TEST_PG_URL:-}" ]]; then
   exec scripts/with-test-postgres.sh "$0" "$@"
 fi
 
-size_mb="${1:-1200}"
-runs="${2:-3}"
-bin="$LIFEBOAT_TEST_PG_BIN_DIR"
+size_mb="${1:-1100}"
+runs="${2:-5}"
+debian_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | head -1)"
+[[ -x "$debian_bin/pg_dump" ]] || debian_bin="$LIFEBOAT_TEST_PG_BIN_DIR"
 work="$(mktemp -d /var/tmp/lifeboat-bench.XXXXXX)"
 trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 db_url="${LIFEBOAT_TEST_PG_URL%/*}/bench"
+PGPASSWORD="$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).password)' "$db_url")"
+export PGPASSWORD
 psql -q "$LIFEBOAT_TEST_PG_URL" -c "CREATE DATABASE bench" >/dev/null
-rows=$((size_mb * 1024 * 1024 / 150))
-echo "creating a ${size_mb} MB database (${rows} rows in 3 tables)…"
-psql -q "$db_url" <<SQL
-CREATE TABLE events (id bigint PRIMARY KEY, at timestamptz NOT NULL, kind text NOT NULL, payload text NOT NULL);
-INSERT INTO events SELECT g, now() - g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || md5((g * 31)::text)
-  FROM generate_series(1, ${rows} * 8 / 10) g;
-CREATE TABLE customers (id bigint PRIMARY KEY, name text, email text);
-INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, ${rows} / 10) g;
-CREATE TABLE notes (id bigint, body text);
-INSERT INTO notes SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, ${rows} / 10) g;
-VACUUM ANALYZE;
-SQL
+orders=$(((size_mb > 10 ? size_mb - 8 : 2) * 1000 * 100 / 46))
+echo "creating a database of about ${size_mb} MB (${orders} orders, with customers and events)…"
+psql -q -v rows="$orders" -f scripts/bench-data.sql "$db_url" >/dev/null
 psql -At "$db_url" -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size('bench'))"
 
-# Lifeboat, serving, with an administrator for the API calls.
-export LIFEBOAT_DATA_DIR="$work/data" LIFEBOAT_TARGET_URL="$db_url" LIFEBOAT_PG_BIN_DIR="$bin"
+# Lifeboat, serving, with an administrator for the API calls. No compression setting and
+# no client directory: what a user gets by default (the clients bootstrap installed are on
+# the search path through scripts/env.sh).
+unset LIFEBOAT_COMPRESSION
+export LIFEBOAT_DATA_DIR="$work/data" LIFEBOAT_TARGET_URL="$db_url"
 export LIFEBOAT_ADDR=127.0.0.1:3917 LIFEBOAT_ADMIN_PASSWORD="benchmark-password" LIFEBOAT_LOG=warn
 # Nothing of Lifeboat's own in the background while it is measured.
-export LIFEBOAT_SCHEDULE=off LIFEBOAT_TEST_RESTORE_EVERY=off
+export LIFEBOAT_SCHEDULE=off LIFEBOAT_SCHEDULE_OFF_OK=true LIFEBOAT_TEST_RESTORE_EVERY=off
 target/release/lifeboat serve 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:3917/healthz >/dev/null && break; sleep 0.2; done
 jar="$work/cookies"
 curl -sf -c "$jar" -H 'x-requested-with: bench' -H 'content-type: application/json' \
   -d '{"username":"admin","password":"benchmark-password"}' http://127.0.0.1:3917/api/v1/auth/login >/dev/null
+api() { curl -sf -b "$jar" -H 'x-requested-with: bench' "$@"; }
+# Evaluates a Python expression over the JSON on stdin, as `d` (a backup's detail has its
+# record under "backup": both levels are merged).
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); d={**(d.get('backup') or {}), **d} if isinstance(d, dict) else d; print($1)"; }
 
 now() { date +%s.%N; }
+secs() { awk "BEGIN {printf \"%.3f\", $2 - $1}"; }
+size_of() { stat -c %s "$1"; }
+
+# CPU seconds of the server (own, then its finished children: pg_dump, pg_restore, …).
+cpu_of_server() { awk '{printf "%.2f %.2f\n", ($14 + $15) / 100, ($16 + $17) / 100}' "/proc/$server_pid/stat"; }
+# Prints: seconds, bytes, RSS before (kB), peak RSS (kB), backup id, CPU seconds of the
+# server itself and of its children during the backup.
 lifeboat_run() {
-  local before job status t0 t1
+  local before job status t0 t1 id own0 kids0 own1 kids1
   before=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+  read -r own0 kids0 < <(cpu_of_server)
+  # Reset the peak (VmHWM) so that it is this backup's.
+  echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true
   t0=$(now)
-  job=$(curl -sf -b "$jar" -X POST -H 'x-requested-with: bench' http://127.0.0.1:3917/api/v1/backups |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
-  # Follow the job's event stream to its end (one idle curl): polling with a curl and a
-  # python3 every 0.1 s took CPU from pg_dump on a 2-core machine, and only on Lifeboat's
-  # side of the comparison.
-  curl -sfN -b "$jar" "http://127.0.0.1:3917/api/v1/jobs/$job/events" >/dev/null || true
+  job=$(api -X POST http://127.0.0.1:3917/api/v1/backups | json 'd["job_id"]')
+  # Follow the job's event stream to its end (one idle curl): polling would take CPU from
+  # pg_dump on a 2-core machine, and only on Lifeboat's side of the comparison.
+  api -N "http://127.0.0.1:3917/api/v1/jobs/$job/events" >/dev/null || true
   t1=$(now)
-  status=$(curl -sf -b "$jar" "http://127.0.0.1:3917/api/v1/jobs/$job" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-  [[ "$status" == succeeded ]] || { echo "lifeboat backup $status" >&2; exit 1; }
+  read -r status id < <(api "http://127.0.0.1:3917/api/v1/jobs/$job" | json 'd["status"], d.get("backup_id")')
+  [[ "$status" == succeeded ]] || {
+    echo "lifeboat backup $status" >&2
+    exit 1
+  }
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
-  echo "$(awk "BEGIN {print $t1 - $t0}") $before $hwm"
+  read -r own1 kids1 < <(cpu_of_server)
+  local bytes
+  bytes=$(api "http://127.0.0.1:3917/api/v1/backups/$id" | json 'd["size_bytes"]')
+  echo "$(secs "$t0" "$t1") $bytes $before $hwm $id $(secs "$own0" "$own1") $(secs "$kids0" "$kids1")"
 }
-pg_dump_run() {
-  local t0 t1
+# Prints: seconds, bytes, CPU seconds of pg_dump (user + system).
+pg_dump_run() { # BIN_DIR, extra pg_dump arguments…
+  local dir="$1" t0 t1 cpu
+  shift
   rm -f "$work/bare.dump"
   t0=$(now)
-  PGPASSWORD="$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).password)' "$db_url")" \
-    "$bin/pg_dump" -Fc -f "$work/bare.dump" "$db_url"
+  cpu=$( (
+    TIMEFORMAT='%U %S'
+    time "$dir/pg_dump" -Fc "$@" -f "$work/bare.dump" "$db_url"
+  ) 2>&1 | tail -1 | awk '{print $1 + $2}')
   t1=$(now)
-  awk "BEGIN {print $t1 - $t0}"
+  echo "$(secs "$t0" "$t1") $(size_of "$work/bare.dump") $cpu"
+  rm -f "$work/bare.dump"
 }
-
-declare -a ratios
-peak_growth=0
-for i in $(seq "$runs"); do
-  b=$(pg_dump_run)
-  read -r l before hwm < <(lifeboat_run)
-  growth=$(((hwm - before) / 1024))
-  ((growth > peak_growth)) && peak_growth=$growth
-  r=$(awk "BEGIN {printf \"%.3f\", $l / $b}")
-  ratios+=("$r")
-  printf 'run %d: pg_dump %6.2f s   lifeboat %6.2f s   ratio %s   server RSS %d MB → peak %d MB\n' \
-    "$i" "$b" "$l" "$r" $((before / 1024)) $((hwm / 1024))
+clear_lifeboat_files() {
   # Keep the volume from filling: only the timing matters here.
   rm -f "$LIFEBOAT_DATA_DIR"/backups/bench/*.dump "$LIFEBOAT_DATA_DIR"/backups/bench/*.json
+}
+
+# A first Lifeboat backup (not counted) tells which client and compression it chose.
+read -r _ _ _ _ first_id _ < <(lifeboat_run)
+detail="$work/first.json"
+api "http://127.0.0.1:3917/api/v1/backups/$first_id" >"$detail"
+clear_lifeboat_files
+client_path=$(json 'd.get("client_path") or d.get("pg_dump_path") or ""' <"$detail")
+compression=$(json 'd.get("compression") or ""' <"$detail")
+client_dir="$(dirname "${client_path:-$debian_bin/pg_dump}")"
+same_args=()
+[[ -n "$compression" ]] && same_args=(--compress="$compression")
+shown_client="${client_path:-$debian_bin/pg_dump (not recorded)}"
+shown_compression="${compression:-default of the client (not recorded)}"
+echo "Lifeboat chose: client $shown_client, compression $shown_compression"
+echo "Debian's default: $debian_bin/pg_dump -Fc"
+echo
+
+declare -a r_debian r_bare r_size phases
+peak_growth=0
+for i in $(seq "$runs"); do
+  order=(debian bare lifeboat)
+  ((i % 2 == 0)) && order=(lifeboat bare debian)
+  for what in "${order[@]}"; do
+    case $what in
+    debian) read -r t_debian s_debian _ < <(pg_dump_run "$debian_bin") ;;
+    bare) read -r t_bare s_bare c_bare < <(pg_dump_run "$client_dir" "${same_args[@]}") ;;
+    lifeboat)
+      read -r t_lb s_lb before hwm id c_own c_kids < <(lifeboat_run)
+      phases+=("$(api "http://127.0.0.1:3917/api/v1/backups/$id" | json '" ".join("%s=%s" % (t["phase"], t["ms"]) for t in d.get("timings") or d.get("timings_ms") or [])')")
+      clear_lifeboat_files
+      ;;
+    esac
+  done
+  growth=$(((hwm - before) / 1024))
+  ((growth > peak_growth)) && peak_growth=$growth
+  r_debian+=("$(awk "BEGIN {printf \"%.3f\", $t_lb / $t_debian}")")
+  r_bare+=("$(awk "BEGIN {printf \"%.3f\", $t_lb / $t_bare}")")
+  r_size+=("$(awk "BEGIN {printf \"%.3f\", $s_lb / $s_debian}")")
+  printf 'round %d: debian %6.2f s %5d MB | bare same settings %6.2f s %5d MB | lifeboat %6.2f s %5d MB | ÷debian %s (size %s) ÷bare %s | RSS %d → peak %d MB\n' \
+    "$i" "$t_debian" $((s_debian / 1048576)) "$t_bare" $((s_bare / 1048576)) "$t_lb" $((s_lb / 1048576)) \
+    "${r_debian[-1]}" "${r_size[-1]}" "${r_bare[-1]}" $((before / 1024)) $((hwm / 1024))
+  echo "         lifeboat phases (ms): ${phases[-1]}"
+  echo "         CPU s: bare pg_dump $c_bare | lifeboat's children (pg_dump, decoding pg_restore, probes) $c_kids, lifeboat itself $c_own"
 done
-# The middle ratio; with an even count, the mean of the two middle ones.
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2] + a[NR/2+1]) / 2}')
-echo "dump size: $(du -m "$work/bare.dump" | cut -f1) MB"
-echo "median ratio lifeboat/pg_dump: $median (goal ≤ 1.10)"
-echo "peak server RSS growth during a backup: ${peak_growth} MB (goal < 50 MB)"
+
+# The middle value; with an even count, the mean of the two middle ones.
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
+echo
+echo "lifeboat phases, median ms:"
+printf '%s\n' "${phases[@]}" | tr ' ' '\n' | awk -F= 'NF == 2 {v[$1] = v[$1] " " $2} END {for (p in v) print p, v[p]}' |
+  while read -r p vals; do
+    # shellcheck disable=SC2086
+    echo "  $p $(median $vals)"
+  done
+echo "1. lifeboat default ÷ Debian's default pg_dump: time $(median "${r_debian[@]}") (goal ≤ 0.5), size $(median "${r_size[@]}") (goal ≤ 1.15)"
+echo "2. lifeboat ÷ bare pg_dump, same client and compression: $(median "${r_bare[@]}") (goal ≤ 1.03)"
+echo "3. peak server memory growth during a backup: ${peak_growth} MB (goal < 50 MB)"
