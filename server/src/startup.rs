@@ -115,6 +115,7 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
         test_restore_every: config.test_restore_every,
         test_restore_after_backup: config.test_restore_after_backup,
         verify_url: config.verify_url.clone(),
+        timeouts: config.timeouts,
         alerts: config.alerts.clone(),
         offsite: config.offsite.clone(),
         schedule: config.scheduler.schedule.clone(),

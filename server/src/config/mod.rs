@@ -74,6 +74,8 @@ pub struct Config {
     pub test_restore_after_backup: bool,
     /// The server test restores go to (`None`: the target's own server).
     pub verify_url: Option<crate::target::TargetUrl>,
+    /// pg_dump's lock wait limit and the stall watchdog's limit.
+    pub timeouts: crate::engine::watchdog::Timeouts,
     /// Scheduled backups, their retries, and retention.
     pub scheduler: crate::schedule::Settings,
     /// Alert channels and thresholds.
@@ -120,6 +122,7 @@ impl Config {
             test_restore_every: jobs.test_restore_every,
             test_restore_after_backup: jobs.test_restore_after_backup,
             verify_url: jobs.verify_url,
+            timeouts: jobs.timeouts,
             scheduler,
             alerts,
             offsite,
