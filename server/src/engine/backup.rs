@@ -93,9 +93,9 @@ pub async fn start(
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
-    let task = tokio::spawn(
-        async move { run.execute(handle, ready, target, lock).await }.instrument(span),
-    );
+    let task = engine
+        .jobs
+        .spawn(async move { run.execute(handle, ready, target, lock).await }.instrument(span));
     Ok((
         StartedJob {
             job_id,

@@ -119,7 +119,7 @@ pub async fn start(
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
-    let task = tokio::spawn(
+    let task = engine.jobs.spawn(
         async move {
             let _lock = lock;
             trial.execute(handle).await

@@ -317,3 +317,378 @@ async fn the_lock_wait_timeout_fails_the_dump_with_a_clear_message() {
     let job = until_terminal(&app, s.job_id, Duration::from_secs(60)).await;
     assert_eq!(job.status, job_status::SUCCEEDED, "{job:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// SIGTERM to `lifeboat serve`
+// ---------------------------------------------------------------------------------------
+
+/// How long `lifeboat serve` takes at most to exit after SIGTERM (docs/operations.md).
+const EXIT_WITHIN: Duration = Duration::from_secs(10);
+
+struct Served {
+    child: std::process::Child,
+    client: reqwest::Client,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Served {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn job(&self, id: i64) -> Job {
+        self.client
+            .get(self.url(&format!("/api/v1/jobs/{id}")))
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("job json")
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns how long it took.
+    async fn terminate(&mut self) -> Duration {
+        let asked = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                assert!(status.success(), "exit status {status}:\n{}", self.log());
+                return asked.elapsed();
+            }
+            assert!(
+                asked.elapsed() < EXIT_WITHIN + Duration::from_secs(20),
+                "lifeboat did not exit:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `lifeboat serve` protecting `url` with `data_dir`, signed in as the admin.
+async fn serve(data_dir: &std::path::Path, url: &str) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    cmd.arg("serve");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LIFEBOAT_") && !k.starts_with("LIFEBOAT_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    let log = data_dir.with_extension("log");
+    cmd.env("LIFEBOAT_DATA_DIR", data_dir)
+        .env("LIFEBOAT_TARGET_URL", url)
+        .env("LIFEBOAT_ADDR", format!("127.0.0.1:{port}"))
+        .env("LIFEBOAT_SCHEDULE", "off")
+        .env("LIFEBOAT_SCHEDULE_OFF_OK", "true")
+        .env("LIFEBOAT_TEST_RESTORE_EVERY", "off")
+        .env("LIFEBOAT_ADMIN_USER", "admin")
+        .env("LIFEBOAT_ADMIN_PASSWORD", PASSWORD)
+        .env("LIFEBOAT_PG_BIN_DIR", pg_bin_dir().expect("bin dir"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"));
+    let child = cmd.spawn().expect("start lifeboat");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut served = Served {
+        child,
+        client: client_for(&base),
+        base,
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if let Ok(Some(status)) = served.child.try_wait() {
+            panic!("lifeboat exited with {status}:\n{}", served.log());
+        }
+        assert!(Instant::now() < deadline, "lifeboat did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let login = served
+        .client
+        .post(served.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    served
+}
+
+/// Every process (anywhere, a child of Lifeboat's or orphaned) named `name` whose command
+/// line mentions `marker`.
+fn processes_named(name: &str, marker: &std::path::Path) -> Vec<i32> {
+    let marker = marker.display().to_string();
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if comm.trim() == name && String::from_utf8_lossy(&cmdline).contains(&marker) {
+            found.push(entry.file_name().to_string_lossy().parse().unwrap_or(0));
+        }
+    }
+    found
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                pending.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The statuses recorded in Lifeboat's database: `(table, id, status)`.
+async fn recorded(db: &sqlx::SqlitePool, table: &str) -> Vec<(i64, String)> {
+    sqlx::query_as(&format!("SELECT id, status FROM {table} ORDER BY id"))
+        .fetch_all(db)
+        .await
+        .expect("statuses")
+}
+
+/// After `lifeboat serve` exited: the statuses are as expected, and stay so when Lifeboat
+/// starts again (nothing is found running and turned interrupted).
+async fn assert_recorded_after_restart(
+    data_dir: &std::path::Path,
+    url: &str,
+    expected: &[(&str, Vec<(i64, String)>)],
+) {
+    let db = server::store::open(data_dir).await.expect("store");
+    for (table, rows) in expected {
+        assert_eq!(&recorded(&db, table).await, rows, "{table} after the exit");
+    }
+    db.close().await;
+    let config = config_for(
+        data_dir,
+        &Options {
+            env: vec![],
+            target: Some(url.to_string()),
+        },
+    );
+    let server = server::startup::start(config, server::target::TargetUrl::parse(url).ok())
+        .await
+        .expect("start again");
+    for (table, rows) in expected {
+        assert_eq!(
+            &recorded(&server.state.db, table).await,
+            rows,
+            "{table} after the restart"
+        );
+    }
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn sigterm_during_a_backup_cancels_it_ends_the_event_stream_and_exits_in_time() {
+    let url = sample_database("lb_hang_sigterm_backup", 1_000).await;
+    let observer = connect(&pg_url()).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut served = serve(data.path(), &url).await;
+    // pg_dump waits on the lock for as long as LIFEBOAT_LOCK_WAIT_TIMEOUT (2 min).
+    let (holder, _) = lock_orders(&url).await;
+    let resp = served
+        .client
+        .post(served.url("/api/v1/backups"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("start backup");
+    let s = started(resp).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tool_sessions(&observer, "lb_hang_sigterm_backup")
+        .await
+        .iter()
+        .any(|(_, wait)| wait.as_deref() == Some("Lock"))
+    {
+        assert!(Instant::now() < deadline, "pg_dump never waited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(served.job(s.job_id).await.status, job_status::RUNNING);
+    let mut stream = served
+        .client
+        .get(served.url(&format!("/api/v1/jobs/{}/events", s.job_id)))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.expect("first event").expect("a chunk");
+    assert!(String::from_utf8_lossy(&first).contains("\"running\""));
+
+    let took = served.terminate().await;
+    eprintln!(
+        "lifeboat serve exited {} ms after SIGTERM",
+        took.as_millis()
+    );
+    assert!(took < EXIT_WITHIN, "exited after {took:?}");
+    // The stream carried the outcome, then ended.
+    let mut rest = String::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+        .await
+        .expect("the stream ended")
+        .unwrap_or(None)
+    {
+        rest.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(rest.contains("\"cancelled\""), "{rest}");
+
+    assert_eq!(
+        processes_named("pg_dump", data.path()),
+        Vec::<i32>::new(),
+        "pg_dump left"
+    );
+    assert_eq!(
+        tool_sessions(&observer, "lb_hang_sigterm_backup").await,
+        vec![]
+    );
+    assert_eq!(lifeboat_locks(&observer, "lb_hang_sigterm_backup").await, 0);
+    assert_eq!(
+        files_under(&data.path().join("backups")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    drop(holder);
+    let backup_id = s.backup_id.expect("backup id");
+    assert_recorded_after_restart(
+        data.path(),
+        &url,
+        &[
+            ("jobs", vec![(s.job_id, "cancelled".into())]),
+            ("backups", vec![(backup_id, "cancelled".into())]),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_during_a_restore_cancels_it_leaves_the_database_as_it_was_and_exits_in_time() {
+    let url = sample_database("lb_hang_sigterm_restore", 1_000).await;
+    let observer = connect(&pg_url()).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut served = serve(data.path(), &url).await;
+    let resp = served
+        .client
+        .post(served.url("/api/v1/backups"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("start backup");
+    let backup = started(resp).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = served.job(backup.job_id).await;
+        if job_status::is_terminal(&j.status) {
+            assert_eq!(j.status, job_status::SUCCEEDED, "{j:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backup did not end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let backup_id = backup.backup_id.expect("backup id");
+    sql(&url, "UPDATE marker SET v = 'after the backup'").await;
+    let before = table_checksums(&url).await;
+    // The restore's safety backup waits on this lock.
+    let (holder, _) = lock_orders(&url).await;
+    let resp = served
+        .client
+        .post(served.url("/api/v1/restores"))
+        .json(&serde_json::json!({ "backup_id": backup_id, "confirm": "lb_hang_sigterm_restore" }))
+        .send()
+        .await
+        .expect("restore");
+    assert_eq!(resp.status(), 202, "{:?}", resp.text().await);
+    let restore: app::api::StartedRestore = resp.json().await.expect("started");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tool_sessions(&observer, "lb_hang_sigterm_restore")
+        .await
+        .iter()
+        .any(|(_, wait)| wait.as_deref() == Some("Lock"))
+    {
+        assert!(Instant::now() < deadline, "the safety backup never waited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(served.job(restore.job_id).await.phase, phase::SAFETY_BACKUP);
+
+    let took = served.terminate().await;
+    eprintln!(
+        "lifeboat serve exited {} ms after SIGTERM",
+        took.as_millis()
+    );
+    assert!(took < EXIT_WITHIN, "exited after {took:?}");
+    assert_eq!(
+        processes_named("pg_dump", data.path()),
+        Vec::<i32>::new(),
+        "pg_dump left"
+    );
+    assert_eq!(
+        tool_sessions(&observer, "lb_hang_sigterm_restore").await,
+        vec![]
+    );
+    assert_eq!(
+        lifeboat_locks(&observer, "lb_hang_sigterm_restore").await,
+        0
+    );
+    drop(holder);
+    assert_eq!(
+        table_checksums(&url).await,
+        before,
+        "the database is as it was"
+    );
+    let files = files_under(&data.path().join("backups"));
+    assert_eq!(files.len(), 2, "the backup and its sidecar only: {files:?}");
+    assert_recorded_after_restart(
+        data.path(),
+        &url,
+        &[
+            (
+                "jobs",
+                vec![
+                    (backup.job_id, "succeeded".into()),
+                    (restore.job_id, "cancelled".into()),
+                ],
+            ),
+            ("restores", vec![(restore.restore_id, "cancelled".into())]),
+            (
+                "backups",
+                vec![
+                    (backup_id, "succeeded".into()),
+                    (backup_id + 1, "cancelled".into()),
+                ],
+            ),
+        ],
+    )
+    .await;
+}
