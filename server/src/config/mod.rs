@@ -180,6 +180,29 @@ mod tests {
         assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
         assert_eq!(c.session_absolute_timeout, Duration::from_secs(8 * 3600));
         assert!(!c.secure_cookies());
+        assert_eq!(c.timeouts.lock_wait, Duration::from_secs(120));
+        assert_eq!(c.timeouts.stall, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_hang_limits_are_read_and_reach_the_target_url() {
+        let c = load(&[
+            ("LIFEBOAT_LOCK_WAIT_TIMEOUT", "30s"),
+            ("LIFEBOAT_STALL_TIMEOUT", "10m"),
+            ("LIFEBOAT_STATEMENT_TIMEOUT", "90s"),
+            ("LIFEBOAT_TARGET_URL", "postgres://u:p@db/shop"),
+        ])
+        .expect("loads");
+        assert_eq!(c.timeouts.lock_wait, Duration::from_secs(30));
+        assert_eq!(c.timeouts.stall, Duration::from_secs(600));
+        let target = c.target_url.expect("target");
+        assert_eq!(target.statement_timeout(), Duration::from_secs(90));
+        assert_eq!(
+            target.with_database("other").statement_timeout(),
+            Duration::from_secs(90)
+        );
+        let err = load(&[("LIFEBOAT_STALL_TIMEOUT", "0")]).expect_err("zero");
+        assert!(err.to_string().contains("LIFEBOAT_STALL_TIMEOUT"), "{err}");
     }
 
     #[test]
