@@ -442,20 +442,28 @@ pub async fn let_in(live: &TargetUrl, gate: &Gate) -> Result<(), String> {
     give_back(&client, gate).await
 }
 
+/// What [`prove`] answers when it was cancelled.
+pub const PROOF_CANCELLED: &str = "cancelled";
+
 /// `ANALYZE`s `database` and counts every table's rows, for comparison with the archive's
 /// counts. Both read the tables the restore has just written (still in the server's
 /// cache), so they run at the same time: one session runs `ANALYZE`, `sessions - 1` others
-/// share the counts, largest table first.
+/// share the counts, largest table first. Both read whole tables, which on a big database
+/// legitimately takes longer than the statement timeout: their sessions have none, and
+/// when `cancel` turns `true` their statements are cancelled on the server (the answer is
+/// then [`PROOF_CANCELLED`]).
 pub async fn prove(
     database: &TargetUrl,
     expected: &RowCounts,
     sessions: u32,
+    cancel: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Vec<TableProof>, String> {
     let analyze = async {
         let client = target::connect(database).await?;
-        client
-            .batch_execute("ANALYZE")
+        let work = client.batch_execute("SET statement_timeout = 0; ANALYZE");
+        target::unless_cancelled(database, &client, &mut cancel.clone(), work)
             .await
+            .ok_or(PROOF_CANCELLED)?
             .map_err(sql_error("ANALYZE failed"))
     };
     let mut largest_first: Vec<(usize, &TableName, i64)> = expected
@@ -468,13 +476,22 @@ pub async fn prove(
     let counters = (sessions.max(2) as usize - 1).clamp(1, expected.len().max(1));
     let count = |_| async {
         let client = target::connect(database).await?;
+        let mut cancel = cancel.clone();
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .await
+            .map_err(sql_error("cannot lift the statement timeout"))?;
         let mut counted = vec![];
         loop {
             let next = queue.lock().map_err(|_| "the count was cut short")?.next();
             let Some((i, table, rows)) = next else {
                 return Ok::<_, String>(counted);
             };
-            counted.push((i, count_rows(&client, table, rows).await?));
+            let work = count_rows(&client, table, rows);
+            let proof = target::unless_cancelled(database, &client, &mut cancel, work)
+                .await
+                .ok_or(PROOF_CANCELLED)??;
+            counted.push((i, proof));
         }
     };
     let (analyzed, counted) = tokio::join!(

@@ -35,13 +35,45 @@ pub struct Server {
     _readiness_checks: AbortOnDrop<()>,
 }
 
+/// How long [`Server::stop`] takes at most: running jobs are cancelled (and their
+/// outcome recorded) within [`JOBS_STOP_WITHIN`], the connections still open after the
+/// rest are dropped.
+pub const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a shutdown waits for the cancelled jobs to record their outcome.
+pub const JOBS_STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
+
 impl Server {
-    /// Stops accepting connections, lets running requests finish, and returns.
+    /// Stops within [`STOP_WITHIN`]: no new slot of the schedule, no new connection;
+    /// every running job is cancelled and its outcome recorded (`cancelled`, temporary
+    /// files removed, child processes killed, their server sessions ended), which also
+    /// ends the event streams following them; the connections still open are then
+    /// given until the end of the limit to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        let started = tokio::time::Instant::now();
+        self._scheduler.take();
+        self._test_restores.take();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.join.await.context("server task")?;
+        let jobs = self.state.engine.jobs();
+        let running = jobs.cancel_all();
+        if running > 0 {
+            tracing::info!("shutting down: cancelling {running} running job(s)");
+        }
+        if !jobs.stop_all(started + JOBS_STOP_WITHIN).await {
+            tracing::warn!(
+                "shutting down: a cancelled job did not end within {} s; it is marked interrupted at the next start",
+                JOBS_STOP_WITHIN.as_secs()
+            );
+        }
+        match tokio::time::timeout_at(started + STOP_WITHIN, &mut self.join).await {
+            Ok(joined) => joined.context("server task")?,
+            Err(_) => {
+                tracing::warn!("shutting down: closing the connections still open");
+                self.join.abort();
+            }
+        }
         // Throttled sign-in attempts not audited yet are audited now.
         http::auth::flush_throttled(&self.state.db, &self.state.throttle).await;
         Ok(())
@@ -115,6 +147,7 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
         test_restore_every: config.test_restore_every,
         test_restore_after_backup: config.test_restore_after_backup,
         verify_url: config.verify_url.clone(),
+        timeouts: config.timeouts,
         alerts: config.alerts.clone(),
         offsite: config.offsite.clone(),
         schedule: config.scheduler.schedule.clone(),

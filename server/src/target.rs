@@ -13,7 +13,14 @@ use tls::TlsSettings;
 pub struct TargetUrl {
     url: url::Url,
     tls: TlsSettings,
+    /// The `statement_timeout` of Lifeboat's own sessions (see [`connect`]).
+    statement_timeout: Duration,
 }
+
+/// How long one of Lifeboat's own queries may run on the target before the server
+/// cancels it (`LIFEBOAT_STATEMENT_TIMEOUT`): a query waiting on a lock someone holds
+/// fails with a message instead of hanging a job.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 impl TargetUrl {
     pub fn parse(s: &str) -> Result<TargetUrl, String> {
@@ -34,7 +41,21 @@ impl TargetUrl {
             return Err("names no host; use postgres://USER:PASSWORD@HOST:PORT/DATABASE".into());
         }
         let tls = TlsSettings::from_url(&url)?;
-        Ok(TargetUrl { url, tls })
+        Ok(TargetUrl {
+            url,
+            tls,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+        })
+    }
+
+    /// The same URL, its sessions' statements limited to `limit`.
+    pub fn with_statement_timeout(mut self, limit: Duration) -> TargetUrl {
+        self.statement_timeout = limit;
+        self
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
     }
 
     /// The same server and credentials, another database.
@@ -45,6 +66,7 @@ impl TargetUrl {
         TargetUrl {
             url,
             tls: self.tls.clone(),
+            statement_timeout: self.statement_timeout,
         }
     }
 
@@ -132,8 +154,14 @@ pub struct ServerInfo {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The `application_name` of Lifeboat's own sessions; its tools' sessions start with it.
+pub const APPLICATION_NAME: &str = "lifeboat";
+
 /// Connects (5 s limit, TLS as the URL's `sslmode` says) and spawns the connection task.
-/// Errors name the host and say what failed, never the password.
+/// Errors name the host and say what failed, never the password. The session is named
+/// `lifeboat` (`application_name`, so it can be found in `pg_stat_activity`) and its
+/// statements time out after the URL's statement timeout; a caller with legitimately
+/// long work (ANALYZE) lifts it for that statement.
 pub async fn connect(url: &TargetUrl) -> Result<tokio_postgres::Client, String> {
     let where_ = format!("{}:{}/{}", url.host(), url.port(), url.database());
     let mut config: tokio_postgres::Config = url
@@ -141,6 +169,11 @@ pub async fn connect(url: &TargetUrl) -> Result<tokio_postgres::Client, String> 
         .parse()
         .map_err(|e| format!("cannot connect to {where_}: the URL is not usable: {e}"))?;
     config.ssl_mode(url.tls.driver_mode());
+    config.application_name(APPLICATION_NAME);
+    config.options(format!(
+        "-c statement_timeout={}",
+        url.statement_timeout.as_millis().max(1)
+    ));
     let tls = url
         .tls
         .client()
@@ -198,6 +231,65 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         src = s.source();
     }
     text
+}
+
+/// Runs `work` (a query on `client`) unless `cancel` turns `true` first: then the server
+/// is asked to stop the statement `client` is running (a cancel request, as `psql` sends
+/// on Ctrl+C), so that no query of a cancelled job goes on holding or waiting for a lock.
+/// `None` when cancelled.
+pub async fn unless_cancelled<T>(
+    url: &TargetUrl,
+    client: &tokio_postgres::Client,
+    cancel: &mut tokio::sync::watch::Receiver<bool>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let cancelled = async {
+        if cancel.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        done = work => Some(done),
+        () = cancelled => {
+            cancel_statement(url, client).await;
+            None
+        }
+    }
+}
+
+/// Asks the server to cancel what `client` is running (at most a few seconds' wait).
+pub async fn cancel_statement(url: &TargetUrl, client: &tokio_postgres::Client) {
+    let token = client.cancel_token();
+    let request = async {
+        match url.tls.client() {
+            Ok(Some(tls)) => token.cancel_query(tls).await.map_err(|e| describe(&e)),
+            Ok(None) => token
+                .cancel_query(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| describe(&e)),
+            Err(e) => Err(e),
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, request).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("cannot cancel a query on the target: {e}"),
+        Err(_) => tracing::warn!("cannot cancel a query on the target: no answer"),
+    }
+}
+
+/// Ends the sessions named `application_name` connected to the URL's database (a tool
+/// Lifeboat killed may leave its server session waiting for a lock: it would hold its
+/// place in the lock queue until then). Returns how many were ended.
+pub async fn end_sessions_named(url: &TargetUrl, application_name: &str) -> Result<i64, String> {
+    let client = connect(url).await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()",
+            &[&application_name],
+        )
+        .await
+        .map_err(|e| describe(&e))?;
+    Ok(row.get::<_, i64>(0))
 }
 
 /// Connects and reads the server's version and the database's size.

@@ -21,6 +21,7 @@ pub(super) struct Jobs {
     pub test_restore_every: Option<Duration>,
     pub test_restore_after_backup: bool,
     pub verify_url: Option<TargetUrl>,
+    pub timeouts: crate::engine::watchdog::Timeouts,
 }
 
 pub(super) fn load(v: &mut Values) -> Jobs {
@@ -28,7 +29,14 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         .value("LIFEBOAT_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("data"));
-    let target_url = v.parse("LIFEBOAT_TARGET_URL", TargetUrl::parse);
+    // Every query Lifeboat itself sends the target gives up after this (ANALYZE excepted).
+    let statement_timeout = v.duration(
+        "LIFEBOAT_STATEMENT_TIMEOUT",
+        crate::target::DEFAULT_STATEMENT_TIMEOUT,
+    );
+    let target_url = v
+        .parse("LIFEBOAT_TARGET_URL", TargetUrl::parse)
+        .map(|t| t.with_statement_timeout(statement_timeout));
     let pg_bin_dir = v.parse("LIFEBOAT_PG_BIN_DIR", |s| {
         let p = PathBuf::from(s);
         if p.is_dir() {
@@ -68,8 +76,16 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         },
     );
     // Test restores go to this server when given, else to the target's own server.
-    let verify_url = v.parse("LIFEBOAT_VERIFY_URL", TargetUrl::parse);
+    let verify_url = v
+        .parse("LIFEBOAT_VERIFY_URL", TargetUrl::parse)
+        .map(|t| t.with_statement_timeout(statement_timeout));
+    let defaults = crate::engine::watchdog::Timeouts::default();
+    let timeouts = crate::engine::watchdog::Timeouts {
+        lock_wait: v.duration("LIFEBOAT_LOCK_WAIT_TIMEOUT", defaults.lock_wait),
+        stall: v.duration("LIFEBOAT_STALL_TIMEOUT", defaults.stall),
+    };
     Jobs {
+        timeouts,
         test_restore_every,
         test_restore_after_backup,
         verify_url,

@@ -74,6 +74,8 @@ pub struct Config {
     pub test_restore_after_backup: bool,
     /// The server test restores go to (`None`: the target's own server).
     pub verify_url: Option<crate::target::TargetUrl>,
+    /// pg_dump's lock wait limit and the stall watchdog's limit.
+    pub timeouts: crate::engine::watchdog::Timeouts,
     /// Scheduled backups, their retries, and retention.
     pub scheduler: crate::schedule::Settings,
     /// Alert channels and thresholds.
@@ -120,6 +122,7 @@ impl Config {
             test_restore_every: jobs.test_restore_every,
             test_restore_after_backup: jobs.test_restore_after_backup,
             verify_url: jobs.verify_url,
+            timeouts: jobs.timeouts,
             scheduler,
             alerts,
             offsite,
@@ -177,6 +180,29 @@ mod tests {
         assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
         assert_eq!(c.session_absolute_timeout, Duration::from_secs(8 * 3600));
         assert!(!c.secure_cookies());
+        assert_eq!(c.timeouts.lock_wait, Duration::from_secs(120));
+        assert_eq!(c.timeouts.stall, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_hang_limits_are_read_and_reach_the_target_url() {
+        let c = load(&[
+            ("LIFEBOAT_LOCK_WAIT_TIMEOUT", "30s"),
+            ("LIFEBOAT_STALL_TIMEOUT", "10m"),
+            ("LIFEBOAT_STATEMENT_TIMEOUT", "90s"),
+            ("LIFEBOAT_TARGET_URL", "postgres://u:p@db/shop"),
+        ])
+        .expect("loads");
+        assert_eq!(c.timeouts.lock_wait, Duration::from_secs(30));
+        assert_eq!(c.timeouts.stall, Duration::from_secs(600));
+        let target = c.target_url.expect("target");
+        assert_eq!(target.statement_timeout(), Duration::from_secs(90));
+        assert_eq!(
+            target.with_database("other").statement_timeout(),
+            Duration::from_secs(90)
+        );
+        let err = load(&[("LIFEBOAT_STALL_TIMEOUT", "0")]).expect_err("zero");
+        assert!(err.to_string().contains("LIFEBOAT_STALL_TIMEOUT"), "{err}");
     }
 
     #[test]

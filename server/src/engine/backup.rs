@@ -10,6 +10,7 @@
 
 use super::preflight::{self, Ready};
 use super::run::{self, AbortOnDrop, JobHandle, Outcome};
+use super::watchdog::{self, Watchdog};
 use super::Engine;
 use crate::pgtools::child::Step;
 use crate::pgtools::dump::{dumped_table, table_weights};
@@ -92,9 +93,9 @@ pub async fn start(
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
-    let task = tokio::spawn(
-        async move { run.execute(handle, ready, target, lock).await }.instrument(span),
-    );
+    let task = engine
+        .jobs
+        .spawn(async move { run.execute(handle, ready, target, lock).await }.instrument(span));
     Ok((
         StartedJob {
             job_id,
@@ -270,7 +271,11 @@ impl Run {
                 j.current_item = None;
             })
             .await;
-        let weights = table_weights(target).await.unwrap_or_default();
+        let weights = match table_weights(target, &mut handle.cancel_signal()).await {
+            Ok(Some(weights)) => weights,
+            Ok(None) => return Err(Stop::cancelled()),
+            Err(_) => HashMap::new(),
+        };
         // How big the archive will be, to advance the bar inside a large table: the last
         // backup's size, or a typical compression of the tables' size for a first one.
         let expected_bytes = match journal::last_success(&self.engine.db, &self.database).await {
@@ -350,14 +355,21 @@ impl Run {
         weights: &HashMap<String, i64>,
         expected_bytes: f64,
     ) -> Result<u64, Stop> {
+        let timeouts = self.engine.timeouts;
+        let app_name = watchdog::application_name(handle.id, "pg_dump");
         // The password goes through a 0600 password file, never the command line.
         let running = pgtools::dump::start(
             &ready.pg_dump.path,
             target,
             tmp,
             tmp.with_extension("pgpass"),
+            &pgtools::dump::Waiting {
+                lock_wait: timeouts.lock_wait,
+                application_name: &app_name,
+            },
         )
         .map_err(|e| Stop::failed(e.to_string()))?;
+        let mut watchdog = Watchdog::new(timeouts.stall);
         let (written, written_rx) = tokio::sync::watch::channel(false);
         // Aborted (and its pg_restore killed) if the dump fails or is cancelled.
         let decoder = AbortOnDrop(tokio::spawn(pgtools::dump::decode_while_written(
@@ -378,6 +390,7 @@ impl Run {
                 Ok(step) => step,
                 Err(ChildError::Cancelled { stderr }) => {
                     self.tool_output = Some(stderr);
+                    watchdog::end_session(target, &app_name).await;
                     return Err(Stop::cancelled());
                 }
                 Err(e) => return Err(Stop::failed(e.to_string())),
@@ -385,6 +398,7 @@ impl Run {
             match step {
                 Step::Exited(f) => break f,
                 Step::Line(line) => {
+                    watchdog.line();
                     if let Some(table) = dumped_table(&line) {
                         if let Some(prev) = current.take() {
                             done_weight += weights.get(&prev).copied().unwrap_or(0);
@@ -403,6 +417,13 @@ impl Run {
                 }
                 Step::Tick => {
                     let bytes = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+                    watchdog.bytes(bytes);
+                    if watchdog.stalled() {
+                        let message = watchdog::stalled(target, &app_name, timeouts.stall).await;
+                        self.tool_output = Some(running.kill().await);
+                        watchdog::end_session(target, &app_name).await;
+                        return Err(Stop::failed(message));
+                    }
                     if let Some(cur) = &current {
                         // Inside the current table: its expected share of the archive,
                         // never past 95 % of it (the next table's start moves on).
@@ -426,6 +447,7 @@ impl Run {
         self.tool_output = Some(finished.stderr.clone());
         self.exit_status = Some(finished.described());
         if let Some(failure) = finished.failure() {
+            let failure = watchdog::dump_failure(failure, &finished.stderr, timeouts.lock_wait);
             return Err(Stop::failed(failure));
         }
         let bytes = std::fs::metadata(tmp).map(|m| m.len() as i64).unwrap_or(0);

@@ -19,6 +19,7 @@ pub mod scheduler;
 pub mod test_restore;
 pub mod upload;
 pub mod verify;
+pub mod watchdog;
 
 use crate::alerts::Alerter;
 use crate::schedule::{self, Schedule};
@@ -51,6 +52,8 @@ pub struct Settings {
     pub test_restore_after_backup: bool,
     /// The server test restores go to (`None`: the target's own server).
     pub verify_url: Option<TargetUrl>,
+    /// pg_dump's lock wait limit and the stall watchdog's limit.
+    pub timeouts: watchdog::Timeouts,
     pub alerts: crate::alerts::Settings,
     /// Offsite storage, when configured.
     pub offsite: Option<Offsite>,
@@ -75,6 +78,7 @@ pub struct Engine {
     test_restore_every: Option<Duration>,
     test_restore_after_backup: bool,
     verify_url: Option<TargetUrl>,
+    timeouts: watchdog::Timeouts,
     alerts: Alerter,
     offsite: Option<Offsite>,
     /// The backup schedule in force (environment, or the Settings page).
@@ -104,6 +108,7 @@ impl Engine {
             test_restore_every: settings.test_restore_every,
             test_restore_after_backup: settings.test_restore_after_backup,
             verify_url: settings.verify_url,
+            timeouts: settings.timeouts,
         }
     }
 

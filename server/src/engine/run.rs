@@ -109,9 +109,29 @@ struct Live {
 }
 
 /// The jobs running in this process.
-#[derive(Default)]
 pub struct JobRegistry {
     live: Mutex<HashMap<i64, Live>>,
+    /// How many job tasks are running: a job's task goes on after [`finish_job`] (its
+    /// journal row, its audit entry), and a shutdown waits for that too.
+    tasks: watch::Sender<usize>,
+}
+
+impl Default for JobRegistry {
+    fn default() -> Self {
+        JobRegistry {
+            live: Mutex::default(),
+            tasks: watch::Sender::new(0),
+        }
+    }
+}
+
+/// Counts a job task while it lives (see [`JobRegistry::spawn`]).
+struct TaskGuard(Arc<JobRegistry>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.tasks.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl JobRegistry {
@@ -137,6 +157,48 @@ impl JobRegistry {
 
     fn remove(&self, id: i64) {
         self.lock().remove(&id);
+    }
+
+    /// Runs a job's task in the background, counted until it has ended (its outcome
+    /// journaled and audited), so that [`JobRegistry::stop_all`] can wait for it.
+    pub fn spawn<F>(self: &Arc<Self>, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.send_modify(|n| *n += 1);
+        let guard = TaskGuard(self.clone());
+        tokio::spawn(async move {
+            let _counted = guard;
+            work.await
+        })
+    }
+
+    /// Asks every running job to stop; returns how many were asked.
+    pub fn cancel_all(&self) -> usize {
+        let live = self.lock();
+        for l in live.values() {
+            let _ = l.cancel.send(true);
+        }
+        live.len()
+    }
+
+    /// Cancels every running job (and any that starts meanwhile) and waits until their
+    /// tasks have ended, at most until `deadline`. Returns whether they all did.
+    pub async fn stop_all(&self, deadline: tokio::time::Instant) -> bool {
+        let mut tasks = self.tasks.subscribe();
+        loop {
+            self.cancel_all();
+            if *tasks.borrow_and_update() == 0 {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let next = deadline.min(now + Duration::from_millis(100));
+            let _ = tokio::time::timeout_at(next, tasks.changed()).await;
+        }
     }
 }
 

@@ -119,7 +119,7 @@ pub async fn start(
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
-    let task = tokio::spawn(
+    let task = engine.jobs.spawn(
         async move {
             let _lock = lock;
             trial.execute(handle).await
@@ -301,9 +301,17 @@ impl Trial {
                 j.current_item = Some(format!("ANALYZE and counting the rows of {}", self.scratch));
             })
             .await;
-        self.proof = databases::prove(&into, &counts, self.engine.restore_jobs)
-            .await
-            .map_err(failed)?;
+        let proven = databases::prove(
+            &into,
+            &counts,
+            self.engine.restore_jobs,
+            &handle.cancel_signal(),
+        )
+        .await;
+        if handle.is_cancelled() {
+            return Err(cancelled());
+        }
+        self.proof = proven.map_err(failed)?;
         if let Some(d) = databases::differences(&self.proof) {
             return Err(failed(format!(
                 "backup {} restored, but not as it was backed up: {d}",

@@ -157,6 +157,13 @@ impl Child {
         Ok(self)
     }
 
+    /// Names the child's server session (`PGAPPNAME`, seen as `application_name` in
+    /// `pg_stat_activity`), so that Lifeboat can find it there; after [`Child::connect`].
+    pub fn application_name(mut self, name: &str) -> Child {
+        self.cmd.env("PGAPPNAME", name);
+        self
+    }
+
     pub fn spawn(mut self) -> Result<Running, ChildError> {
         let mut child = self.cmd.spawn().map_err(|source| ChildError::Start {
             path: self.path.display().to_string(),
@@ -284,6 +291,13 @@ impl Running {
                 }
             }
         }
+    }
+
+    /// Kills the child (for a caller that gives up on it, such as a stall watchdog) and
+    /// hands back what it printed.
+    pub async fn kill(&mut self) -> String {
+        let _ = self.child.kill().await;
+        std::mem::take(&mut self.output)
     }
 
     /// Follows the child to its end, keeping its output.

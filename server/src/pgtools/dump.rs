@@ -11,19 +11,40 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// How a dump waits: at most `lock_wait` for each table's lock (`--lock-wait-timeout`),
+/// its server session named `application_name`.
+pub struct Waiting<'a> {
+    pub lock_wait: Duration,
+    pub application_name: &'a str,
+}
+
 /// `pg_dump --format=custom --verbose` of `target` into `file`, started.
 pub fn start(
     pg_dump: &Path,
     target: &TargetUrl,
     file: &Path,
     passfile: PathBuf,
+    waiting: &Waiting<'_>,
 ) -> Result<Running, ChildError> {
     Child::new(pg_dump, "pg_dump")
         .arg("--format=custom")
         .arg("--verbose")
         .arg(format!("--file={}", file.display()))
+        .arg(format!(
+            "--lock-wait-timeout={}",
+            waiting.lock_wait.as_millis().max(1)
+        ))
         .connect(target, passfile)?
+        .application_name(waiting.application_name)
         .spawn()
+}
+
+/// Whether pg_dump's error output says it gave up waiting for a table's lock
+/// (`--lock-wait-timeout`: its `LOCK TABLE` was cancelled by the statement or lock
+/// timeout it set for it).
+pub fn lock_wait_timed_out(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    (s.contains("statement timeout") || s.contains("lock timeout")) && s.contains("lock table")
 }
 
 /// `pg_dump: dumping contents of table "public.orders"` → `public.orders`.
@@ -33,24 +54,49 @@ pub fn dumped_table(line: &str) -> Option<String> {
 }
 
 /// Each table's share of the work: its size on disk (heap + TOAST), keyed like pg_dump
-/// names them (`schema.table`).
-pub async fn table_weights(target: &TargetUrl) -> Result<HashMap<String, i64>, String> {
-    let client = target::connect(target).await?;
-    let rows = client
-        .query(
-            "SELECT n.nspname || '.' || c.relname, pg_table_size(c.oid)
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+/// names them (`schema.table`). `pg_table_size` waits for a table someone holds locked
+/// (`ACCESS EXCLUSIVE`): after a second the planner's page counts, which take no lock,
+/// are used instead. `None` when `cancel` turned `true` (the query is cancelled too).
+pub async fn table_weights(
+    target: &TargetUrl,
+    cancel: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<HashMap<String, i64>>, String> {
+    const TABLES: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
              WHERE c.relkind IN ('r', 'm', 'p')
                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-               AND n.nspname NOT LIKE 'pg_toast%'",
-            &[],
-        )
-        .await
-        .map_err(|e| target::describe(&e))?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(1)))
-        .collect())
+               AND n.nspname NOT LIKE 'pg_toast%'";
+    let client = target::connect(target).await?;
+    let exact = async {
+        client.batch_execute("SET lock_timeout = '1s'").await?;
+        client
+            .query(
+                &format!("SELECT n.nspname || '.' || c.relname, pg_table_size(c.oid) {TABLES}"),
+                &[],
+            )
+            .await
+    };
+    let rows = match target::unless_cancelled(target, &client, cancel, exact).await {
+        None => return Ok(None),
+        Some(Ok(rows)) => rows,
+        Some(Err(_)) => {
+            let sql = format!(
+                "SELECT n.nspname || '.' || c.relname,
+                    (c.relpages::bigint + COALESCE(t.relpages, 0)::bigint)
+                      * current_setting('block_size')::bigint {TABLES}"
+            );
+            let estimated = client.query(&sql, &[]);
+            match target::unless_cancelled(target, &client, cancel, estimated).await {
+                None => return Ok(None),
+                Some(rows) => rows.map_err(|e| target::describe(&e))?,
+            }
+        }
+    };
+    Ok(Some(
+        rows.iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(1)))
+            .collect(),
+    ))
 }
 
 /// Reads `tmp` while pg_dump writes it (waiting at the end of the file until `written`

@@ -106,7 +106,7 @@ impl Run {
             })
             .await;
         let t = Instant::now();
-        let analyzed = analyze(&self.target).await;
+        let analyzed = analyze(&self.target, &mut handle.cancel_signal()).await;
         self.timings.push(run::timing(phase::ANALYZE, t));
         let mut message = format!(
             "restored {} ({}, sha256 {}) into {}",
@@ -176,10 +176,17 @@ async fn terminate_sessions(target: &TargetUrl) -> Result<i64, String> {
     Ok(row.get::<_, i64>(0))
 }
 
-async fn analyze(target: &TargetUrl) -> Result<(), String> {
+/// `ANALYZE` without the statement timeout (a big database takes long), cancelled on the
+/// server when the job is: the restore itself is done by then, so a cancelled ANALYZE only
+/// leaves the planner's statistics to be gathered later (autovacuum or by hand).
+async fn analyze(
+    target: &TargetUrl,
+    cancel: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
     let client = target::connect(target).await?;
-    client
-        .batch_execute("ANALYZE")
+    let work = client.batch_execute("SET statement_timeout = 0; ANALYZE");
+    target::unless_cancelled(target, &client, cancel, work)
         .await
+        .ok_or("cancelled with its job")?
         .map_err(|e| target::describe(&e))
 }

@@ -243,7 +243,9 @@ pub async fn start(
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
-    let task = tokio::spawn(run.execute(handle, lock).instrument(span));
+    let task = engine
+        .jobs
+        .spawn(run.execute(handle, lock).instrument(span));
     Ok((
         StartedRestore {
             job_id,

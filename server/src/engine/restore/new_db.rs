@@ -99,8 +99,18 @@ impl Run {
             })
             .await;
         let t = Instant::now();
-        let proven = databases::prove(&into, counts, jobs).await;
+        let proven = databases::prove(&into, counts, jobs, &handle.cancel_signal()).await;
         self.timings.push(run::timing(PROOF_TIMING, t));
+        if handle.is_cancelled() {
+            let dropped = self.drop_new(&maintenance, &new).await;
+            return Err(Stop {
+                status: JobStatus::Cancelled,
+                message: format!(
+                    "Restore cancelled during ANALYZE and the proof: {dropped}; {} was not touched.",
+                    self.database
+                ),
+            });
+        }
         let failed = match proven {
             Ok(proof) => {
                 let diff = databases::differences(&proof);

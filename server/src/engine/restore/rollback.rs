@@ -79,7 +79,7 @@ pub async fn start(
     let span = handle.tracing_span();
     let engine = engine.clone();
     let origin = origin.clone();
-    let task = tokio::spawn(
+    let task = engine.jobs.clone().spawn(
         async move {
             let aside = databases::kept_name(&database, Kept::RolledBack, Utc::now());
             let swapped = super::swapping::swap(
