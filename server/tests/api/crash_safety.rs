@@ -380,3 +380,46 @@ async fn failures_after_a_success_stamped_in_the_future_still_raise_the_repeated
     );
     app.server.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn an_upload_moved_into_place_but_never_recorded_is_removed_at_the_next_start() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let uploads = app.data_dir.path().join("uploads");
+    std::fs::create_dir_all(&uploads).expect("uploads");
+    // Stopped after the move into place, before its row said so: the row still names the
+    // `.part` file, the `.dump` is there.
+    let id = "0123456789abcdef0123456789abcdef";
+    let now = chrono::Utc::now();
+    server::store::uploads::insert_receiving(
+        &app.server.state.db,
+        &server::store::uploads::NewUpload {
+            id,
+            file_name: "shop.dump",
+            database: None,
+            path: &format!("uploads/{id}.part"),
+            actor: Some("admin"),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+        },
+    )
+    .await
+    .expect("row");
+    std::fs::write(uploads.join(format!("{id}.dump")), b"PGDMP moved in").expect("dump");
+    // And a file no row names at all.
+    std::fs::write(uploads.join("fedcba9876543210.dump"), b"PGDMP stray").expect("stray");
+    let data_dir = stop(app).await;
+    let app = restart(data_dir, Options::default()).await;
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .expect("uploads")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let status: String = sqlx::query_scalar("SELECT status FROM uploads WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.server.state.db)
+        .await
+        .expect("row");
+    assert_eq!(status, "cancelled");
+    app.server.stop().await.expect("stop");
+}
