@@ -2,12 +2,18 @@
 //! `engine::pruning`).
 //!
 //! The rules, in [`plan`] (a pure function, property-tested):
-//! - only successful backups are counted, ordered by completion time (never file names);
+//! - only successful backups are counted, ordered by the journal's own sequence (the row
+//!   id: a later attempt has a larger one), never by file names or by the wall clock that
+//!   stamped them (a clock set wrong at boot must not make a new backup look oldest);
 //! - safety backups (taken before a restore) and pinned backups are never deleted, and do
 //!   not count towards "keep the last N";
 //! - the last `keep_last` remaining backups are kept; older ones are deleted;
-//! - with a maximum age, older backups are deleted too;
-//! - the newest successful backup is never deleted, whatever the rules say.
+//! - with a maximum age, older backups are deleted too. A backup's age is taken from the
+//!   latest completion time among it and every backup before it in the sequence (it
+//!   cannot be older than they are), and a time in the future counts as now: a clock
+//!   that ran behind or ahead keeps backups, never deletes them;
+//! - the newest successful backup is never deleted, whatever the rules say, and nothing
+//!   newer in the sequence than it either.
 
 use crate::store::backups::{BackupKind, BackupStatus};
 use chrono::{DateTime, Utc};
@@ -46,21 +52,32 @@ pub fn plan(history: &[Candidate], policy: &Policy, now: DateTime<Utc>) -> Vec<D
         .iter()
         .filter(|c| c.status == BackupStatus::Succeeded && c.finished_at.is_some())
         .collect();
-    // Newest first; ties broken by id so the order is total.
-    succeeded.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
-    let newest = succeeded.first().map(|c| c.id);
+    // Oldest first by sequence, to carry the latest completion time forward.
+    succeeded.sort_by_key(|c| c.id);
+    let mut latest: Option<DateTime<Utc>> = None;
+    let mut aged: Vec<(&Candidate, DateTime<Utc>)> = succeeded
+        .into_iter()
+        .map(|c| {
+            let t = c.finished_at.unwrap_or(now).min(now);
+            let t = latest.map_or(t, |l| l.max(t));
+            latest = Some(t);
+            (c, t)
+        })
+        .collect();
+    // Newest first.
+    aged.reverse();
+    let newest = aged.first().map(|(c, _)| c.id);
     let keep_last = policy.keep_last.max(1);
     let mut out = vec![];
     let mut rank = 0usize;
-    for c in succeeded {
+    for (c, finished) in aged {
         if c.pinned || c.kind == BackupKind::Safety {
             continue;
         }
         rank += 1;
-        if Some(c.id) == newest {
+        if newest.is_some_and(|n| c.id >= n) {
             continue;
         }
-        let finished = c.finished_at.unwrap_or(now);
         let reason = if rank > keep_last {
             Some(format!(
                 "retention: more than the last {keep_last} successful backups"
@@ -173,20 +190,68 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_last_n_by_completion_time_not_id() {
-        // Ids out of order with completion times.
+    fn keeps_the_last_n_by_sequence_not_by_the_clock() {
+        // Completion times out of order with the sequence: a clock that ran behind
+        // stamped 3 earliest, one set ahead stamped 1 latest.
         let h = vec![
-            c(1, BackupKind::Manual, BackupStatus::Succeeded, false, 30),
+            c(
+                1,
+                BackupKind::Manual,
+                BackupStatus::Succeeded,
+                false,
+                600_000,
+            ),
             c(2, BackupKind::Manual, BackupStatus::Succeeded, false, 10),
-            c(3, BackupKind::Scheduled, BackupStatus::Succeeded, false, 20),
+            c(
+                3,
+                BackupKind::Scheduled,
+                BackupStatus::Succeeded,
+                false,
+                -600_000,
+            ),
             c(4, BackupKind::Scheduled, BackupStatus::Failed, false, 5),
         ];
+        let p = Policy {
+            keep_last: 1,
+            max_age: None,
+        };
+        let d = plan(&h, &p, at(40));
+        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![2, 1]);
         let p = Policy {
             keep_last: 2,
             max_age: None,
         };
         let d = plan(&h, &p, at(40));
-        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn a_backup_stamped_in_the_past_by_a_slow_clock_is_not_too_old() {
+        // 3 is the newest by sequence but stamped a year back; 2 was finished at minute 10.
+        let h = vec![
+            c(1, BackupKind::Manual, BackupStatus::Succeeded, false, 0),
+            c(2, BackupKind::Manual, BackupStatus::Succeeded, false, 10),
+            c(
+                3,
+                BackupKind::Manual,
+                BackupStatus::Succeeded,
+                false,
+                -525_600,
+            ),
+            c(4, BackupKind::Manual, BackupStatus::Succeeded, false, 30),
+        ];
+        let p = Policy {
+            keep_last: 10,
+            max_age: Some(Duration::from_secs(25 * 60)),
+        };
+        // At minute 40: 1 (40 min) is too old; 2 and 3 (both counted from minute 10, 30 min)
+        // too; 4 is the newest.
+        let d = plan(&h, &p, at(40));
+        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![3, 2, 1]);
+        // At minute 30: only 1 is older than 25 minutes; 3 counts as at least as recent
+        // as 2 (minute 10: 20 min).
+        let d = plan(&h, &p, at(30));
+        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
     }
 
     fn o(id: i64, kind: BackupKind, pinned: bool) -> OffsiteCopy {
@@ -302,21 +367,30 @@ mod tests {
             unique.sort();
             unique.dedup();
             prop_assert_eq!(unique.len(), ids.len());
-            // The newest successful backup survives.
+            // The newest successful backup (by sequence) survives, and nothing newer.
             let newest = h.iter()
                 .filter(|c| c.status == BackupStatus::Succeeded && c.finished_at.is_some())
-                .max_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
+                .max_by_key(|c| c.id);
             if let Some(n) = newest {
-                prop_assert!(!ids.contains(&n.id));
+                prop_assert!(ids.iter().all(|id| *id < n.id));
             }
             // The last N counted backups survive unless too old; none beyond N survives.
+            // Age: the latest completion time up to it in the sequence, never past now.
+            let effective = |c: &Candidate| {
+                h.iter()
+                    .filter(|o| o.id <= c.id && o.status == BackupStatus::Succeeded)
+                    .filter_map(|o| o.finished_at)
+                    .map(|t| t.min(now))
+                    .max()
+                    .unwrap_or(now)
+            };
             let mut counted: Vec<&Candidate> = h.iter()
                 .filter(|c| c.status == BackupStatus::Succeeded && c.finished_at.is_some() && !c.pinned && c.kind != BackupKind::Safety)
                 .collect();
-            counted.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
+            counted.sort_by_key(|c| std::cmp::Reverse(c.id));
             for (i, c) in counted.iter().enumerate() {
                 let too_old = p.max_age.is_some_and(|a| {
-                    now - c.finished_at.unwrap_or(now) > chrono::Duration::from_std(a).unwrap_or_default()
+                    now - effective(c) > chrono::Duration::from_std(a).unwrap_or_default()
                 });
                 let is_newest = newest.is_some_and(|n| n.id == c.id);
                 let expected = !is_newest && (i >= p.keep_last || too_old);

@@ -29,8 +29,13 @@ pub fn live(from_environment: Option<Schedule>) -> Live {
 
 /// How long after the schedule's interval (plus a grace period: the interval itself, at
 /// most an hour) a last success counts as stale. `reference` is the last success, or
-/// when scheduling started in this data directory.
+/// when scheduling started in this data directory. A reference in the future (stamped by
+/// a clock set wrong, or the clock is wrong now) says nothing of its age: stale, so that
+/// the red status and `/readyz` show it rather than staying green for good.
 pub fn is_stale(schedule: &Schedule, reference: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    if reference > now + crate::store::backups::CLOCK_TOLERANCE {
+        return true;
+    }
     let Some(prev) = schedule.prev_at_or_before(now) else {
         return false;
     };
@@ -206,6 +211,9 @@ mod tests {
         let minutely = Schedule::parse("* * * * *", Some("UTC")).expect("parse");
         assert!(!minutely.is_stale_for_test(now - chrono::Duration::seconds(90), now));
         assert!(minutely.is_stale_for_test(now - chrono::Duration::seconds(150), now));
+        // Stamped a year ahead: its age is unknown, never fresh for good.
+        assert!(daily.is_stale_for_test(now + chrono::Duration::days(365), now));
+        assert!(!daily.is_stale_for_test(now + chrono::Duration::seconds(5), now));
     }
 
     impl Schedule {

@@ -184,6 +184,10 @@ pub struct BackupStatus {
     /// period (or there is none while scheduled backups are on): show it in red.
     #[serde(default)]
     pub stale: bool,
+    /// The last successful backup is stamped in the future: the clock was set wrong when
+    /// it was taken, or is wrong now. Its age is unknown (it counts as stale).
+    #[serde(default)]
+    pub clock_suspect: bool,
     /// Offsite copies held now and their bytes (`None`: offsite storage not configured).
     #[serde(default)]
     pub offsite_count: Option<i64>,

@@ -27,6 +27,10 @@ pub mod event {
     pub const TEST_RESTORE_FAILED: &str = "test_restore_failed";
     pub const SCHEDULE_OFF: &str = "schedule_off";
     pub const SCHEDULER_ERROR: &str = "scheduler_error";
+    /// A backup's end could not be written to Lifeboat's database.
+    pub const JOURNAL_FAILED: &str = "journal_failed";
+    /// A scheduled backup was interrupted by a stop of Lifeboat.
+    pub const BACKUP_INTERRUPTED: &str = "backup_interrupted";
     pub const TEST: &str = "test";
 }
 

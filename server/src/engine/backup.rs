@@ -218,6 +218,11 @@ impl Run {
         _lock: DatabaseLock,
     ) -> Job {
         let result = self.pipeline(&mut handle, &ready, &target).await;
+        if result.is_ok() {
+            // The crash-safety tests stop the process here: file and sidecar in place,
+            // journal not yet updated (`recovery` adopts the file at the next start).
+            super::fault::point(super::fault::AFTER_BACKUP_MOVE);
+        }
         let (status, message, stored) = match result {
             Ok(stored) => (JobStatus::Succeeded, verified(&stored), Some(stored)),
             Err(stop) => (stop.status, stop.message, None),
@@ -335,7 +340,7 @@ impl Run {
             size,
             sha256,
         };
-        if let Err(e) = self.write_sidecar(&final_path, &stored, started_at, target) {
+        if let Err(e) = self.write_sidecar(handle.id, &final_path, &stored, started_at, target) {
             let _ = std::fs::remove_file(&final_path);
             let _ = std::fs::remove_file(storage::sidecar_path(&final_path));
             return Err(Stop::failed(format!("cannot write the metadata file: {e}")));
@@ -527,8 +532,11 @@ impl Run {
         Ok((digest.size as i64, digest.sha256))
     }
 
+    /// The sidecar names the journal row and job it belongs to: a file whose end was never
+    /// journaled is adopted by them at the next start (`engine::adopt`).
     fn write_sidecar(
         &self,
+        job_id: i64,
         dump: &Path,
         stored: &StoredFile,
         started_at: DateTime<Utc>,
@@ -536,6 +544,8 @@ impl Run {
     ) -> std::io::Result<()> {
         let sidecar = serde_json::json!({
             "format": "lifeboat-backup/1",
+            "backup_id": self.backup_id,
+            "job_id": job_id,
             "file": stored.file_name,
             "database": self.database,
             "kind": self.kind.as_str(),
@@ -567,8 +577,14 @@ impl Run {
             tracing::info!(job = handle.id, "backup ended: {message}");
         }
         let message = storage::private::shown_text(&self.engine.data_dir, &message);
-        self.journal(status, &message, stored.as_ref()).await?;
-        if stored.is_some() {
+        let journaled = self.journal(status, &message, stored.as_ref()).await;
+        // The journal write failed (metadata disk full, database locked): the job still
+        // ends, failed, with an alert; a stored file is adopted at the next start.
+        let (status, message) = match &journaled {
+            Ok(()) => (status, message),
+            Err(e) => self.journal_failed(e, message, stored.as_ref()),
+        };
+        if stored.is_some() && journaled.is_ok() {
             handle.update(|j| j.current_item = None).await;
         } else {
             // A failed attempt leaves no file behind, and its row names none.
@@ -587,13 +603,54 @@ impl Run {
             },
         )
         .await?;
-        self.audit(job.id, status, &message, stored.as_ref())
-            .await?;
+        let stored = stored.filter(|_| journaled.is_ok());
+        let audited = self.audit(job.id, status, &message, stored.as_ref()).await;
+        if journaled.is_err() {
+            if let Err(e) = audited {
+                tracing::error!(job = job.id, "could not audit the backup either: {e:#}");
+            }
+            return Ok(job);
+        }
+        audited?;
         super::checks::after_backup(&self.engine, &self.database, self.backup_id);
         if status == JobStatus::Succeeded {
             super::offsite_sync::after_backup(&self.engine, self.backup_id);
         }
         Ok(job)
+    }
+
+    /// The journal could not record how the backup ended: logged, alerted, and the job's
+    /// status and message say so (failed; a stored file is adopted at the next start).
+    fn journal_failed(
+        &self,
+        e: &anyhow::Error,
+        message: String,
+        stored: Option<&StoredFile>,
+    ) -> (JobStatus, String) {
+        tracing::error!(
+            backup = self.backup_id,
+            "cannot record the end of backup {} in the journal: {e:#}",
+            self.backup_id
+        );
+        let message = match stored {
+            Some(s) => format!(
+                "The backup file {} is stored and verified, but Lifeboat's database could not record it ({e}). It is recorded at the next start of Lifeboat.",
+                s.file_name
+            ),
+            None => format!("{message}; Lifeboat's database could not record this ({e})"),
+        };
+        self.engine.alerts.send(crate::alerts::Alert {
+            event: crate::alerts::event::JOURNAL_FAILED,
+            database: Some(self.database.clone()),
+            title: format!(
+                "Backup {} of {} could not be recorded",
+                self.backup_id, self.database
+            ),
+            text: format!(
+                "{message} Check the space and health of Lifeboat's data directory (its SQLite database)."
+            ),
+        });
+        (JobStatus::Failed, message)
     }
 
     /// Writes the outcome into the backup's journal row.

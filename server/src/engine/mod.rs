@@ -7,8 +7,10 @@
 //! from the configuration; the job entry points take the target database they work on
 //! as a parameter.
 
+pub mod adopt;
 pub mod backup;
 pub mod checks;
+pub mod fault;
 pub mod offsite_sync;
 pub mod preflight;
 pub mod pruning;

@@ -49,8 +49,32 @@ pub async fn prune(
     };
     let database = target.database();
     let history = journal::retention_candidates(&engine.db, &database).await?;
+    let now = Utc::now();
+    if let Some(b) = history.iter().find(|b| {
+        let t = b.finished_at.unwrap_or(now);
+        t > now + journal::CLOCK_TOLERANCE
+    }) {
+        tracing::warn!(
+            backup = b.id,
+            "backup {} of {database} is stamped in the future ({:?}): the clock was or is wrong; retention orders backups by the journal's sequence",
+            b.id,
+            b.finished_at
+        );
+    }
+    // The newest successful backup by sequence, read again now: nothing newer is deleted
+    // (one that finished since the plan was made is not in it either).
+    let newest = journal::last_success(&engine.db, &database)
+        .await?
+        .map(|b| b.id);
     let mut out = vec![];
-    for d in plan(&history, policy, Utc::now()) {
+    for d in plan(&history, policy, now) {
+        if newest.is_none_or(|n| d.id >= n) {
+            tracing::warn!(
+                backup = d.id,
+                "retention refuses to delete a backup not older by sequence than the newest"
+            );
+            continue;
+        }
         let Some(b) = journal::get(&engine.db, d.id).await? else {
             continue;
         };

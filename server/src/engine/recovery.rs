@@ -44,6 +44,11 @@ pub async fn recover_interrupted(
     engine: &Engine,
     is_dead: impl Fn(&str) -> bool,
 ) -> anyhow::Result<usize> {
+    // First the complete files whose end was never journaled: their rows become
+    // succeeded (and their jobs too), so they are not swept as interrupted.
+    for id in super::adopt::adopt_stored(engine, &is_dead).await? {
+        tracing::info!("adopted backup {id}, stored but not recorded before");
+    }
     let interrupted = sweep_interrupted(&engine.db, is_dead).await?;
     for i in &interrupted {
         let restore = i.kind == JobKind::Restore;
@@ -58,6 +63,7 @@ pub async fn recover_interrupted(
         };
         if let Some(bid) = i.backup_id {
             backups::mark_interrupted(&engine.db, bid, message).await?;
+            alert_if_scheduled(engine, bid).await?;
         }
         if restore {
             restores::mark_interrupted(&engine.db, i.job_id, message).await?;
@@ -95,6 +101,27 @@ pub async fn recover_interrupted(
         );
     }
     Ok(interrupted.len())
+}
+
+/// A scheduled backup cut short by a stop is not run again by itself (its slot is caught
+/// up once at the next start when catch-up is on): it is alerted, never silent.
+async fn alert_if_scheduled(engine: &Engine, backup_id: i64) -> anyhow::Result<()> {
+    let Some(b) = backups::get(&engine.db, backup_id).await? else {
+        return Ok(());
+    };
+    if b.kind != backups::BackupKind::Scheduled {
+        return Ok(());
+    }
+    engine.alerts.send(crate::alerts::Alert {
+        event: crate::alerts::event::BACKUP_INTERRUPTED,
+        database: Some(b.database.clone()),
+        title: format!("Scheduled backup {} of {} was interrupted", b.id, b.database),
+        text: format!(
+            "Lifeboat stopped while the scheduled backup {} of {} (started {}) was running. Its slot is caught up once at this start when LIFEBOAT_SCHEDULE_CATCH_UP is on; otherwise the next slot runs as planned.",
+            b.id, b.database, b.started_at
+        ),
+    });
+    Ok(())
 }
 
 /// An interrupted test restore: journaled as such, its scratch database dropped (on the
@@ -266,10 +293,13 @@ pub async fn sweep_interrupted(
         if !is_dead(&row.database) {
             continue;
         }
+        // Only a row still running changes: one that ended meanwhile keeps its outcome.
+        if !rows::mark_interrupted(db, row.id).await? {
+            continue;
+        }
         if let Some(p) = row.temp_path {
             remove_quietly(&PathBuf::from(p));
         }
-        rows::mark_interrupted(db, row.id).await?;
         out.push(Interrupted {
             job_id: row.id,
             kind: row.kind,

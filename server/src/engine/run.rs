@@ -370,10 +370,14 @@ pub struct Outcome {
 /// The one place a job ends: writes its terminal status and message, removes its
 /// temporary file, tells its followers (who then see the stream end), and forgets it. The
 /// message names files relative to the data directory (a tool's error output may hold
-/// absolute paths); the log line keeps it as it was.
+/// absolute paths); the log line keeps it as it was. When the row cannot be written (the
+/// metadata database is full or locked), the job still ends for its followers and this
+/// process, and the error is returned.
 pub async fn finish_job(handle: JobHandle, outcome: Outcome) -> sqlx::Result<Job> {
-    if let Some(p) = rows::temp_path(&handle.db, handle.id).await? {
-        remove_quietly(&PathBuf::from(p));
+    match rows::temp_path(&handle.db, handle.id).await {
+        Ok(Some(p)) => remove_quietly(&PathBuf::from(p)),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(job = handle.id, "cannot read the job's temporary file: {e}"),
     }
     let live = handle.snapshot();
     let succeeded = outcome.status == JobStatus::Succeeded;
@@ -383,25 +387,45 @@ pub async fn finish_job(handle: JobHandle, outcome: Outcome) -> sqlx::Result<Job
     } else {
         live.phase.clone()
     };
-    rows::finish(
-        &handle.db,
-        &live,
-        outcome.status,
-        &phase,
+    let message = storage::private::shown_text(&handle.data_dir, &outcome.message);
+    let written = rows::finish(&handle.db, &live, outcome.status, &phase, percent, &message).await;
+    let ended = Job {
+        status: outcome.status.as_str().into(),
+        phase,
         percent,
-        &storage::private::shown_text(&handle.data_dir, &outcome.message),
-    )
-    .await?;
-    let job = rows::load(&handle.db, handle.id).await?.unwrap_or(live);
+        message: Some(message),
+        finished_at: Some(Utc::now()),
+        ..live
+    };
+    let job = match &written {
+        Ok(()) => rows::load(&handle.db, handle.id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(ended),
+        Err(_) => ended,
+    };
     let _ = handle.tx.send(job.clone());
     handle.registry.remove(handle.id);
-    tracing::info!(
-        job = handle.id,
-        kind = handle.kind.as_str(),
-        status = outcome.status.as_str(),
-        "job finished: {}",
-        outcome.message
-    );
+    match written {
+        Ok(()) => tracing::info!(
+            job = handle.id,
+            kind = handle.kind.as_str(),
+            status = outcome.status.as_str(),
+            "job finished: {}",
+            outcome.message
+        ),
+        Err(e) => {
+            tracing::error!(
+                job = handle.id,
+                kind = handle.kind.as_str(),
+                status = outcome.status.as_str(),
+                "job finished ({}), but its row could not be written: {e}",
+                outcome.message
+            );
+            return Err(e);
+        }
+    }
     Ok(job)
 }
 

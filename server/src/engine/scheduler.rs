@@ -1,6 +1,7 @@
 //! The scheduler: runs backups on the schedule in force through exactly the same job as
 //! "Back up now" (kind `scheduled`, actor `scheduler`), with retries, a single catch-up
-//! at start-up for a slot missed while Lifeboat was down, and retention after each
+//! at start-up for a slot missed while Lifeboat was down (a slot is recorded once handled,
+//! so one whose backup a stop interrupted is caught up too), and retention after each
 //! successful scheduled backup. Also keeps the schedule changed on the Settings page.
 
 use super::backup::{self, StartError};
@@ -213,8 +214,8 @@ async fn run(engine: Engine, settings: Settings) {
         match missed_slot(schedule, last, now) {
             Some(slot) if settings.catch_up => {
                 tracing::info!("catching up the scheduled backup missed at {slot}");
-                remember_slot(&engine, slot).await;
                 run_slot(&engine, &settings).await;
+                remember_slot(&engine, slot).await;
             }
             _ => {
                 // First start in this data directory, or nothing missed: from now on.
@@ -244,11 +245,12 @@ async fn run(engine: Engine, settings: Settings) {
             continue;
         };
         tracing::info!("next scheduled backup at {next}");
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {
-                remember_slot(&engine, next).await;
+            _ = sleep_until_wall_clock(next) => {
+                // Recorded once handled: a stop during the slot's backup leaves it
+                // unrecorded, so the next start catches it up (and alerts it).
                 run_slot(&engine, &settings).await;
+                remember_slot(&engine, next).await;
             }
             changed = rx.changed() => {
                 if changed.is_err() {
@@ -257,6 +259,23 @@ async fn run(engine: Engine, settings: Settings) {
                 tracing::info!("the schedule changed");
             }
         }
+    }
+}
+
+/// The longest the scheduler sleeps before looking at the wall clock again.
+const WALL_CLOCK_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Sleeps until the wall clock reaches `at`. Tokio's timers follow the monotonic clock,
+/// which a change of the wall clock (NTP stepping it, a suspended machine) does not move:
+/// sleeping in bounded steps and looking at the wall clock after each one keeps a slot
+/// from running hours late or early.
+async fn sleep_until_wall_clock(at: DateTime<Utc>) {
+    loop {
+        let left = (at - Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(WALL_CLOCK_CHECK)).await;
     }
 }
 

@@ -134,6 +134,9 @@ where
         .and_then(|_| storage::fsync_dir(&dir))
         .map_err(|e| anyhow::anyhow!("cannot keep the upload in {}: {e}", dir.display()))?;
     guard.disarm();
+    // Removed again if its row cannot say it is there (a file no row names would stay);
+    // a crash in between is cleaned up at the next start (`sweep`).
+    let kept = RemoveOnDrop::new(stored.clone());
     let summary_json = serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into());
     journal::validated(
         &engine.db,
@@ -144,6 +147,7 @@ where
         &summary_json,
     )
     .await?;
+    kept.disarm();
     // The rows the validation counted: a restore of this upload is proven against them.
     journal::set_row_counts(
         &engine.db,
@@ -540,12 +544,19 @@ pub async fn mark_restored(engine: &Engine, id: &str) -> sqlx::Result<()> {
 }
 
 /// Removes expired uploads (journaled as `expired`) and, at start-up (`at_startup`),
-/// uploads a stopped process was still receiving. Returns how many were removed.
+/// uploads a stopped process was still receiving — including one it had already moved
+/// into place but not recorded — and any file in the uploads folder no row names.
+/// Returns how many uploads were removed.
 pub async fn sweep(engine: &Engine, at_startup: bool) -> anyhow::Result<usize> {
     let rows = journal::to_sweep(&engine.db, Utc::now(), at_startup).await?;
+    let dir = uploads_dir(&engine.data_dir);
     for (id, status, path) in &rows {
         if let Some(p) = path {
             let _ = std::fs::remove_file(engine.data_dir.join(p));
+        }
+        if *status == UploadStatus::Receiving {
+            // Moved into place, its row not yet updated when the process stopped.
+            let _ = std::fs::remove_file(dir.join(format!("{id}.dump")));
         }
         let (new, message) = if *status == UploadStatus::Validated {
             (
@@ -561,7 +572,37 @@ pub async fn sweep(engine: &Engine, at_startup: bool) -> anyhow::Result<usize> {
         journal::swept(&engine.db, id, new, message).await?;
         tracing::info!(upload = %id, "upload {new:?}");
     }
+    if at_startup {
+        remove_unrecorded(engine, &dir).await?;
+    }
     Ok(rows.len())
+}
+
+/// Removes the files of the uploads folder that no upload row names as its file.
+async fn remove_unrecorded(engine: &Engine, dir: &Path) -> anyhow::Result<()> {
+    let Ok(files) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for f in files.flatten() {
+        let p = f.path();
+        if !p.is_file() {
+            continue;
+        }
+        let Some(id) = p.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let recorded = journal::path(&engine.db, id).await?;
+        if recorded.as_deref() != Some(relative(&engine.data_dir, &p).as_str()) {
+            match std::fs::remove_file(&p) {
+                Ok(()) => tracing::warn!(
+                    "removed {}, an upload no row records (Lifeboat stopped before recording it)",
+                    relative(&engine.data_dir, &p)
+                ),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", p.display()),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes expired uploads every ten minutes.

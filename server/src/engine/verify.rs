@@ -30,45 +30,35 @@ pub async fn backup(engine: &Engine, id: i64, origin: &Origin) -> anyhow::Result
         });
     }
     let mut checks = vec![];
-    let mut local_ok = true;
     let expected = b.sha256.clone().unwrap_or_default();
-    match engine.backup_path(b.location.as_deref()) {
-        None => {
-            local_ok = false;
-            checks.push("no local file recorded".into());
-        }
-        Some(path) => match hash_file(&path).await.map(|d| (d.sha256, d.size)) {
-            Err(e) => {
-                local_ok = false;
-                checks.push(format!(
-                    "cannot read {}: {e}",
-                    crate::storage::private::shown(&engine.data_dir, &path)
-                ));
-            }
-            Ok((sha, size)) if sha != expected || Some(size as i64) != b.size_bytes => {
-                local_ok = false;
-                checks.push(format!(
-                    "local file changed: sha256 {} ({size} bytes), journal says {} ({} bytes)",
-                    &sha[..12],
-                    &expected[..expected.len().min(12)],
-                    b.size_bytes.unwrap_or(0)
-                ));
-            }
-            Ok(_) => {
-                checks.push("local sha256 matches".into());
-                let tool = crate::pgtools::find("pg_restore", engine.pg_bin_dir.as_deref())
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                match crate::pgtools::restore::full_read(&tool.path, &path).await {
-                    Ok(_) => checks.push("pg_restore reads it in full".into()),
-                    Err(e) => {
-                        local_ok = false;
-                        checks.push(format!("pg_restore cannot read it: {e}"));
-                    }
+    let local = match engine.backup_path(b.location.as_deref()) {
+        None => Err("no local file recorded".to_string()),
+        Some(path) => match check_local(engine, &path, &expected, b.size_bytes).await? {
+            Ok(()) => Ok(()),
+            // A mismatch is confirmed by a second, independent read before the backup
+            // stops being a restore point (a transient read error must not discard it).
+            Err(first) => match check_local(engine, &path, &expected, b.size_bytes).await? {
+                Ok(()) => {
+                    checks.push(format!(
+                        "a first read failed ({first}), a second one matched: not corrupted"
+                    ));
+                    Ok(())
                 }
-            }
+                Err(second) => Err(second),
+            },
         },
-    }
+    };
+    let local_ok = match local {
+        Ok(()) => {
+            checks.push("local sha256 matches".into());
+            checks.push("pg_restore reads it in full".into());
+            true
+        }
+        Err(why) => {
+            checks.push(why);
+            false
+        }
+    };
     let mut offsite_ok = true;
     if let (Some(offsite), Some(OffsiteStatus::Copied)) = (&engine.offsite, b.offsite_status) {
         if let Some(key) = journal::offsite_key(&engine.db, id).await? {
@@ -86,8 +76,13 @@ pub async fn backup(engine: &Engine, id: i64, origin: &Origin) -> anyhow::Result
         }
     }
     if !local_ok {
-        journal::mark_corrupted(&engine.db, id, &format!("corrupted: {}", checks.join("; ")))
-            .await?;
+        let marked =
+            journal::mark_corrupted(&engine.db, id, &format!("corrupted: {}", checks.join("; ")))
+                .await?;
+        if !marked {
+            // Deleted (or marked) meanwhile: its row keeps what happened to it.
+            checks.push("the backup is no longer stored as succeeded: its row is unchanged".into());
+        }
     }
     let ok = local_ok && offsite_ok;
     audit::record(
@@ -114,4 +109,35 @@ pub async fn backup(engine: &Engine, id: i64, origin: &Origin) -> anyhow::Result
         });
     }
     Ok(Verified { id, ok, checks })
+}
+
+/// One read of the stored file: its SHA-256 and size against the journal's, then
+/// `pg_restore` reading it in full. `Err` with why it does not match.
+async fn check_local(
+    engine: &Engine,
+    path: &std::path::Path,
+    expected: &str,
+    size_bytes: Option<i64>,
+) -> anyhow::Result<Result<(), String>> {
+    match hash_file(path).await.map(|d| (d.sha256, d.size)) {
+        Err(e) => Ok(Err(format!(
+            "cannot read {}: {e}",
+            crate::storage::private::shown(&engine.data_dir, path)
+        ))),
+        Ok((sha, size)) if sha != expected || Some(size as i64) != size_bytes => Ok(Err(format!(
+            "local file changed: sha256 {} ({size} bytes), journal says {} ({} bytes)",
+            &sha[..12],
+            &expected[..expected.len().min(12)],
+            size_bytes.unwrap_or(0)
+        ))),
+        Ok(_) => {
+            let tool = crate::pgtools::find("pg_restore", engine.pg_bin_dir.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            Ok(crate::pgtools::restore::full_read(&tool.path, path)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("pg_restore cannot read it: {e}")))
+        }
+    }
 }

@@ -62,6 +62,14 @@ async fn status(
     };
     let (used_bytes, backup_count) = journal::usage(&st.db).await?;
     let last_success_at = last_success.as_ref().and_then(|b| b.finished_at);
+    let clock_suspect = last_success
+        .as_ref()
+        .is_some_and(|b| b.stamped_in_future(chrono::Utc::now()));
+    if clock_suspect {
+        tracing::warn!(
+            "the last successful backup is stamped in the future ({last_success_at:?}): the clock was set wrong when it was taken, or is wrong now"
+        );
+    }
     let offsite = match (st.engine.offsite(), &database) {
         (Some(_), Some(d)) => Some(journal::offsite_usage(&st.db, d).await?),
         _ => None,
@@ -100,6 +108,7 @@ async fn status(
         schedule_off_warning: st.engine.schedule_off_unacknowledged(),
         scheduler_problem: scheduler_problem(&st, next_run.is_some()),
         stale: scheduler::stale(&st.engine, last_success_at).await?,
+        clock_suspect,
         offsite_count: offsite.map(|o| o.0),
         offsite_bytes: offsite.map(|o| o.1),
         last_alert: last_alert.as_ref().map(|a| a.0.clone()),

@@ -95,7 +95,20 @@ pub struct Backup {
     pub offsite_message: Option<String>,
 }
 
+/// How far ahead of the clock a timestamp may be before it is taken for a wrong clock.
+pub const CLOCK_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+
 impl Backup {
+    /// Whether the row is stamped in the future: the wall clock was wrong when it was
+    /// written, or is now. Its age cannot be known.
+    pub fn stamped_in_future(&self, now: DateTime<Utc>) -> bool {
+        let latest = self
+            .finished_at
+            .unwrap_or(self.started_at)
+            .max(self.started_at);
+        latest > now + CLOCK_TOLERANCE
+    }
+
     /// The row as the API sends it.
     pub fn to_wire(&self) -> app::api::Backup {
         app::api::Backup {
@@ -216,10 +229,11 @@ pub async fn newest(db: &SqlitePool, database: &str) -> sqlx::Result<Option<Back
     .await
 }
 
-/// The newest successful backup of `database`, by completion time.
+/// The newest successful backup of `database`, by the journal's own sequence (its row
+/// id): the wall clock that stamped `finished_at` may have been wrong.
 pub async fn last_success(db: &SqlitePool, database: &str) -> sqlx::Result<Option<Backup>> {
     sqlx::query_as(select_backups!(
-        "WHERE database = ? AND status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1"
+        "WHERE database = ? AND status = 'succeeded' ORDER BY id DESC LIMIT 1"
     ))
     .bind(database)
     .fetch_optional(db)
@@ -235,13 +249,11 @@ pub async fn usage(db: &SqlitePool) -> sqlx::Result<(i64, i64)> {
     .await
 }
 
-/// The ids of every stored backup, newest first.
+/// The ids of every stored backup, newest (by sequence) first.
 pub async fn succeeded_ids(db: &SqlitePool) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM backups WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC",
-    )
-    .fetch_all(db)
-    .await
+    sqlx::query_scalar("SELECT id FROM backups WHERE status = 'succeeded' ORDER BY id DESC")
+        .fetch_all(db)
+        .await
 }
 
 /// Where the journal says files are (relative to the data directory).
@@ -347,13 +359,55 @@ pub async fn mark_deleted(db: &SqlitePool, id: i64, reason: &str) -> sqlx::Resul
     Ok(())
 }
 
-pub async fn mark_corrupted(db: &SqlitePool, id: i64, message: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE backups SET status = 'corrupted', message = ? WHERE id = ?")
-        .bind(message)
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(())
+/// A stored backup whose file no longer matches: only a row still `succeeded` changes
+/// (one deleted or re-marked meanwhile keeps its status). Returns whether it changed.
+pub async fn mark_corrupted(db: &SqlitePool, id: i64, message: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE backups SET status = 'corrupted', message = ? WHERE id = ? AND status = 'succeeded'",
+    )
+    .bind(message)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What a backup's sidecar says of a stored file the journal never recorded.
+pub struct Adopted<'a> {
+    pub stored: &'a StoredFile,
+    pub message: &'a str,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: Option<i64>,
+    pub server_version: Option<&'a str>,
+    pub pg_dump_version: Option<&'a str>,
+    pub archive_version: Option<&'a str>,
+    pub timings: &'a str,
+    pub row_counts: Option<&'a str>,
+}
+
+/// Records a complete, verified file whose end was never journaled (the process died, or
+/// the journal write failed, after it was moved into place): only a row still `running`
+/// or `interrupted` becomes `succeeded`. Returns whether it did.
+pub async fn adopt(db: &SqlitePool, id: i64, a: &Adopted<'_>) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE backups SET status = 'succeeded', message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, server_version = COALESCE(?, server_version), pg_dump_version = COALESCE(?, pg_dump_version), archive_version = ?, timings = ?, row_counts = ? WHERE id = ? AND status IN ('running', 'interrupted')",
+    )
+    .bind(a.message)
+    .bind(a.finished_at)
+    .bind(a.duration_ms)
+    .bind(&a.stored.file_name)
+    .bind(&a.stored.location)
+    .bind(a.stored.size)
+    .bind(&a.stored.sha256)
+    .bind(a.server_version)
+    .bind(a.pg_dump_version)
+    .bind(a.archive_version)
+    .bind(a.timings)
+    .bind(a.row_counts)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn set_pinned(db: &SqlitePool, id: i64, pinned: bool) -> sqlx::Result<()> {
@@ -386,14 +440,14 @@ pub async fn retention_candidates(
         .await
 }
 
-/// The last outcomes of `database` (newest first, safety backups aside): id, whether
+/// The last outcomes of `database` (newest by sequence first, safety backups aside): id, whether
 /// it succeeded, and its size.
 pub async fn recent_outcomes(
     db: &SqlitePool,
     database: &str,
 ) -> sqlx::Result<Vec<(i64, bool, Option<i64>)>> {
     let rows: Vec<(i64, BackupStatus, Option<i64>)> = sqlx::query_as(
-        "SELECT id, status, size_bytes FROM backups WHERE database = ? AND kind != 'safety' AND status IN ('succeeded', 'failed', 'interrupted') ORDER BY COALESCE(finished_at, started_at) DESC, id DESC LIMIT 50",
+        "SELECT id, status, size_bytes FROM backups WHERE database = ? AND kind != 'safety' AND status IN ('succeeded', 'failed', 'interrupted') ORDER BY id DESC LIMIT 50",
     )
     .bind(database)
     .fetch_all(db)
@@ -424,7 +478,7 @@ pub async fn pending_copies(
     limit: i64,
 ) -> sqlx::Result<Vec<PendingCopy>> {
     sqlx::query_as(
-        "SELECT id, file_name, location, sha256 FROM backups WHERE database = ? AND status = 'succeeded' AND location IS NOT NULL AND sha256 IS NOT NULL AND (offsite_status IS NULL OR offsite_status IN ('pending', 'failed')) ORDER BY finished_at DESC, id DESC LIMIT ?",
+        "SELECT id, file_name, location, sha256 FROM backups WHERE database = ? AND status = 'succeeded' AND location IS NOT NULL AND sha256 IS NOT NULL AND (offsite_status IS NULL OR offsite_status IN ('pending', 'failed')) ORDER BY id DESC LIMIT ?",
     )
     .bind(database)
     .bind(limit)
@@ -503,7 +557,7 @@ pub struct OffsiteCopyRow {
 /// The offsite copies of `database`, newest first.
 pub async fn offsite_copies(db: &SqlitePool, database: &str) -> sqlx::Result<Vec<OffsiteCopyRow>> {
     sqlx::query_as(
-        "SELECT id, offsite_key, kind, pinned FROM backups WHERE database = ? AND offsite_status = 'copied' AND offsite_key IS NOT NULL ORDER BY finished_at DESC, id DESC",
+        "SELECT id, offsite_key, kind, pinned FROM backups WHERE database = ? AND offsite_status = 'copied' AND offsite_key IS NOT NULL ORDER BY id DESC",
     )
     .bind(database)
     .fetch_all(db)

@@ -235,13 +235,30 @@ pub async fn left_running(db: &SqlitePool) -> sqlx::Result<Vec<LeftRunning>> {
     .await
 }
 
-pub async fn mark_interrupted(db: &SqlitePool, id: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'interrupted', finished_at = ?, temp_path = NULL, message = 'Lifeboat stopped while this job was running; its temporary file was removed.' WHERE id = ?",
+/// A job left running by a process that died: only a row still `queued` or `running`
+/// changes (one that ended meanwhile keeps its outcome). Returns whether it changed.
+pub async fn mark_interrupted(db: &SqlitePool, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'interrupted', finished_at = ?, temp_path = NULL, message = 'Lifeboat stopped while this job was running; its temporary file was removed.' WHERE id = ? AND status IN ('queued', 'running')",
     )
     .bind(Utc::now())
     .bind(id)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// A backup job whose process died after its file was stored and before the end was
+/// recorded, once the file was adopted at start-up: succeeded, with how it was found.
+/// Only a row still `queued` or `running` changes.
+pub async fn mark_recovered(db: &SqlitePool, id: i64, message: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'succeeded', phase = 'done', percent = 100, current_item = NULL, finished_at = ?, temp_path = NULL, message = ? WHERE id = ? AND kind = 'backup' AND status IN ('queued', 'running')",
+    )
+    .bind(Utc::now())
+    .bind(message)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -6,6 +6,7 @@ mod auth;
 mod backups;
 mod cli;
 mod confirm;
+mod crash_safety;
 mod hang;
 mod health;
 mod limits;
