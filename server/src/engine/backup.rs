@@ -117,6 +117,9 @@ struct Run {
     exit_status: Option<String>,
     server_version: Option<String>,
     pg_dump_version: Option<String>,
+    /// Which pg_dump made it and why, and the compression it used (`gzip:1`).
+    dump_client: Option<String>,
+    compression: Option<String>,
     archive_version: Option<String>,
     /// The rows per table, counted while the archive was decoded.
     row_counts: Option<RowCounts>,
@@ -174,6 +177,8 @@ impl Run {
             exit_status: None,
             server_version: None,
             pg_dump_version: None,
+            dump_client: None,
+            compression: None,
             archive_version: None,
             row_counts: None,
         }
@@ -205,6 +210,8 @@ impl Run {
         if let Ok(ready) = &checked {
             self.server_version = Some(ready.server.version.clone());
             self.pg_dump_version = Some(ready.pg_dump.version.clone());
+            self.dump_client = Some(ready.dump_client.clone());
+            self.compression = Some(self.engine.compression.to_string());
         }
         checked
     }
@@ -351,11 +358,13 @@ impl Run {
         expected_bytes: f64,
     ) -> Result<u64, Stop> {
         // The password goes through a 0600 password file, never the command line.
+        let compress = self.engine.compression.argument(ready.pg_dump.major);
         let running = pgtools::dump::start(
             &ready.pg_dump.path,
             target,
             tmp,
             tmp.with_extension("pgpass"),
+            &compress,
         )
         .map_err(|e| Stop::failed(e.to_string()))?;
         let (written, written_rx) = tokio::sync::watch::channel(false);
@@ -520,6 +529,8 @@ impl Run {
             "source": { "host": target.host(), "port": target.port(), "user": target.user() },
             "server_version": self.server_version,
             "pg_dump_version": self.pg_dump_version,
+            "client": self.dump_client,
+            "compression": self.compression,
             "archive_version": self.archive_version,
             "size_bytes": stored.size,
             "sha256": stored.sha256,
@@ -600,6 +611,8 @@ impl Run {
                 exit_status: self.exit_status.as_deref(),
                 server_version: self.server_version.as_deref(),
                 pg_dump_version: self.pg_dump_version.as_deref(),
+                client: self.dump_client.as_deref(),
+                compression: self.compression.as_deref(),
                 archive_version: self.archive_version.as_deref(),
                 timings: &self.timings,
                 row_counts: row_counts.as_deref(),

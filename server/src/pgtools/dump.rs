@@ -11,15 +11,18 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// `pg_dump --format=custom --verbose` of `target` into `file`, started.
+/// `pg_dump --format=custom --verbose` of `target` into `file`, started; `compress` is
+/// its `--compress=…` argument ([`super::compression::Compression::argument`]).
 pub fn start(
     pg_dump: &Path,
     target: &TargetUrl,
     file: &Path,
     passfile: PathBuf,
+    compress: &str,
 ) -> Result<Running, ChildError> {
     Child::new(pg_dump, "pg_dump")
         .arg("--format=custom")
+        .arg(compress)
         .arg("--verbose")
         .arg(format!("--file={}", file.display()))
         .connect(target, passfile)?
