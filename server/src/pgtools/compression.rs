@@ -128,9 +128,11 @@ impl Compression {
 /// Whether `pg_dump` accepts this compression: it parses `--compress` before connecting,
 /// so a run against a socket folder that does not exist ends either on the compression
 /// ("this build does not support compression with ZSTD") or on the connection — nothing
-/// is dumped either way. `Err` says which client refused and why.
+/// is dumped either way. Only the connection error proves the option was accepted; any
+/// other answer (or none within [`PROBE_TIMEOUT`]) is a refusal. `Err` says which client
+/// refused and why.
 pub async fn probe(pg_dump: &Tool, c: &Compression) -> Result<(), String> {
-    let out = Child::new(&pg_dump.path, "pg_dump")
+    let run = Child::new(&pg_dump.path, "pg_dump")
         .arg("--format=custom")
         .arg("--schema-only")
         .arg(c.argument(pg_dump.major))
@@ -138,30 +140,39 @@ pub async fn probe(pg_dump: &Tool, c: &Compression) -> Result<(), String> {
         .arg("--host=/nonexistent/lifeboat-probe")
         .arg("--file=/dev/null")
         .arg("--dbname=probe")
-        .output()
-        .await
-        .map_err(|e| match e {
-            ChildError::Start { source, .. } => {
-                format!("cannot run {}: {source}", pg_dump.path.display())
-            }
-            other => other.to_string(),
-        })?;
-    let refusal = out
-        .finished
-        .stderr
-        .lines()
-        .filter(|l| !l.contains("connection to server"))
-        .find(|l| l.to_ascii_lowercase().contains("compress"))
-        .map(|l| l.trim().to_string());
-    match refusal {
-        None => Ok(()),
-        Some(line) => Err(format!(
-            "pg_dump {} at {} cannot compress with {c}: {line}",
+        .output();
+    let refused = |why: String| {
+        format!(
+            "pg_dump {} at {} cannot compress with {c}: {why}",
             pg_dump.version,
             pg_dump.path.display()
-        )),
+        )
+    };
+    let out = match tokio::time::timeout(PROBE_TIMEOUT, run).await {
+        Err(_) => return Err(refused(format!("no answer within {PROBE_TIMEOUT:?}"))),
+        Ok(Err(ChildError::Start { source, .. })) => {
+            return Err(refused(format!("cannot run it: {source}")))
+        }
+        Ok(Err(e)) => return Err(refused(e.to_string())),
+        Ok(Ok(out)) => out,
+    };
+    let stderr = &out.finished.stderr;
+    let connecting =
+        |l: &&str| l.contains("connection to server") || l.contains("could not connect");
+    if stderr.lines().any(|l| connecting(&l)) {
+        return Ok(());
     }
+    let why = stderr
+        .lines()
+        .find(|l| l.to_ascii_lowercase().contains("compress"))
+        .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| format!("it {}", out.finished.described()));
+    Err(refused(why))
 }
+
+/// How long the probe may take: it fails at once on a real pg_dump.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The compression a backup uses: the one set, once the client has accepted it, or
 /// without a setting zstd when the client has it, else gzip level 1.
