@@ -224,6 +224,32 @@ async fn a_pg_dump_18_backup_of_a_postgresql_15_database_restores_into_it() {
     let done = events.last().expect("last");
     assert_eq!(done.status, job_status::SUCCEEDED, "{:?}", done.message);
     assert_eq!(table_checksums(&url).await, before);
+
+    // In place too (pg_restore --clean --single-transaction over the live database).
+    sql(&url, "UPDATE marker SET v = 'changed in place'").await;
+    let (_, events) = app
+        .restored(serde_json::json!({ "backup_id": id, "confirm": "lb_pg18_into_15", "strategy": "in_place" }))
+        .await;
+    let done = events.last().expect("last");
+    assert_eq!(done.status, job_status::SUCCEEDED, "{:?}", done.message);
+    assert_eq!(table_checksums(&url).await, before);
+
+    // A failure half-way through the script rolls the whole restore back: a table of the
+    // archive that cannot be dropped stops psql at that statement.
+    sql(
+        &url,
+        "UPDATE marker SET v = 'kept'; CREATE VIEW keeps_orders AS SELECT * FROM orders;",
+    )
+    .await;
+    let kept = table_checksums(&url).await;
+    let (_, events) = app
+        .restored(serde_json::json!({ "backup_id": id, "confirm": "lb_pg18_into_15", "strategy": "in_place" }))
+        .await;
+    let done = events.last().expect("last");
+    assert_eq!(done.status, job_status::FAILED, "{:?}", done.message);
+    let why = done.message.clone().unwrap_or_default();
+    assert!(why.contains("psql"), "psql's error is the reason: {why}");
+    assert_eq!(table_checksums(&url).await, kept, "rolled back");
 }
 
 #[tokio::test]
