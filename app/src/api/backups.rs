@@ -92,6 +92,13 @@ pub struct Backup {
     /// What happened to the offsite copy, in words (the reason of a failure).
     #[serde(default)]
     pub offsite_message: Option<String>,
+    /// The pg_dump that made it and why: `pg_dump 18.6 — newest client found, server is
+    /// 15.18` (`None` for backups made before this was recorded).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// How it is compressed: `zstd:1`, `gzip:1`, `none` (LIFEBOAT_COMPRESSION's words).
+    #[serde(default)]
+    pub compression: Option<String>,
     /// Its last test restore: the proof that it restores (or why it did not).
     #[serde(default)]
     #[cfg_attr(feature = "ssr", sqlx(skip))]

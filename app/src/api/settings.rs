@@ -60,6 +60,11 @@ pub struct SettingsInfo {
     /// e.g. `webhook (slack)`, `email to ops@example.com`.
     pub alert_channels: Vec<String>,
     pub unknown_files: Vec<UnknownFile>,
+    /// How backups are compressed (`zstd:1`, `gzip:1`, `none`) and why that way.
+    #[serde(default)]
+    pub compression: String,
+    #[serde(default)]
+    pub compression_note: String,
 }
 
 /// How a test alert went on one channel (`POST /api/v1/alerts/test`).

@@ -283,6 +283,8 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
                     <Fact label="Exit status" testid="detail-exit-status" value=d.exit_status />
                     <Fact label="Server version" testid="detail-server-version" value=d.server_version />
                     <Fact label="pg_dump version" testid="detail-pg-dump-version" value=d.pg_dump_version />
+                    <Fact label="Client used" testid="detail-client" value=b.client.clone() />
+                    <Fact label="Compression" testid="detail-compression" value=b.compression.clone() />
                     <Fact label="Archive version" testid="detail-archive-version" value=d.archive_version />
                 </dl>
                 <h3 class="subsection-title">"pg_dump output"</h3>

@@ -3,6 +3,7 @@
 
 use super::parse::parse_size;
 use super::sources::Values;
+use crate::pgtools::compression::Compression;
 use crate::target::TargetUrl;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +15,7 @@ pub(super) struct Jobs {
     pub data_dir: PathBuf,
     pub target_url: Option<TargetUrl>,
     pub pg_bin_dir: Option<PathBuf>,
+    pub compression: Option<Compression>,
     pub upload_max_bytes: u64,
     pub upload_ttl: Duration,
     pub restore_jobs: u32,
@@ -37,16 +39,23 @@ pub(super) fn load(v: &mut Values) -> Jobs {
     let target_url = v
         .parse("LIFEBOAT_TARGET_URL", TargetUrl::parse)
         .map(|t| t.with_statement_timeout(statement_timeout));
+    // One folder, or several separated by `:` (each version found is used where it fits).
     let pg_bin_dir = v.parse("LIFEBOAT_PG_BIN_DIR", |s| {
         let p = PathBuf::from(s);
-        if p.is_dir() {
-            Ok(p)
-        } else {
-            Err(format!(
-                "{s} is not a directory; point it at the folder holding pg_dump and pg_restore"
-            ))
+        let dirs = crate::pgtools::bin_dirs(&p);
+        match dirs.iter().find(|d| !d.is_dir()) {
+            None if !dirs.is_empty() => Ok(p),
+            None => Err(
+                "no folder given; point it at the folder holding pg_dump and pg_restore"
+                    .to_string(),
+            ),
+            Some(d) => Err(format!(
+                "{} is not a directory; point it at the folder holding pg_dump and pg_restore",
+                d.display()
+            )),
         }
     });
+    let compression = v.parse("LIFEBOAT_COMPRESSION", |s| s.parse::<Compression>());
     let upload_max_bytes = v.parse_or(
         "LIFEBOAT_UPLOAD_MAX_SIZE",
         DEFAULT_UPLOAD_MAX_BYTES,
@@ -94,6 +103,7 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         data_dir,
         target_url,
         pg_bin_dir,
+        compression,
         upload_max_bytes,
         upload_ttl,
     }

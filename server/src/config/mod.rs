@@ -48,6 +48,8 @@ pub struct Config {
     pub admin_password: Option<Secret<String>>,
     /// Directory holding pg_dump/pg_restore; otherwise PATH and /usr/lib/postgresql/*/bin.
     pub pg_bin_dir: Option<PathBuf>,
+    /// How pg_dump compresses backups (`None`: zstd when the client has it, else gzip:1).
+    pub compression: Option<crate::pgtools::compression::Compression>,
     /// The built web assets (cargo-leptos' site directory).
     pub site_dir: PathBuf,
     /// The reverse proxies whose `X-Forwarded-For` gives the client's address.
@@ -109,6 +111,7 @@ impl Config {
             admin_user: web.admin_user,
             admin_password: web.admin_password,
             pg_bin_dir: jobs.pg_bin_dir,
+            compression: jobs.compression,
             site_dir: web.site_dir,
             trust_proxy: web.trust_proxy,
             setup_link_ttl: web.setup_link_ttl,

@@ -56,6 +56,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_ADMIN_USER", "admin_user"),
     ("LIFEBOAT_ADMIN_PASSWORD", "admin_password"),
     ("LIFEBOAT_PG_BIN_DIR", "pg_bin_dir"),
+    ("LIFEBOAT_COMPRESSION", "compression"),
     ("LIFEBOAT_SITE_DIR", "site_dir"),
     ("LIFEBOAT_TRUST_PROXY", "trust_proxy"),
     ("LIFEBOAT_SCHEDULE_OFF_OK", "schedule_off_ok"),

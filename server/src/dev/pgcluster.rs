@@ -43,16 +43,17 @@ pub struct PgBin {
 }
 
 impl PgBin {
-    /// `LIFEBOAT_PG_BIN_DIR` if set and it contains `initdb`, else the newest
-    /// `/usr/lib/postgresql/*/bin` with `initdb` and `pg_ctl`, else the directories on `PATH`.
+    /// The first folder of `LIFEBOAT_PG_BIN_DIR` (one, or several separated by `:`) that
+    /// contains `initdb`, else the newest `/usr/lib/postgresql/*/bin` with `initdb` and
+    /// `pg_ctl`, else the directories on `PATH`.
     pub fn discover() -> Result<PgBin> {
-        if let Some(dir) = std::env::var_os("LIFEBOAT_PG_BIN_DIR").filter(|d| !d.is_empty()) {
-            let dir = PathBuf::from(dir);
-            if is_executable(&dir.join("initdb")) {
+        if let Some(dirs) = std::env::var_os("LIFEBOAT_PG_BIN_DIR").filter(|d| !d.is_empty()) {
+            let found = std::env::split_paths(&dirs).find(|d| is_executable(&d.join("initdb")));
+            if let Some(dir) = found {
                 return Ok(PgBin { dir });
             }
             tracing::warn!(
-                dir = %dir.display(),
+                dirs = %PathBuf::from(&dirs).display(),
                 "LIFEBOAT_PG_BIN_DIR has no executable initdb; looking for PostgreSQL elsewhere"
             );
         }

@@ -118,6 +118,9 @@ struct Run {
     exit_status: Option<String>,
     server_version: Option<String>,
     pg_dump_version: Option<String>,
+    /// Which pg_dump made it and why, and the compression it used (`gzip:1`).
+    dump_client: Option<String>,
+    compression: Option<String>,
     archive_version: Option<String>,
     /// The rows per table, counted while the archive was decoded.
     row_counts: Option<RowCounts>,
@@ -175,6 +178,8 @@ impl Run {
             exit_status: None,
             server_version: None,
             pg_dump_version: None,
+            dump_client: None,
+            compression: None,
             archive_version: None,
             row_counts: None,
         }
@@ -206,6 +211,8 @@ impl Run {
         if let Ok(ready) = &checked {
             self.server_version = Some(ready.server.version.clone());
             self.pg_dump_version = Some(ready.pg_dump.version.clone());
+            self.dump_client = Some(ready.dump_client.clone());
+            self.compression = Some(self.engine.compression.to_string());
         }
         checked
     }
@@ -363,6 +370,7 @@ impl Run {
         let timeouts = self.engine.timeouts;
         let app_name = watchdog::application_name(handle.id, "pg_dump");
         // The password goes through a 0600 password file, never the command line.
+        let compress = self.engine.compression.argument(ready.pg_dump.major);
         let running = pgtools::dump::start(
             &ready.pg_dump.path,
             target,
@@ -372,6 +380,7 @@ impl Run {
                 lock_wait: timeouts.lock_wait,
                 application_name: &app_name,
             },
+            &compress,
         )
         .map_err(|e| Stop::failed(e.to_string()))?;
         let mut watchdog = Watchdog::new(timeouts.stall);
@@ -552,6 +561,8 @@ impl Run {
             "source": { "host": target.host(), "port": target.port(), "user": target.user() },
             "server_version": self.server_version,
             "pg_dump_version": self.pg_dump_version,
+            "client": self.dump_client,
+            "compression": self.compression,
             "archive_version": self.archive_version,
             "size_bytes": stored.size,
             "sha256": stored.sha256,
@@ -679,6 +690,8 @@ impl Run {
                 exit_status: self.exit_status.as_deref(),
                 server_version: self.server_version.as_deref(),
                 pg_dump_version: self.pg_dump_version.as_deref(),
+                client: self.dump_client.as_deref(),
+                compression: self.compression.as_deref(),
                 archive_version: self.archive_version.as_deref(),
                 timings: &self.timings,
                 row_counts: row_counts.as_deref(),

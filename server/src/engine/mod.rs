@@ -24,6 +24,7 @@ pub mod verify;
 pub mod watchdog;
 
 use crate::alerts::Alerter;
+use crate::pgtools::compression::Compression;
 use crate::schedule::{self, Schedule};
 use crate::storage::offsite::Offsite;
 use crate::target::TargetUrl;
@@ -40,6 +41,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Where pg_dump/pg_restore are; `None`: PATH and /usr/lib/postgresql/*/bin.
     pub pg_bin_dir: Option<PathBuf>,
+    /// How pg_dump compresses backups, as resolved at start-up (see
+    /// [`crate::pgtools::compression::resolve`]), and why, in words.
+    pub compression: Compression,
+    pub compression_note: String,
     /// The largest upload accepted.
     pub upload_max_bytes: u64,
     /// How long a validated upload is kept if it is never restored.
@@ -70,6 +75,8 @@ pub struct Engine {
     db: SqlitePool,
     data_dir: PathBuf,
     pg_bin_dir: Option<PathBuf>,
+    compression: Compression,
+    compression_note: String,
     /// The database being protected (`None`: nothing configured).
     target: Option<TargetUrl>,
     jobs: Arc<JobRegistry>,
@@ -101,6 +108,8 @@ impl Engine {
             db,
             data_dir: settings.data_dir,
             pg_bin_dir: settings.pg_bin_dir,
+            compression: settings.compression,
+            compression_note: settings.compression_note,
             target,
             jobs: Arc::new(JobRegistry::default()),
             upload_max_bytes: settings.upload_max_bytes,
@@ -112,6 +121,11 @@ impl Engine {
             verify_url: settings.verify_url,
             timeouts: settings.timeouts,
         }
+    }
+
+    /// How backups are compressed (`gzip:1`, `zstd:1`, `none` …) and why.
+    pub fn compression(&self) -> (&Compression, &str) {
+        (&self.compression, &self.compression_note)
     }
 
     pub fn db(&self) -> &SqlitePool {

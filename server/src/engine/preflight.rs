@@ -1,7 +1,9 @@
 //! The configuration check a backup runs before anything else, and that `/readyz`
-//! reports: the target answers, pg_dump and pg_restore are there and at least as new as
-//! the server, the backup folder is writable with room for the dump.
+//! reports: the target answers, pg_dump is there and at least as new as the server (the
+//! newest found is used, and the check says so and why), a pg_restore reads what it
+//! writes, the backup folder is writable with room for the dump.
 
+use crate::pgtools::choose::{self, Server};
 use crate::pgtools::{self, Tool};
 use crate::storage;
 use crate::store;
@@ -9,11 +11,12 @@ use crate::target::{self, ServerInfo, TargetUrl};
 use sqlx::SqlitePool;
 use std::path::Path;
 
-/// The target and the client tools, asked concurrently.
+/// The target and the client tools, asked concurrently. The tools are every version
+/// found, newest first.
 pub struct Probe {
     pub server: Result<ServerInfo, String>,
-    pub pg_dump: Result<Tool, String>,
-    pub pg_restore: Result<Tool, String>,
+    pub pg_dump: Result<Vec<Tool>, String>,
+    pub pg_restore: Result<Vec<Tool>, String>,
 }
 
 /// When nothing is configured to protect.
@@ -28,8 +31,8 @@ pub async fn probe(target: Option<&TargetUrl>, bin_dir: Option<&Path>) -> Probe 
     };
     let (server, pg_dump, pg_restore) = tokio::join!(
         server,
-        pgtools::find("pg_dump", bin_dir),
-        pgtools::find("pg_restore", bin_dir)
+        pgtools::find_all("pg_dump", bin_dir),
+        pgtools::find_all("pg_restore", bin_dir)
     );
     Probe {
         server,
@@ -39,33 +42,55 @@ pub async fn probe(target: Option<&TargetUrl>, bin_dir: Option<&Path>) -> Probe 
 }
 
 impl Probe {
-    /// A tool in words, or what is wrong with it (missing, older than the server).
+    /// The pg_dump a backup uses, and why; `Err` when there is none or it is older than
+    /// the server.
+    pub fn dump_client(&self) -> Result<choose::Chosen, String> {
+        let tools = self.pg_dump.as_ref().map_err(Clone::clone)?;
+        match &self.server {
+            Ok(info) => choose::for_dump(
+                tools,
+                Server {
+                    version: &info.version,
+                    major: info.major,
+                },
+            ),
+            Err(_) => Ok(choose::Chosen {
+                tool: tools[0].clone(),
+                why: "newest client found (compatibility unknown until the target answers)".into(),
+            }),
+        }
+    }
+
+    /// The pg_restore that decodes what the backup's pg_dump writes (the newest found);
+    /// `Err` when it cannot read that archive format.
+    pub fn verify_client(&self) -> Result<choose::Chosen, String> {
+        let tools = self.pg_restore.as_ref().map_err(Clone::clone)?;
+        let format = match self.dump_client() {
+            Ok(d) => choose::written_by(d.tool.major),
+            Err(_) => choose::written_by(tools[0].major),
+        };
+        choose::for_restore(tools, format, None)
+    }
+
+    /// A tool in words (which version, where, why that one), or what is wrong with it
+    /// (missing, older than the server, cannot read pg_dump's archives).
     pub fn tool_check(&self, name: &str) -> Result<String, String> {
-        let tool = match name {
+        let chosen = match name {
+            "pg_dump" => self.dump_client()?,
+            _ => self.verify_client()?,
+        };
+        let others = match name {
             "pg_dump" => &self.pg_dump,
             _ => &self.pg_restore,
         };
-        let t = tool.as_ref().map_err(Clone::clone)?;
-        match &self.server {
-            Ok(info) if !pgtools::compatible(t.major, info.major) => Err(format!(
-                "{name} {} at {} is older than the target server (PostgreSQL {}); install the PostgreSQL {} client tools or newer and point LIFEBOAT_PG_BIN_DIR at them",
-                t.version,
-                t.path.display(),
-                info.version,
-                info.major
-            )),
-            Ok(info) => Ok(format!(
-                "{name} {} at {} (works with PostgreSQL {})",
-                t.version,
-                t.path.display(),
-                info.major
-            )),
-            Err(_) => Ok(format!(
-                "{name} {} at {} (compatibility unknown until the target answers)",
-                t.version,
-                t.path.display()
-            )),
+        let mut text = format!("{} at {}", chosen.describe(), chosen.tool.path.display());
+        if let Ok(all) = others {
+            if all.len() > 1 {
+                let versions: Vec<&str> = all.iter().map(|t| t.version.as_str()).collect();
+                text.push_str(&format!(" (found: {})", versions.join(", ")));
+            }
         }
+        Ok(text)
     }
 
     /// Every problem: the server's, then each tool's.
@@ -87,6 +112,9 @@ impl Probe {
 pub struct Ready {
     pub server: ServerInfo,
     pub pg_dump: Tool,
+    /// `pg_dump 18.6 — newest client found, server is 15.18`.
+    pub dump_client: String,
+    /// The pg_restore that decodes the dump as it is written.
     pub pg_restore: Tool,
 }
 
@@ -140,15 +168,12 @@ pub async fn check(
             )),
         }
     }
-    match probe {
-        Probe {
-            server: Ok(server),
-            pg_dump: Ok(pg_dump),
-            pg_restore: Ok(pg_restore),
-        } if problems.is_empty() => Ok(Ready {
+    match (probe.dump_client(), probe.verify_client(), probe.server) {
+        (Ok(dump), Ok(verify), Ok(server)) if problems.is_empty() => Ok(Ready {
             server,
-            pg_dump,
-            pg_restore,
+            dump_client: dump.describe(),
+            pg_dump: dump.tool,
+            pg_restore: verify.tool,
         }),
         _ => Err(problems.join("; ")),
     }

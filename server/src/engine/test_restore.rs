@@ -200,9 +200,12 @@ impl Trial {
                 &digest.sha256[..12]
             )));
         }
-        let tool = pgtools::find("pg_restore", self.engine.pg_bin_dir.as_deref())
-            .await
-            .map_err(failed)?;
+        let chosen =
+            pgtools::choose::restorer(self.engine.pg_bin_dir.as_deref(), &self.file, &self.server)
+                .await
+                .map_err(failed)?;
+        tracing::info!(test_restore = self.id, "{}", chosen.describe());
+        let tool = chosen.chosen.tool.clone();
         let entries = count_entries(&tool.path, &self.file)
             .await
             .map_err(failed)?;
@@ -266,7 +269,7 @@ impl Trial {
             ..RestoreOptions::default()
         };
         let running = pgtools::restore::restore_into_new(
-            &tool.path,
+            chosen.as_restorer(),
             &options,
             self.engine.restore_jobs,
             &into,

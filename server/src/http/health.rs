@@ -195,7 +195,13 @@ pub async fn report(st: &AppState) -> ReadyReport {
         check("metadata_db", db),
         check("data_dir", data_dir),
         check("target", target_check),
-        check("pg_dump", probe.tool_check("pg_dump")),
+        check(
+            "pg_dump",
+            probe.tool_check("pg_dump").map(|t| {
+                let (c, why) = st.engine.compression();
+                format!("{t}; compression {c} ({why})")
+            }),
+        ),
         check("pg_restore", probe.tool_check("pg_restore")),
         check("last_backup", last_backup),
         check("last_test_restore", last_test_restore),

@@ -189,6 +189,8 @@ async fn settings(
         offsite_keep: st.engine.offsite().map(|o| o.keep() as u32),
         alert_channels,
         unknown_files: unknown_files(&st).await?,
+        compression: st.engine.compression().0.to_string(),
+        compression_note: st.engine.compression().1.to_string(),
     }))
 }
 

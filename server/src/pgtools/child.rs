@@ -178,6 +178,7 @@ impl Child {
             output: String::new(),
             ticks: None,
             cancel: None,
+            downstream: None,
         })
     }
 
@@ -231,9 +232,92 @@ pub struct Running {
     output: String,
     ticks: Option<tokio::time::Interval>,
     cancel: Option<watch::Receiver<bool>>,
+    downstream: Option<Box<Downstream>>,
+}
+
+/// A second child fed by the first one's standard output (pg_restore's script into
+/// psql). It ends with the first: its input is closed only when the first succeeded
+/// (else it is killed, so half a script is never run to its end), and a failure of
+/// either is the failure of the run — psql's own when it stopped first, since pg_restore
+/// then only reports the broken pipe.
+pub struct Downstream {
+    pub running: Running,
+    /// Copies the first child's output into the second's input; hands the input back
+    /// at the end of that output (or when the second child stopped reading).
+    pub pump: tokio::task::JoinHandle<Option<ChildStdin>>,
+}
+
+impl Downstream {
+    async fn finish(self, first: Finished) -> Finished {
+        let stdin = self.pump.await.ok().flatten();
+        let mut second = self.running;
+        let name = second.name;
+        if first.status.success() {
+            // The whole script was passed on: its end lets psql finish.
+            drop(stdin);
+            return match second.wait().await {
+                Ok(f) => Finished {
+                    name: if f.status.success() {
+                        first.name
+                    } else {
+                        f.name
+                    },
+                    status: if f.status.success() {
+                        first.status
+                    } else {
+                        f.status
+                    },
+                    stderr: join_output(&first.stderr, &f.stderr),
+                },
+                Err(e) => Finished {
+                    name,
+                    status: failed_status(),
+                    stderr: join_output(&first.stderr, &format!("error: {e}")),
+                },
+            };
+        }
+        // The first child failed: the second's own failure (it stopped reading, which
+        // broke the first's pipe) explains more; otherwise it is stopped before its input
+        // ends.
+        match tokio::time::timeout(Duration::from_secs(2), second.child.wait()).await {
+            Ok(Ok(status)) if !status.success() => {
+                let rest = second.wait().await.map(|f| f.stderr).unwrap_or_default();
+                Finished {
+                    name,
+                    status,
+                    stderr: join_output(&first.stderr, &rest),
+                }
+            }
+            _ => {
+                let _ = second.child.kill().await;
+                drop(stdin);
+                first
+            }
+        }
+    }
+}
+
+fn join_output(a: &str, b: &str) -> String {
+    let mut s = a.to_string();
+    if !b.is_empty() && s.len() < MAX_TOOL_OUTPUT {
+        s.push_str(b);
+    }
+    s
+}
+
+/// `exited with 1`, for a child whose status could not be read.
+fn failed_status() -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(1 << 8)
 }
 
 impl Running {
+    /// Ends together with `downstream`, which this child's output feeds.
+    pub fn feeding(mut self, downstream: Downstream) -> Running {
+        self.downstream = Some(Box::new(downstream));
+        self
+    }
+
     /// The child's standard input, when it was started with a pipe there.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.stdin.take()
@@ -274,6 +358,10 @@ impl Running {
                 () = tick(&mut self.ticks), if self.ticks.is_some() => return Ok(Step::Tick),
                 () = cancelled(&mut self.cancel) => {
                     let _ = self.child.kill().await;
+                    if let Some(d) = self.downstream.take() {
+                        let mut second = d.running;
+                        let _ = second.child.kill().await;
+                    }
                     return Err(ChildError::Cancelled {
                         stderr: std::mem::take(&mut self.output),
                     });
@@ -283,10 +371,14 @@ impl Running {
                         name: self.name,
                         source,
                     })?;
-                    return Ok(Step::Exited(Finished {
+                    let finished = Finished {
                         name: self.name,
                         status,
                         stderr: std::mem::take(&mut self.output),
+                    };
+                    return Ok(Step::Exited(match self.downstream.take() {
+                        Some(d) => Box::pin(d.finish(finished)).await,
+                        None => finished,
                     }));
                 }
             }

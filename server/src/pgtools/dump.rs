@@ -18,16 +18,19 @@ pub struct Waiting<'a> {
     pub application_name: &'a str,
 }
 
-/// `pg_dump --format=custom --verbose` of `target` into `file`, started.
+/// `pg_dump --format=custom --verbose` of `target` into `file`, started; `compress` is
+/// its `--compress=…` argument ([`super::compression::Compression::argument`]).
 pub fn start(
     pg_dump: &Path,
     target: &TargetUrl,
     file: &Path,
     passfile: PathBuf,
     waiting: &Waiting<'_>,
+    compress: &str,
 ) -> Result<Running, ChildError> {
     Child::new(pg_dump, "pg_dump")
         .arg("--format=custom")
+        .arg(compress)
         .arg("--verbose")
         .arg(format!("--file={}", file.display()))
         .arg(format!(

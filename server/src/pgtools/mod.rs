@@ -1,12 +1,16 @@
 //! The PostgreSQL client tools: finding them and reading their versions (here), running
 //! them ([`child`], the one supervisor), and what Lifeboat knows of `pg_dump` ([`dump`]),
 //! `pg_restore` ([`restore`]) and their archives ([`archive`]).
-//! `LIFEBOAT_PG_BIN_DIR` names the folder explicitly; otherwise the newest of `PATH` and
-//! `/usr/lib/postgresql/*/bin` is used, since a newer pg_dump can dump older servers but
-//! not the reverse.
+//! `LIFEBOAT_PG_BIN_DIR` names the folders explicitly (several, separated by `:`);
+//! otherwise `PATH` and `/usr/lib/postgresql/*/bin` are searched. Every version found is
+//! kept, and each operation picks its own ([`choose`]): a dump the newest client (a newer
+//! pg_dump dumps older servers, not the reverse), a restore a client that reads the
+//! archive and suits the server it restores into.
 
 pub mod archive;
 pub mod child;
+pub mod choose;
+pub mod compression;
 pub mod dump;
 pub mod restore;
 pub mod rows;
@@ -39,10 +43,20 @@ pub fn parse_version(output: &str) -> Option<(String, u32)> {
     Some((v.to_string(), first))
 }
 
+/// `LIFEBOAT_PG_BIN_DIR`'s folders: one, or several separated by `:`.
+pub fn bin_dirs(bin_dir: &Path) -> Vec<PathBuf> {
+    std::env::split_paths(bin_dir)
+        .filter(|d| !d.as_os_str().is_empty())
+        .collect()
+}
+
 fn candidates(name: &str, bin_dir: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(dir) = bin_dir {
-        let p = dir.join(name);
-        return if p.is_file() { vec![p] } else { vec![] };
+    if let Some(dirs) = bin_dir {
+        return bin_dirs(dirs)
+            .into_iter()
+            .map(|d| d.join(name))
+            .filter(|p| p.is_file())
+            .collect();
     }
     let mut found = vec![];
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
@@ -93,19 +107,33 @@ pub async fn version_of(path: &Path) -> Result<Tool, String> {
 
 /// The newest usable `name` (`pg_dump`, `pg_restore`, `psql`).
 pub async fn find(name: &str, bin_dir: Option<&Path>) -> Result<Tool, String> {
-    let mut best: Option<Tool> = None;
+    let mut all = find_all(name, bin_dir).await?;
+    Ok(all.remove(0))
+}
+
+/// Every usable `name`, newest first (the first found among equals), never empty.
+pub async fn find_all(name: &str, bin_dir: Option<&Path>) -> Result<Vec<Tool>, String> {
+    let mut found: Vec<Tool> = vec![];
     let mut last_err = None;
     for c in candidates(name, bin_dir) {
+        let real = std::fs::canonicalize(&c).unwrap_or_else(|_| c.clone());
+        if found
+            .iter()
+            .any(|t| std::fs::canonicalize(&t.path).unwrap_or_else(|_| t.path.clone()) == real)
+        {
+            continue;
+        }
         match version_of(&c).await {
-            Ok(t) => {
-                if best.as_ref().is_none_or(|b| t.major > b.major) {
-                    best = Some(t);
-                }
-            }
+            Ok(t) => found.push(t),
             Err(e) => last_err = Some(e),
         }
     }
-    best.ok_or_else(|| match (bin_dir, last_err) {
+    // Stable: among tools of one major, the one listed first stays first.
+    found.sort_by_key(|t| std::cmp::Reverse(t.major));
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    Err(match (bin_dir, last_err) {
         (_, Some(e)) => e,
         (Some(dir), None) => format!(
             "{name} not found in {} (LIFEBOAT_PG_BIN_DIR); point it at the folder holding {name}",

@@ -1,18 +1,28 @@
 //! What Lifeboat knows of `pg_restore`: the options a restore uses, its progress lines,
 //! the table of contents (`--list`), and the full decode that proves an archive readable.
 
-use super::child::{Child, ChildError, Running};
+use super::child::{Child, ChildError, Downstream, Running};
 use super::rows::{count_copy_blocks, RowCounts};
 use crate::target::TargetUrl;
 use app::api::RestoreOptions;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The pg_restore a restore runs, and the psql its script goes through when the server
+/// is older than PostgreSQL 17 and the pg_restore is not ([`super::choose::needs_filter`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Restorer<'a> {
+    pub pg_restore: &'a Path,
+    pub psql: Option<&'a Path>,
+}
+
 /// `pg_restore --clean …` of `archive` into `target`, started; `cancel` kills it.
 pub fn restore(
-    pg_restore: &Path,
+    tool: Restorer<'_>,
     options: &RestoreOptions,
     target: &TargetUrl,
     archive: &Path,
@@ -20,7 +30,7 @@ pub fn restore(
     cancel: watch::Receiver<bool>,
 ) -> Result<Running, ChildError> {
     spawn_into(
-        pg_restore,
+        tool,
         restore_args(options),
         target,
         archive,
@@ -30,26 +40,92 @@ pub fn restore(
 }
 
 fn spawn_into<S: AsRef<std::ffi::OsStr>>(
-    pg_restore: &Path,
+    tool: Restorer<'_>,
     args: Vec<S>,
     target: &TargetUrl,
     archive: &Path,
     passfile: PathBuf,
     cancel: watch::Receiver<bool>,
 ) -> Result<Running, ChildError> {
-    Ok(Child::new(pg_restore, "pg_restore")
+    let Some(psql) = tool.psql else {
+        return Ok(Child::new(tool.pg_restore, "pg_restore")
+            .args(args)
+            .connect(target, passfile)?
+            .arg(archive)
+            .spawn()?
+            .cancelled_by(cancel));
+    };
+    // The script instead of a connection: one session, so no `--jobs`; its BEGIN and
+    // COMMIT (`--single-transaction`) and its `--clean` drops are in the script.
+    let args = args
+        .into_iter()
+        .filter(|a| !a.as_ref().to_str().is_some_and(|a| a.starts_with("--jobs")));
+    let mut first = Child::new(tool.pg_restore, "pg_restore")
         .args(args)
-        .connect(target, passfile)?
+        .arg("--file=-")
         .arg(archive)
-        .spawn()?
+        .stdout_piped()
+        .spawn()?;
+    let script = first.take_stdout().ok_or(ChildError::Pipe("pg_restore"))?;
+    let mut second = Child::new(psql, "psql")
+        .args([
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            "--file=-",
+        ])
+        .stdin(Stdio::piped())
+        .connect(target, passfile)?
+        .spawn()?;
+    let input = second.take_stdin().ok_or(ChildError::Pipe("psql"))?;
+    Ok(first
+        .feeding(Downstream {
+            running: second,
+            pump: tokio::spawn(pass_script(script, input)),
+        })
         .cancelled_by(cancel))
+}
+
+/// What pg_restore 17 and newer put at the top of every script (and of every session in
+/// it), and a server before 17 rejects: nothing in a restore needs it, since a restore
+/// runs outside any transaction timeout Lifeboat sets.
+const TRANSACTION_TIMEOUT: &[u8] = b"SET transaction_timeout = 0;\n";
+
+/// Copies pg_restore's script into psql without [`TRANSACTION_TIMEOUT`] — outside `COPY`
+/// data only, where a row may say anything. Hands psql's input back at the end of the
+/// script, or as soon as psql stops reading (dropping the script then breaks
+/// pg_restore's pipe, which stops it).
+async fn pass_script(script: ChildStdout, input: ChildStdin) -> Option<ChildStdin> {
+    let mut reader = BufReader::with_capacity(1 << 16, script);
+    let mut writer = BufWriter::with_capacity(1 << 16, input);
+    let mut line = Vec::with_capacity(256);
+    let mut in_copy = false;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if in_copy {
+            in_copy = line.as_slice() != b"\\.\n";
+        } else if line.starts_with(b"COPY ") && line.ends_with(b" FROM stdin;\n") {
+            in_copy = true;
+        } else if line.as_slice() == TRANSACTION_TIMEOUT {
+            continue;
+        }
+        if writer.write_all(&line).await.is_err() {
+            return Some(writer.into_inner());
+        }
+    }
+    let _ = writer.flush().await;
+    Some(writer.into_inner())
 }
 
 /// `pg_restore --jobs N` of `archive` into `target`, a new, empty database (no
 /// `--clean`: there is nothing to drop; no single transaction: it cannot be parallel, and
 /// a failure is undone by dropping the new database).
 pub fn restore_into_new(
-    pg_restore: &Path,
+    tool: Restorer<'_>,
     options: &RestoreOptions,
     jobs: u32,
     target: &TargetUrl,
@@ -58,7 +134,7 @@ pub fn restore_into_new(
     cancel: watch::Receiver<bool>,
 ) -> Result<Running, ChildError> {
     spawn_into(
-        pg_restore,
+        tool,
         new_database_args(options, jobs),
         target,
         archive,

@@ -93,6 +93,9 @@ pub struct Backup {
     pub pinned: bool,
     pub offsite_status: Option<OffsiteStatus>,
     pub offsite_message: Option<String>,
+    /// The pg_dump that made it and why; the compression it used (`gzip:1`).
+    pub client: Option<String>,
+    pub compression: Option<String>,
 }
 
 /// How far ahead of the clock a timestamp may be before it is taken for a wrong clock.
@@ -136,6 +139,8 @@ impl Backup {
                 }
                 .into()
             }),
+            client: self.client.clone(),
+            compression: self.compression.clone(),
             offsite_message: self.offsite_message.clone(),
             restorable: None,
         }
@@ -147,7 +152,7 @@ impl Backup {
 macro_rules! select_backups {
     ($rest:literal) => {
         concat!(
-            "SELECT id, job_id, database, kind, status, file_name, location, size_bytes, sha256, started_at, finished_at, duration_ms, actor, message, pinned, offsite_status, offsite_message FROM backups ",
+            "SELECT id, job_id, database, kind, status, file_name, location, size_bytes, sha256, started_at, finished_at, duration_ms, actor, message, pinned, offsite_status, offsite_message, client, compression FROM backups ",
             $rest
         )
     };
@@ -305,6 +310,8 @@ pub struct Outcome<'a> {
     pub exit_status: Option<&'a str>,
     pub server_version: Option<&'a str>,
     pub pg_dump_version: Option<&'a str>,
+    pub client: Option<&'a str>,
+    pub compression: Option<&'a str>,
     pub archive_version: Option<&'a str>,
     pub timings: &'a [PhaseTiming],
     /// The rows per table, as JSON (`pgtools::rows::to_json`).
@@ -313,7 +320,7 @@ pub struct Outcome<'a> {
 
 pub async fn finish(db: &SqlitePool, id: i64, o: &Outcome<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE backups SET status = ?, message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, tool_output = ?, exit_status = ?, server_version = ?, pg_dump_version = ?, archive_version = ?, timings = ?, row_counts = ? WHERE id = ?",
+        "UPDATE backups SET status = ?, message = ?, finished_at = ?, duration_ms = ?, file_name = ?, location = ?, size_bytes = ?, sha256 = ?, tool_output = ?, exit_status = ?, server_version = ?, pg_dump_version = ?, archive_version = ?, timings = ?, row_counts = ?, client = ?, compression = ? WHERE id = ?",
     )
     .bind(o.status)
     .bind(o.message)
@@ -330,6 +337,8 @@ pub async fn finish(db: &SqlitePool, id: i64, o: &Outcome<'_>) -> sqlx::Result<(
     .bind(o.archive_version)
     .bind(serde_json::to_string(o.timings).unwrap_or_else(|_| "[]".into()))
     .bind(o.row_counts)
+    .bind(o.client)
+    .bind(o.compression)
     .bind(id)
     .execute(db)
     .await?;

@@ -5,6 +5,7 @@ mod alerts;
 mod auth;
 mod backups;
 mod cli;
+mod clients;
 mod confirm;
 mod crash_safety;
 mod hang;

@@ -5,6 +5,7 @@
 //! configured, the page says which variables set it. One module per card.
 
 mod alerts;
+mod compression;
 mod offsite;
 mod retention;
 mod schedule;
@@ -13,6 +14,7 @@ mod unknown_files;
 use crate::client;
 use crate::components::Loaded;
 use alerts::AlertsCard;
+use compression::CompressionCard;
 use leptos::prelude::*;
 use offsite::OffsiteCard;
 use retention::RetentionCard;
@@ -32,6 +34,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Loaded resource=settings loading="Loading the settings…" let:s>
             <ScheduleCard info=s.schedule.clone() />
             <RetentionCard info=s.schedule />
+            <CompressionCard method=s.compression note=s.compression_note />
             <OffsiteCard target=s.offsite keep=s.offsite_keep />
             <AlertsCard channels=s.alert_channels />
             <UnknownFiles files=s.unknown_files />

@@ -133,7 +133,10 @@ impl Run {
     ) -> Result<(), Stop> {
         let passfile = self.passfile()?;
         let running = pgtools::restore::restore(
-            pg_restore,
+            pgtools::restore::Restorer {
+                pg_restore,
+                psql: self.psql.as_deref(),
+            },
             &self.options,
             &self.target,
             &self.source.path,

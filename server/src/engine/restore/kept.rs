@@ -290,6 +290,8 @@ mod tests {
             pinned: true,
             offsite_status: None,
             offsite_message: None,
+            client: None,
+            compression: None,
         }
     }
 

@@ -240,6 +240,7 @@ pub async fn start(
         proof: vec![],
         kept_database: None,
         offline_ms: None,
+        psql: None,
     };
     let job_id = handle.id;
     let span = handle.tracing_span();
@@ -351,6 +352,9 @@ struct Run {
     proof: Vec<TableProof>,
     kept_database: Option<String>,
     offline_ms: Option<i64>,
+    /// The psql pg_restore's script goes through, when the server rejects what it sends
+    /// first (see `pgtools::choose`).
+    psql: Option<PathBuf>,
 }
 
 struct Stop {
@@ -479,9 +483,16 @@ impl Run {
                 short(&digest.sha256)
             )));
         }
-        let tool = pgtools::find("pg_restore", self.engine.pg_bin_dir.as_deref())
-            .await
-            .map_err(|e| Stop::failed(format!("{e}; nothing was restored")))?;
+        let chosen = pgtools::choose::restorer(
+            self.engine.pg_bin_dir.as_deref(),
+            &self.source.path,
+            &self.target,
+        )
+        .await
+        .map_err(|e| Stop::failed(format!("{e}; nothing was restored")))?;
+        tracing::info!(restore = self.restore_id, "{}", chosen.describe());
+        self.psql = chosen.psql.clone();
+        let tool = chosen.chosen.tool;
         let entries = count_entries(&tool.path, &self.source.path)
             .await
             .map_err(|e| Stop::failed(format!("{e}; nothing was restored")))?;

@@ -57,7 +57,10 @@ impl Run {
         let jobs = self.engine.restore_jobs;
         let into = self.target.with_database(&new);
         let started = crate::pgtools::restore::restore_into_new(
-            pg_restore,
+            crate::pgtools::restore::Restorer {
+                pg_restore,
+                psql: self.psql.as_deref(),
+            },
             &self.options,
             jobs,
             &into,
