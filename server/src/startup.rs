@@ -170,7 +170,7 @@ pub async fn open_engine(config: &Config, target: Option<TargetUrl>) -> anyhow::
 
 /// LIFEBOAT_COMPRESSION checked against the pg_dump backups will use (the newest found):
 /// a method it cannot do stops the start, naming the client. Without the setting, zstd
-/// when the client has it, else gzip level 1. Without any pg_dump (the preflight and
+/// when the client has it, else gzip level 2. Without any pg_dump (the preflight and
 /// `/readyz` say so) the setting is taken as it is.
 async fn compression(
     config: &Config,

@@ -48,7 +48,7 @@ pub struct Config {
     pub admin_password: Option<Secret<String>>,
     /// Directory holding pg_dump/pg_restore; otherwise PATH and /usr/lib/postgresql/*/bin.
     pub pg_bin_dir: Option<PathBuf>,
-    /// How pg_dump compresses backups (`None`: zstd when the client has it, else gzip:1).
+    /// How pg_dump compresses backups (`None`: zstd when the client has it, else gzip:2).
     pub compression: Option<crate::pgtools::compression::Compression>,
     /// The built web assets (cargo-leptos' site directory).
     pub site_dir: PathBuf,

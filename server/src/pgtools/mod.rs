@@ -78,8 +78,56 @@ fn candidates(name: &str, bin_dir: Option<&Path>) -> Vec<PathBuf> {
     found
 }
 
-/// Runs `TOOL --version` and parses it.
+/// A tool file as it was when its version was read: a file replaced or upgraded in place
+/// has another inode, size or modification time, and is asked again.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Stamp {
+    path: PathBuf,
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        // The file itself, not the link (Debian's /usr/bin/pg_dump is a link to a wrapper).
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            path: path.to_path_buf(),
+            inode: m.ino(),
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+}
+
+/// Versions already read, so that a backup's preflight does not start every client found
+/// (Debian's wrapper scripts take tens of milliseconds each) before each backup.
+static VERSIONS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Stamp, Tool>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// `TOOL --version`, parsed; read once per tool file (again when the file changes).
 pub async fn version_of(path: &Path) -> Result<Tool, String> {
+    let stamp = Stamp::of(path);
+    if let Some(stamp) = &stamp {
+        if let Some(t) = VERSIONS.lock().ok().and_then(|v| v.get(stamp).cloned()) {
+            return Ok(t);
+        }
+    }
+    let tool = run_version(path).await?;
+    if let (Some(stamp), Ok(mut v)) = (stamp, VERSIONS.lock()) {
+        // Bounded: a handful of tools, unless files keep changing under the same names.
+        if v.len() > 256 {
+            v.clear();
+        }
+        v.insert(stamp, tool.clone());
+    }
+    Ok(tool)
+}
+
+/// Runs `TOOL --version` and parses it.
+async fn run_version(path: &Path) -> Result<Tool, String> {
     let out = Child::new(path, "tool")
         .arg("--version")
         .output()
@@ -178,5 +226,39 @@ mod tests {
         assert!(compatible(15, 15));
         assert!(compatible(18, 15));
         assert!(!compatible(15, 16));
+    }
+
+    #[tokio::test]
+    async fn a_version_is_read_once_per_tool_file_and_again_when_the_file_changes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let tool = dir.path().join("pg_dump");
+        let runs = dir.path().join("runs");
+        let write = |version: &str| {
+            // A new file each time (as a package upgrade does): another inode.
+            let _ = std::fs::remove_file(&tool);
+            std::fs::write(
+                &tool,
+                format!(
+                    "#!/bin/sh\necho run >> '{}'\necho 'pg_dump (PostgreSQL) {version}'\n",
+                    runs.display()
+                ),
+            )
+            .expect("write the tool");
+            std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755))
+                .expect("make it executable");
+        };
+        let count = || {
+            std::fs::read_to_string(&runs)
+                .map(|s| s.lines().count())
+                .unwrap_or(0)
+        };
+        write("15.18");
+        assert_eq!(version_of(&tool).await.expect("version").version, "15.18");
+        assert_eq!(version_of(&tool).await.expect("version").version, "15.18");
+        assert_eq!(count(), 1, "the second call must not start the tool again");
+        write("18.1");
+        assert_eq!(version_of(&tool).await.expect("version").major, 18);
+        assert_eq!(count(), 2);
     }
 }

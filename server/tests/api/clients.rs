@@ -311,10 +311,10 @@ async fn zstd_is_refused_at_start_up_naming_the_client_that_lacks_it() {
         assert!(err.contains(&bin), "names its path: {err}");
         assert!(err.to_lowercase().contains("zstd"), "{err}");
     }
-    // Without the setting the same clients start, with gzip at level 1.
+    // Without the setting the same clients start, with gzip at level 2.
     let app = spawn_app(options(&pg_url(), vec![("LIFEBOAT_PG_BIN_DIR", pg18())])).await;
     assert_eq!(
         app.server.state.engine.compression().0.to_string(),
-        "gzip:1"
+        "gzip:2"
     );
 }

@@ -25,7 +25,7 @@ pub(super) fn CompressionCard(method: String, note: String) -> impl IntoView {
             <EnvList vars=vec![
                 (
                     "LIFEBOAT_COMPRESSION",
-                    "zstd[:level], lz4[:level], gzip[:level] or none; checked against pg_dump at start-up (default: zstd:1 when pg_dump has zstd, else gzip:1)",
+                    "zstd[:level], lz4[:level], gzip[:level] or none; checked against pg_dump at start-up (default: zstd:1 when pg_dump has zstd, else gzip:2)",
                 ),
             ] />
         </section>
