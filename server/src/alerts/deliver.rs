@@ -2,6 +2,7 @@
 //! every delivery.
 
 use super::{webhook_payload, Alert, Email, Settings, SmtpSecurity, Webhook};
+use crate::followups::FollowUps;
 use crate::store::audit::{self, Entry, Origin};
 use app::api::{audit_action, outcome};
 use chrono::Utc;
@@ -14,6 +15,8 @@ use std::time::Duration;
 pub struct Alerter {
     settings: Arc<Settings>,
     db: SqlitePool,
+    /// Each delivery is follow-up work a command-line run waits for.
+    followups: FollowUps,
 }
 
 /// How delivery went on one channel.
@@ -24,7 +27,13 @@ impl Alerter {
         Alerter {
             settings: Arc::new(settings),
             db,
+            followups: FollowUps::default(),
         }
+    }
+
+    /// The follow-up work of this process (alert deliveries, and what the engine adds).
+    pub fn followups(&self) -> &FollowUps {
+        &self.followups
     }
 
     pub fn settings(&self) -> &Settings {
@@ -35,7 +44,8 @@ impl Alerter {
         self.settings.webhook.is_some() || self.settings.email.is_some()
     }
 
-    /// Sends in the background; the caller never waits.
+    /// Sends in the background; the caller never waits (a command-line run waits for
+    /// [`Alerter::followups`] before it exits).
     pub fn send(&self, alert: Alert) {
         if !self.configured() {
             tracing::info!(
@@ -46,8 +56,19 @@ impl Alerter {
             return;
         }
         let me = self.clone();
-        tokio::spawn(async move {
-            me.deliver(&alert).await;
+        let what = format!("alert \"{}\"", alert.title);
+        self.followups.spawn(what, async move {
+            let failed: Vec<String> = me
+                .deliver(&alert)
+                .await
+                .into_iter()
+                .filter_map(|d| d.error.map(|e| format!("{}: {e}", d.channel)))
+                .collect();
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not delivered ({})", failed.join("; ")))
+            }
         });
     }
 

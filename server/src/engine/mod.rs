@@ -139,6 +139,12 @@ impl Engine {
         &self.alerts
     }
 
+    /// What the jobs started that outlives them (offsite copies, alert deliveries): the
+    /// web console lets it run, a command-line run waits for it before exiting.
+    pub fn followups(&self) -> &crate::followups::FollowUps {
+        self.alerts.followups()
+    }
+
     pub fn offsite(&self) -> Option<&Offsite> {
         self.offsite.as_ref()
     }

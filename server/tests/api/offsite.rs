@@ -6,13 +6,13 @@ use app::api::{job_status, Backup, StartedJob};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct S3 {
+pub(crate) struct S3 {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl S3 {
-    async fn start() -> S3 {
+    pub(crate) async fn start() -> S3 {
         let pythonpath = std::env::var("LIFEBOAT_TEST_PYTHONPATH")
             .expect("LIFEBOAT_TEST_PYTHONPATH: moto (scripts/bootstrap.sh --test installs it)");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -53,7 +53,7 @@ impl S3 {
     }
 
     /// Reads an object with signed requests, as any S3 client would.
-    async fn object(&self, key: &str) -> Option<Vec<u8>> {
+    pub(crate) async fn object(&self, key: &str) -> Option<Vec<u8>> {
         let client = server::storage::offsite::Offsite::new(server::storage::offsite::Settings {
             bucket: "offsite-test".into(),
             endpoint: Some(self.endpoint.clone()),
@@ -62,6 +62,8 @@ impl S3 {
             access_key_id: server::secret::Secret::new("test-key".into()),
             secret_access_key: server::secret::Secret::new("test-secret".into()),
             keep: 1,
+            request_timeout: Duration::from_secs(30),
+            min_bytes_per_second: 500_000,
         })
         .expect("client");
         client.read(key).await.ok()
@@ -75,7 +77,7 @@ impl Drop for S3 {
     }
 }
 
-fn s3_env(endpoint: &str, keep: u32) -> Vec<(&'static str, String)> {
+pub(crate) fn s3_env(endpoint: &str, keep: u32) -> Vec<(&'static str, String)> {
     vec![
         ("LIFEBOAT_S3_BUCKET", "offsite-test".into()),
         ("LIFEBOAT_S3_ENDPOINT", endpoint.into()),
@@ -211,6 +213,8 @@ async fn verify_marks_a_damaged_backup_and_a_lost_offsite_copy() {
         access_key_id: server::secret::Secret::new("k".into()),
         secret_access_key: server::secret::Secret::new("s".into()),
         keep: 1,
+        request_timeout: Duration::from_secs(30),
+        min_bytes_per_second: 500_000,
     })
     .expect("client");
     offsite
