@@ -341,27 +341,29 @@ async fn cli_backup_and_restore_wait_for_their_offsite_copy_and_alert() {
 }
 
 #[tokio::test]
-async fn cli_backup_exits_3_when_its_offsite_copy_fails() {
+async fn cli_backup_exits_3_when_its_offsite_copy_fails_and_alerts_once_per_run() {
     let url = sample_database("lb_cli_offsite_down", 1_000).await;
     let data = tempfile::tempdir().expect("tmp");
+    let (hook, got) = crate::alerts::receiver(200).await;
     // Nothing listens there: the store is down.
     let port = server::dev::pgcluster::free_port().expect("port");
-    let mut cmd = lifeboat();
-    cmd.args(["backup"])
-        .env("LIFEBOAT_DATA_DIR", data.path())
-        .env("LIFEBOAT_TARGET_URL", &url)
-        .envs(crate::offsite::s3_env(
-            &format!("http://127.0.0.1:{port}"),
-            5,
-        ))
-        .stdin(Stdio::null());
-    if let Some(b) = pg_bin_dir() {
-        cmd.env("LIFEBOAT_PG_BIN_DIR", b);
-    }
-    let out = tokio::process::Command::from(cmd)
-        .output()
-        .await
-        .expect("run");
+    let run = || {
+        let mut cmd = lifeboat();
+        cmd.args(["backup"])
+            .env("LIFEBOAT_DATA_DIR", data.path())
+            .env("LIFEBOAT_TARGET_URL", &url)
+            .env("LIFEBOAT_ALERT_WEBHOOK_URL", &hook)
+            .envs(crate::offsite::s3_env(
+                &format!("http://127.0.0.1:{port}"),
+                5,
+            ))
+            .stdin(Stdio::null());
+        if let Some(b) = pg_bin_dir() {
+            cmd.env("LIFEBOAT_PG_BIN_DIR", b);
+        }
+        tokio::process::Command::from(cmd)
+    };
+    let out = run().output().await.expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
@@ -371,5 +373,26 @@ async fn cli_backup_exits_3_when_its_offsite_copy_fails() {
     assert!(
         stderr.contains("error: offsite copy of backup 1: "),
         "{stderr}"
+    );
+
+    // A second run with two copies waiting: one alert for the run, listing both.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let out = run().output().await.expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = got.lock().expect("lock").clone();
+    let offsite: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["event"] == "offsite_failed")
+        .collect();
+    assert_eq!(offsite.len(), 2, "one per run: {alerts:?}");
+    let text = offsite[1]["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("Waiting for their offsite copy: backups 2, 1."),
+        "{text}"
     );
 }
