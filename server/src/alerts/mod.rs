@@ -28,6 +28,31 @@ pub mod event {
     pub const SCHEDULE_OFF: &str = "schedule_off";
     pub const SCHEDULER_ERROR: &str = "scheduler_error";
     pub const TEST: &str = "test";
+
+    /// Every kind, for alerts read back from the database.
+    pub const ALL: &[&str] = &[
+        BACKUP_FAILED,
+        CONSECUTIVE_FAILURES,
+        SMALL_BACKUP,
+        LOW_SPACE,
+        RESTORE,
+        OFFSITE_FAILED,
+        VERIFY_FAILED,
+        TEST_RESTORE_FAILED,
+        SCHEDULE_OFF,
+        SCHEDULER_ERROR,
+        TEST,
+    ];
+}
+
+/// The kind named `name` (an alert kept in the database); an unknown one (from a newer
+/// version) is sent as `alert`.
+pub fn known_event(name: &str) -> &'static str {
+    event::ALL
+        .iter()
+        .find(|e| **e == name)
+        .copied()
+        .unwrap_or("alert")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
