@@ -195,6 +195,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // Already said on standard output (as JSON with --json).
         Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
+        Err(e) if e.is::<FollowUpsFailed>() => {
+            if cli.json {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(FOLLOW_UPS_FAILED)
+        }
         Err(e) => {
             if cli.json {
                 println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
@@ -245,6 +253,7 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     let job = follow(&engine, started.job_id, task, json).await?;
+    let followed_up = finish_followups(&engine, json).await;
     if json {
         println!("{}", serde_json::to_string(&job)?);
     } else if job.status == job_status::SUCCEEDED {
@@ -257,9 +266,40 @@ async fn backup(config: Config, json: bool) -> anyhow::Result<()> {
         );
     }
     if job.status == job_status::SUCCEEDED {
-        Ok(())
+        followed_up
     } else {
         anyhow::bail!("backup {}: {}", job.status, job.message.unwrap_or_default())
+    }
+}
+
+/// Exit status of a command whose job succeeded while its follow-up work (the offsite
+/// copy, an alert) failed.
+const FOLLOW_UPS_FAILED: u8 = 3;
+
+/// The follow-up work that failed after a command's job (see [`finish_followups`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+struct FollowUpsFailed(Vec<String>);
+
+/// Waits for the work the command's job left running (the offsite copy of a new backup,
+/// alert deliveries), its progress on standard error at most once a second; an error
+/// lists what failed.
+async fn finish_followups(engine: &Engine, json: bool) -> anyhow::Result<()> {
+    let followups = engine.followups();
+    let mut last: Option<std::time::Instant> = None;
+    let failures = followups
+        .wait(|text| {
+            let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+            if !json && due {
+                eprintln!("{text}");
+                last = Some(std::time::Instant::now());
+            }
+        })
+        .await;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(FollowUpsFailed(failures).into())
     }
 }
 
@@ -419,6 +459,7 @@ async fn restore(
         );
     }
     let job = follow(&engine, started.job_id, task, json).await?;
+    let followed_up = finish_followups(&engine, json).await;
     let restore = store::restores::get(engine.db(), started.restore_id).await?;
     if json {
         println!("{}", serde_json::json!({ "job": job, "restore": restore }));
@@ -443,7 +484,7 @@ async fn restore(
         }
     }
     if job.status == job_status::SUCCEEDED {
-        Ok(())
+        followed_up
     } else {
         anyhow::bail!(
             "restore {}: {}",
@@ -463,6 +504,7 @@ async fn rollback(config: Config, restore_id: i64, json: bool) -> anyhow::Result
     let (started, task) =
         restore::rollback::start(&engine, engine.target(), &Origin::cli(), restore_id).await?;
     let job = follow(&engine, started.job_id, task, json).await?;
+    let followed_up = finish_followups(&engine, json).await;
     let restore = store::restores::get(engine.db(), restore_id).await?;
     if json {
         println!("{}", serde_json::json!({ "job": job, "restore": restore }));
@@ -470,7 +512,7 @@ async fn rollback(config: Config, restore_id: i64, json: bool) -> anyhow::Result
         println!("{}", job.message.clone().unwrap_or_default());
     }
     if job.status == job_status::SUCCEEDED {
-        Ok(())
+        followed_up
     } else {
         anyhow::bail!(
             "roll back {}: {}",
@@ -531,9 +573,7 @@ async fn test_restore(config: Config, id: i64, json: bool) -> anyhow::Result<()>
             )
         })?;
     let ok = t.status == "succeeded";
-    if !ok && engine.alerts().configured() {
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    }
+    let followed_up = finish_followups(&engine, json).await;
     if json {
         println!("{}", serde_json::to_string(&t)?);
     } else {
@@ -546,7 +586,7 @@ async fn test_restore(config: Config, id: i64, json: bool) -> anyhow::Result<()>
     if !ok {
         return Err(Reported.into());
     }
-    Ok(())
+    followed_up
 }
 
 async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyhow::Result<()> {
@@ -574,10 +614,7 @@ async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyho
         }
         results.push(r);
     }
-    // Alerts are sent by background tasks: give them a moment before the process exits.
-    if bad > 0 && engine.alerts().configured() {
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    }
+    let followed_up = finish_followups(&engine, json).await;
     if json {
         println!(
             "{}",
@@ -589,7 +626,7 @@ async fn verify(config: Config, id: Option<i64>, all: bool, json: bool) -> anyho
     if bad > 0 {
         return Err(Reported.into());
     }
-    Ok(())
+    followed_up
 }
 
 /// A failure the command already reported in its output.

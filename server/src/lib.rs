@@ -19,6 +19,7 @@ pub mod config;
 pub mod databases;
 pub mod dev;
 pub mod engine;
+pub mod followups;
 pub mod http;
 pub mod pgtools;
 pub mod proxies;

@@ -236,6 +236,11 @@ pub async fn start(config: Config, target: Option<TargetUrl>) -> anyhow::Result<
     });
     engine::upload::sweep(&engine, true).await?;
     engine::upload::spawn_sweeper(engine.clone());
+    // Alerts that could not be delivered before (the relay was down, Lifeboat stopped):
+    // now, then every 10 minutes.
+    engine
+        .alerts()
+        .spawn_pending_retries(std::time::Duration::from_secs(600));
     engine::scheduler::load_override(&db, engine.schedule()).await?;
     if engine.target().is_some() {
         engine::scheduler::alert_if_off(&engine, "Lifeboat started with scheduled backups off");

@@ -32,6 +32,31 @@ pub mod event {
     /// A scheduled backup was interrupted by a stop of Lifeboat.
     pub const BACKUP_INTERRUPTED: &str = "backup_interrupted";
     pub const TEST: &str = "test";
+
+    /// Every kind, for alerts read back from the database.
+    pub const ALL: &[&str] = &[
+        BACKUP_FAILED,
+        CONSECUTIVE_FAILURES,
+        SMALL_BACKUP,
+        LOW_SPACE,
+        RESTORE,
+        OFFSITE_FAILED,
+        VERIFY_FAILED,
+        TEST_RESTORE_FAILED,
+        SCHEDULE_OFF,
+        SCHEDULER_ERROR,
+        TEST,
+    ];
+}
+
+/// The kind named `name` (an alert kept in the database); an unknown one (from a newer
+/// version) is sent as `alert`.
+pub fn known_event(name: &str) -> &'static str {
+    event::ALL
+        .iter()
+        .find(|e| **e == name)
+        .copied()
+        .unwrap_or("alert")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,11 +1,17 @@
 //! Offsite copies to S3-compatible storage.
 
+use super::parse::parse_size;
 use super::sources::Values;
 use crate::secret::Secret;
 use crate::storage::offsite::{Offsite, Settings};
 
 pub(super) fn load(v: &mut Values) -> Option<Offsite> {
     let keep = v.count("LIFEBOAT_OFFSITE_KEEP", 7, "offsite copies to keep");
+    let request_timeout = v.duration(
+        "LIFEBOAT_S3_REQUEST_TIMEOUT",
+        std::time::Duration::from_secs(30),
+    );
+    let min_bytes_per_second = v.parse_or("LIFEBOAT_S3_MIN_SPEED", 500_000, parse_size);
     let bucket = v.value("LIFEBOAT_S3_BUCKET")?;
     let (Some(key), Some(secret)) = (
         v.value("LIFEBOAT_S3_ACCESS_KEY_ID"),
@@ -32,6 +38,8 @@ pub(super) fn load(v: &mut Values) -> Option<Offsite> {
         access_key_id: Secret::new(key.trim().to_string()),
         secret_access_key: Secret::new(secret.trim().to_string()),
         keep: keep as usize,
+        request_timeout,
+        min_bytes_per_second,
     };
     match Offsite::new(settings) {
         Ok(o) => Some(o),

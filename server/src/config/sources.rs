@@ -104,6 +104,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_S3_ACCESS_KEY_ID", "s3_access_key_id"),
     ("LIFEBOAT_S3_SECRET_ACCESS_KEY", "s3_secret_access_key"),
     ("LIFEBOAT_OFFSITE_KEEP", "offsite_keep"),
+    ("LIFEBOAT_S3_REQUEST_TIMEOUT", "s3_request_timeout"),
+    ("LIFEBOAT_S3_MIN_SPEED", "s3_min_speed"),
     ("LIFEBOAT_HEADER_READ_TIMEOUT", "header_read_timeout"),
     ("LIFEBOAT_REQUEST_TIMEOUT", "request_timeout"),
     ("LIFEBOAT_UPLOAD_IDLE_TIMEOUT", "upload_idle_timeout"),

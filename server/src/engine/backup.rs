@@ -535,7 +535,7 @@ impl Run {
                 digest.size
             )));
         }
-        pgtools::restore::list_archive(&ready.pg_restore.path, tmp)
+        pgtools::restore::list_archive(&ready.pg_restore.path, tmp, |_| {})
             .await
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
         Ok((digest.size as i64, digest.sha256))

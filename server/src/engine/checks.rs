@@ -9,13 +9,15 @@ use chrono::Utc;
 use sqlx::SqlitePool;
 
 /// After a backup of `database` ended: checked in the background, never holding up the
-/// job.
+/// job (follow-up work: a command-line run waits for it and for the alerts it raises).
 pub fn after_backup(engine: &Engine, database: &str, backup_id: i64) {
     let engine = engine.clone();
     let database = database.to_string();
-    tokio::spawn(async move {
+    let followups = engine.followups().clone();
+    followups.spawn("checks after the backup", async move {
         let dir = storage::database_dir(&engine.data_dir, &database);
         check(&engine.alerts, &engine.db, &database, backup_id, &dir).await;
+        Ok(())
     });
 }
 

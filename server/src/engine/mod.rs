@@ -95,6 +95,8 @@ pub struct Engine {
     schedule_off_ok: bool,
     /// Whether the scheduler runs, and its last error.
     scheduler_health: Arc<scheduler::Health>,
+    /// The backups being downloaded (not deleted meanwhile).
+    downloads: Arc<pruning::Downloads>,
 }
 
 impl Engine {
@@ -105,6 +107,7 @@ impl Engine {
             schedule: schedule::live(settings.schedule),
             schedule_off_ok: settings.schedule_off_ok,
             scheduler_health: Arc::default(),
+            downloads: Arc::default(),
             db,
             data_dir: settings.data_dir,
             pg_bin_dir: settings.pg_bin_dir,
@@ -158,6 +161,17 @@ impl Engine {
 
     pub fn alerts(&self) -> &Alerter {
         &self.alerts
+    }
+
+    /// What the jobs started that outlives them (offsite copies, alert deliveries): the
+    /// web console lets it run, a command-line run waits for it before exiting.
+    pub fn followups(&self) -> &crate::followups::FollowUps {
+        self.alerts.followups()
+    }
+
+    /// The backups being downloaded right now.
+    pub fn downloads(&self) -> &Arc<pruning::Downloads> {
+        &self.downloads
     }
 
     pub fn offsite(&self) -> Option<&Offsite> {

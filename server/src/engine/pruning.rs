@@ -83,6 +83,10 @@ pub async fn prune(
             tracing::info!(backup = d.id, job, "retention skips a backup being read");
             continue;
         }
+        if engine.downloads.active(d.id) {
+            tracing::info!(backup = d.id, "retention skips a backup being downloaded");
+            continue;
+        }
         if !dry_run {
             delete(engine, &b, &d.reason, origin).await?;
         }
@@ -94,6 +98,49 @@ pub async fn prune(
         });
     }
     Ok(out)
+}
+
+/// The backups being downloaded from this server right now: neither deleted by hand nor
+/// by retention until their downloads have ended.
+#[derive(Default)]
+pub struct Downloads(std::sync::Mutex<std::collections::HashMap<i64, usize>>);
+
+/// Held while a download of a backup is being sent.
+pub struct Downloading {
+    downloads: std::sync::Arc<Downloads>,
+    id: i64,
+}
+
+impl Downloads {
+    /// A download of backup `id` starts; it ends when the guard is dropped.
+    pub fn start(self: &std::sync::Arc<Self>, id: i64) -> Downloading {
+        *self.lock().entry(id).or_insert(0) += 1;
+        Downloading {
+            downloads: self.clone(),
+            id,
+        }
+    }
+
+    pub fn active(&self, id: i64) -> bool {
+        self.lock().get(&id).is_some_and(|n| *n > 0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, usize>> {
+        // A panic elsewhere cannot leave the counts half-updated.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Downloading {
+    fn drop(&mut self) {
+        let mut map = self.downloads.lock();
+        if let Some(n) = map.get_mut(&self.id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.id);
+            }
+        }
+    }
 }
 
 /// Deletes a stored backup by hand. Refused for the newest successful backup (the last
@@ -116,6 +163,11 @@ pub async fn delete_by_hand(engine: &Engine, id: i64, origin: &Origin) -> Result
     if let Some(job) = journal::reading_job(&engine.db, id).await? {
         return Err(BackupError::Refused(format!(
             "Backup {id} is being read by job {job} (a restore from it): it can be deleted once that job has ended."
+        )));
+    }
+    if engine.downloads.active(id) {
+        return Err(BackupError::Refused(format!(
+            "Backup {id} is being downloaded: it can be deleted once the download has ended."
         )));
     }
     let newest = journal::last_success(&engine.db, &b.database).await?;

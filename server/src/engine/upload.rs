@@ -436,10 +436,11 @@ pub async fn check_contents(
     let counts = pgtools::restore::full_read(&tool.path, path)
         .await
         .map_err(|e| UploadError::Refused(format!("the archive is damaged or truncated: {e}")))?;
-    let list = pgtools::restore::list_archive(&tool.path, path)
+    let mut listed = archive::ListSummary::new(header);
+    pgtools::restore::list_archive(&tool.path, path, |line| listed.line(line))
         .await
         .map_err(|e| UploadError::Refused(format!("pg_restore cannot list the archive: {e}")))?;
-    let mut summary = archive::summarize_list(&list, header);
+    let mut summary = listed.finish();
     let mut head = vec![0u8; HEAD_BYTES];
     if let Ok(mut f) = tokio::fs::File::open(path).await {
         let n = f.read(&mut head).await.unwrap_or(0);

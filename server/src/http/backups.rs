@@ -293,9 +293,20 @@ async fn send_stored(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // Counted as a download until the last byte is sent (or the client goes away): the
+    // backup is not deleted meanwhile.
+    let downloading = st.engine.downloads().start(id);
     let resp = send_file(path, &name, req).await?;
     audit_download(st, user, &b, &name, range.as_deref(), resp.status()).await?;
-    Ok(resp)
+    Ok(resp.map(|body| {
+        Body::from_stream(futures::StreamExt::map(
+            body.into_data_stream(),
+            move |chunk| {
+                let _held = &downloading;
+                chunk
+            },
+        ))
+    }))
 }
 
 /// Deletes a stored backup by hand (the rules are the engine's).

@@ -209,11 +209,31 @@ pub fn needed_major(h: &Header) -> u32 {
 /// Summarises `pg_restore --list` output: the header block (`;     dbname: shop`, …) and
 /// one line per TOC entry (`215; 1259 16385 TABLE public customers postgres`).
 pub fn summarize_list(list: &str, h: &Header) -> ArchiveSummary {
-    let mut s = ArchiveSummary {
-        archive_version: h.version(),
-        ..ArchiveSummary::default()
-    };
+    let mut s = ListSummary::new(h);
     for line in list.lines() {
+        s.line(line);
+    }
+    s.finish()
+}
+
+/// [`summarize_list`] one line at a time, as pg_restore prints them (the listing of a
+/// large archive is never held whole).
+pub struct ListSummary(ArchiveSummary);
+
+impl ListSummary {
+    pub fn new(h: &Header) -> ListSummary {
+        ListSummary(ArchiveSummary {
+            archive_version: h.version(),
+            ..ArchiveSummary::default()
+        })
+    }
+
+    pub fn finish(self) -> ArchiveSummary {
+        self.0
+    }
+
+    pub fn line(&mut self, line: &str) {
+        let s = &mut self.0;
         if let Some(meta) = line.strip_prefix(';') {
             let meta = meta.trim();
             let field = |key: &str| meta.strip_prefix(key).map(|v| v.trim().to_string());
@@ -236,10 +256,10 @@ pub fn summarize_list(list: &str, h: &Header) -> ArchiveSummary {
             } else if let Some(v) = field("Dumped by pg_dump version:") {
                 s.pg_dump_version = Some(v);
             }
-            continue;
+            return;
         }
         let Some(entry) = toc_entry(line) else {
-            continue;
+            return;
         };
         match entry.desc {
             "SCHEMA" => s.schemas += 1,
@@ -255,7 +275,6 @@ pub fn summarize_list(list: &str, h: &Header) -> ArchiveSummary {
             _ => s.other += 1,
         }
     }
-    s
 }
 
 /// Descriptions pg_restore prints as several words; the rest are one word.

@@ -159,25 +159,44 @@ pub fn new_database_args(o: &RestoreOptions, jobs: u32) -> Vec<String> {
     args
 }
 
-/// `pg_restore --list FILE`: the archive's table of contents, or why it cannot be read.
-pub async fn list_archive(pg_restore: &Path, archive: &Path) -> Result<String, String> {
-    let out = Child::new(pg_restore, "pg_restore")
+/// `pg_restore --list FILE`: each line of the archive's table of contents handed to
+/// `on_line` as pg_restore prints it (never held whole), or why it cannot be read.
+pub async fn list_archive(
+    pg_restore: &Path,
+    archive: &Path,
+    mut on_line: impl FnMut(&str),
+) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut running = Child::new(pg_restore, "pg_restore")
         .arg("--list")
         .arg(archive)
-        .output()
-        .await
+        .stdout_piped()
+        .spawn()
         .map_err(|e| match e {
             ChildError::Start { source, .. } => format!("cannot start pg_restore --list: {source}"),
             other => other.to_string(),
         })?;
-    if !out.finished.status.success() {
+    let stdout = running
+        .take_stdout()
+        .ok_or_else(|| "pg_restore --list: no output pipe".to_string())?;
+    let read = async {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Some(line) = lines.next_line().await? {
+            on_line(&line);
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    // Standard error is followed at the same time, so neither pipe fills up.
+    let (read, finished) = tokio::join!(read, running.wait());
+    let finished = finished.map_err(|e| e.to_string())?;
+    if !finished.status.success() {
         return Err(format!(
             "pg_restore --list {}: {}",
-            out.finished.described(),
-            super::error_lines(&out.finished.stderr)
+            finished.described(),
+            super::error_lines(&finished.stderr)
         ));
     }
-    Ok(out.stdout)
+    read.map_err(|e| format!("cannot read pg_restore --list's output: {e}"))
 }
 
 /// Decodes every byte of the archive (fed through a pipe, so pg_restore reads it from the
@@ -250,12 +269,22 @@ impl Entries {
 
 /// The archive's entries, counted from its table of contents.
 pub async fn count_entries(pg_restore: &Path, path: &Path) -> Result<Entries, String> {
-    Ok(entries_of(&list_archive(pg_restore, path).await?))
+    let mut e = Entries::default();
+    list_archive(pg_restore, path, |line| e.count(line)).await?;
+    Ok(e)
 }
 
 pub fn entries_of(list: &str) -> Entries {
     let mut e = Entries::default();
     for line in list.lines() {
+        e.count(line);
+    }
+    e
+}
+
+impl Entries {
+    /// Counts one line of `pg_restore --list`.
+    fn count(&mut self, line: &str) {
         if let Some(entry) = super::archive::toc_entry(line) {
             match entry.desc {
                 "TABLE DATA"
@@ -263,12 +292,11 @@ pub fn entries_of(list: &str) -> Entries {
                 | "BLOBS"
                 | "LARGE OBJECT"
                 | "BLOB METADATA"
-                | "MATERIALIZED VIEW DATA" => e.data += 1,
-                _ => e.objects += 1,
+                | "MATERIALIZED VIEW DATA" => self.data += 1,
+                _ => self.objects += 1,
             }
         }
     }
-    e
 }
 
 /// A progress line of `pg_restore --verbose` → the object it names.

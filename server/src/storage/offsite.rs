@@ -11,15 +11,16 @@
 //! Credentials come only from the environment (or files it names) and are never logged.
 
 use crate::secret::Secret;
-use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
-use sha2::{Digest, Sha256};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 const PART_SIZE: usize = 8 << 20;
+/// Parts uploaded at once (memory stays at a few parts).
+const PARTS_IN_FLIGHT: usize = 4;
 
 /// The offsite settings.
 #[derive(Clone, Debug)]
@@ -34,6 +35,22 @@ pub struct Settings {
     pub secret_access_key: Secret<String>,
     /// Copies kept offsite (default 7).
     pub keep: usize,
+    /// What every request may take on top of its transfer (default 30 s).
+    pub request_timeout: Duration,
+    /// The slowest transfer rate still accepted, in bytes per second (default 500 kB/s):
+    /// a request carrying a part (or reading one back) may take as long as moving it at
+    /// this rate, so large objects over a slow link do not time out.
+    pub min_bytes_per_second: u64,
+}
+
+impl Settings {
+    /// The timeout of one request: the base, plus the time to move the bytes of every
+    /// part in flight at the slowest accepted rate (parts in flight share the link).
+    pub fn per_request_timeout(&self) -> Duration {
+        let bytes = (PART_SIZE * PARTS_IN_FLIGHT) as f64;
+        let rate = self.min_bytes_per_second.max(1) as f64;
+        self.request_timeout + Duration::from_secs_f64(bytes / rate)
+    }
 }
 
 /// Why a copy did not end offsite.
@@ -71,7 +88,19 @@ impl Offsite {
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
             .with_access_key_id(settings.access_key_id.expose())
-            .with_secret_access_key(settings.secret_access_key.expose());
+            .with_secret_access_key(settings.secret_access_key.expose())
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(settings.per_request_timeout())
+                    .with_connect_timeout(Duration::from_secs(10)),
+            )
+            .with_retry(RetryConfig {
+                backoff: Default::default(),
+                // A store that is down fails the run in seconds (its copies wait for the
+                // next run); a request cut off mid-transfer is tried again.
+                max_retries: 3,
+                retry_timeout: settings.per_request_timeout() * 2 + Duration::from_secs(60),
+            });
         if let Some(e) = &settings.endpoint {
             b = b
                 .with_endpoint(e)
@@ -113,12 +142,13 @@ impl Offsite {
     }
 
     /// Streams `path` to `key` in parts, then checks the object's size and its SHA-256
-    /// (read back) against `sha256`.
+    /// (read back) against `sha256`. `progress` hears "copying NAME offsite… 45 %".
     pub async fn upload_verified(
         &self,
         path: &std::path::Path,
         key: &str,
         sha256: &str,
+        progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<u64, CopyError> {
         let location = ObjectPath::from(key);
         // Messages name the file, not where the server keeps it.
@@ -128,6 +158,11 @@ impl Offsite {
             .unwrap_or_default();
         let mut file = tokio::fs::File::open(path)
             .await
+            .map_err(|e| CopyError::Failed(format!("cannot read {name}: {e}")))?;
+        let total = file
+            .metadata()
+            .await
+            .map(|m| m.len())
             .map_err(|e| CopyError::Failed(format!("cannot read {name}: {e}")))?;
         let upload = self
             .store
@@ -151,14 +186,17 @@ impl Offsite {
             if n == 0 {
                 break;
             }
-            // At most 4 parts in flight: memory stays at a few parts.
-            if let Err(e) = writer.wait_for_capacity(4).await {
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 let _ = writer.abort().await;
                 return Err(CopyError::Failed(format!("uploading {key} failed: {e}")));
             }
             writer.write(&buf[..n]);
             hashing.update(&buf[..n]);
             sent += n as u64;
+            progress(format!(
+                "copying {name} offsite… {} %",
+                percent(sent, total)
+            ));
         }
         let local = hashing.finish();
         if local.sha256 != sha256 {
@@ -172,14 +210,32 @@ impl Offsite {
         writer.finish().await.map_err(|e| {
             CopyError::Failed(format!("completing the upload of {key} failed: {e}"))
         })?;
-        self.verify(key, sent, sha256)
-            .await
-            .map_err(CopyError::Failed)?;
+        progress(format!("reading {name} back from offsite… 0 %"));
+        self.verify_with_progress(key, sent, sha256, &|done| {
+            progress(format!(
+                "reading {name} back from offsite… {} %",
+                percent(done, sent)
+            ))
+        })
+        .await
+        .map_err(CopyError::Failed)?;
         Ok(sent)
     }
 
     /// The object's size and content hash match.
     pub async fn verify(&self, key: &str, size: u64, sha256: &str) -> Result<(), String> {
+        self.verify_with_progress(key, size, sha256, &|_| {}).await
+    }
+
+    /// [`Offsite::verify`], read back one part-sized range per request (each request
+    /// then fits its timeout however large the object), `progress` hearing the bytes read.
+    async fn verify_with_progress(
+        &self,
+        key: &str,
+        size: u64,
+        sha256: &str,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), String> {
         let location = ObjectPath::from(key);
         let meta = self
             .store
@@ -192,18 +248,27 @@ impl Offsite {
                 meta.size
             ));
         }
-        let mut stream = self
-            .store
-            .get(&location)
-            .await
-            .map_err(|e| format!("cannot read back {key}: {e}"))?
-            .into_stream();
-        let mut hasher = Sha256::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("reading back {key} failed: {e}"))?;
-            hasher.update(&chunk);
+        let mut hashing = crate::storage::digest::Hashing::default();
+        let mut start = 0u64;
+        while start < size {
+            let end = (start + PART_SIZE as u64).min(size);
+            let chunk = self
+                .store
+                .get_range(&location, start..end)
+                .await
+                .map_err(|e| format!("reading back {key} failed: {e}"))?;
+            if chunk.len() as u64 != end - start {
+                return Err(format!(
+                    "reading back {key}: {} bytes at {start}, expected {}",
+                    chunk.len(),
+                    end - start
+                ));
+            }
+            hashing.update(&chunk);
+            start = end;
+            progress(start);
         }
-        let got = hex::encode(hasher.finalize());
+        let got = hashing.finish().sha256;
         if got != sha256 {
             return Err(format!(
                 "{key} read back with sha256 {got}, expected {sha256}"
@@ -238,5 +303,33 @@ impl Offsite {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(format!("cannot delete {key}: {e}")),
         }
+    }
+}
+
+fn percent(done: u64, total: u64) -> u64 {
+    done.saturating_mul(100).checked_div(total).unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_request_timeout_covers_the_parts_in_flight_at_the_slowest_rate() {
+        let s = Settings {
+            bucket: "b".into(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            access_key_id: Secret::new("k".into()),
+            secret_access_key: Secret::new("s".into()),
+            keep: 1,
+            request_timeout: Duration::from_secs(30),
+            min_bytes_per_second: 1_000_000,
+        };
+        // 4 parts of 8 MiB over 1 MB/s: 33.6 s, plus the base.
+        let t = s.per_request_timeout().as_secs_f64();
+        assert!((63.0..64.0).contains(&t), "{t}");
     }
 }

@@ -478,6 +478,8 @@ pub struct PendingCopy {
     pub file_name: String,
     pub location: String,
     pub sha256: String,
+    /// `failed` when an earlier copy failed (the file is checked again before a retry).
+    pub offsite_status: Option<String>,
 }
 
 /// The newest stored backups of `database` not offsite yet (new, or whose copy failed).
@@ -487,7 +489,7 @@ pub async fn pending_copies(
     limit: i64,
 ) -> sqlx::Result<Vec<PendingCopy>> {
     sqlx::query_as(
-        "SELECT id, file_name, location, sha256 FROM backups WHERE database = ? AND status = 'succeeded' AND location IS NOT NULL AND sha256 IS NOT NULL AND (offsite_status IS NULL OR offsite_status IN ('pending', 'failed')) ORDER BY id DESC LIMIT ?",
+        "SELECT id, file_name, location, sha256, offsite_status FROM backups WHERE database = ? AND status = 'succeeded' AND location IS NOT NULL AND sha256 IS NOT NULL AND (offsite_status IS NULL OR offsite_status IN ('pending', 'failed')) ORDER BY id DESC LIMIT ?",
     )
     .bind(database)
     .bind(limit)

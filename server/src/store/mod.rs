@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod backups;
 pub mod jobs;
+pub mod pending_alerts;
 pub mod restores;
 pub mod sessions;
 pub mod settings;

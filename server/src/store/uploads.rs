@@ -123,15 +123,16 @@ pub async fn restored(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Uploads to sweep: validated ones past their expiry and, with `receiving_too`, uploads
-/// still being received (at start-up: their process is gone).
+/// Uploads to sweep: validated ones past their expiry, unless a restore is reading them
+/// (swept after it), and, with `receiving_too`, uploads still being received (at
+/// start-up: their process is gone).
 pub async fn to_sweep(
     db: &SqlitePool,
     now: DateTime<Utc>,
     receiving_too: bool,
 ) -> sqlx::Result<Vec<(String, UploadStatus, Option<String>)>> {
     sqlx::query_as(
-        "SELECT id, status, path FROM uploads WHERE (status = 'validated' AND expires_at <= ?) OR (status = 'receiving' AND ?)",
+        "SELECT id, status, path FROM uploads u WHERE (status = 'validated' AND expires_at <= ? AND NOT EXISTS (SELECT 1 FROM restores r WHERE r.upload_id = u.id AND r.status = 'running')) OR (status = 'receiving' AND ?)",
     )
     .bind(now)
     .bind(receiving_too)

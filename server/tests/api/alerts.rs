@@ -10,6 +10,17 @@ use std::time::Duration;
 
 /// A local HTTP receiver: records every JSON body posted to it, answers `status`.
 pub(crate) async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    receiver_on(listener, status)
+}
+
+/// [`receiver`] on a listener of the caller's.
+fn receiver_on(
+    listener: tokio::net::TcpListener,
+    status: u16,
+) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     use axum::routing::post;
     let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let sink = got.clone();
@@ -23,9 +34,6 @@ pub(crate) async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<serde_json::
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -352,4 +360,74 @@ async fn scheduled_backups_turned_off_raise_an_alert_and_a_warning_unless_on_pur
     assert!(schedule_ok(&quiet, "/readyz?refresh=1").await);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(off_alerts(&got).is_empty());
+}
+
+#[tokio::test]
+async fn an_undelivered_alert_is_kept_and_delivered_after_a_restart() {
+    let data = tempfile::tempdir().expect("tmp");
+    // The receiver is down: nothing listens on its port yet.
+    let port = server::dev::pgcluster::free_port().expect("port");
+    let opts = Options {
+        env: vec![(
+            "LIFEBOAT_ALERT_WEBHOOK_URL",
+            format!("http://127.0.0.1:{port}/hook"),
+        )],
+        target: Some(pg_url()),
+    };
+    let start = |opts: &Options| {
+        let mut config = config_for(data.path(), opts);
+        config.alerts.retry_delays = vec![Duration::from_millis(50)];
+        let target = config.target_url.clone();
+        server::startup::start(config, target)
+    };
+    let first = start(&opts).await.expect("start");
+    let engine = first.state.engine.clone();
+    engine.alerts().send(server::alerts::Alert {
+        event: server::alerts::event::BACKUP_FAILED,
+        database: Some("shop".into()),
+        title: "Backup of shop failed".into(),
+        text: "pg_dump exited with 1".into(),
+    });
+    let failures = engine.followups().wait(|_| {}).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("kept, delivered again"),
+        "{failures:?}"
+    );
+    let kept = server::store::pending_alerts::list(engine.db())
+        .await
+        .expect("list");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].channels, "webhook");
+    first.stop().await.expect("stop");
+
+    // The receiver is up again on the same address; Lifeboat restarts.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the receiver's port");
+    let (_, got) = receiver_on(listener, 200);
+    let second = start(&opts).await.expect("restart");
+    let mut delivered = vec![];
+    for _ in 0..100 {
+        delivered = got.lock().expect("lock").clone();
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["event"], "backup_failed");
+    assert_eq!(delivered[0]["title"], "Backup of shop failed");
+    let mut left = vec![];
+    for _ in 0..50 {
+        left = server::store::pending_alerts::list(&second.state.db)
+            .await
+            .expect("list");
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(left.is_empty(), "delivered alerts are no longer kept");
+    second.stop().await.expect("stop");
 }

@@ -570,3 +570,84 @@ async fn a_failed_backup_cannot_be_downloaded() {
         .expect("download");
     assert_eq!(resp.status(), 409);
 }
+
+#[tokio::test]
+async fn a_backup_being_downloaded_is_not_deleted_until_the_download_ends() {
+    // Large enough that the download is still being sent after its first bytes.
+    let url = sample_database("lb_del_download", 150_000).await;
+    let app = TestApp::signed_in(Options {
+        env: vec![],
+        target: Some(url),
+    })
+    .await;
+    let mut ids = vec![];
+    for _ in 0..2 {
+        let s: StartedJob = app.start_backup().await.json().await.expect("started");
+        let job = app.wait(s.job_id).await;
+        assert_eq!(job.status, job_status::SUCCEEDED);
+        ids.push(job.backup_id.expect("id"));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let older = ids[0];
+    let size = app
+        .backup_detail(older)
+        .await
+        .backup
+        .size_bytes
+        .expect("size") as usize;
+    let mut download = app
+        .client
+        .get(app.url(&format!("/api/v1/backups/{older}/download")))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(download.status(), 200);
+    let mut got = download
+        .chunk()
+        .await
+        .expect("first bytes")
+        .expect("a chunk")
+        .to_vec();
+    let delete = || {
+        app.client
+            .delete(app.url(&format!("/api/v1/backups/{older}")))
+            .send()
+    };
+    let refused = delete().await.expect("delete");
+    assert_eq!(refused.status(), 409);
+    let e: app::api::ApiError = refused.json().await.expect("error");
+    assert!(e.message.contains("being downloaded"), "{}", e.message);
+    // Retention leaves it too.
+    let deleted = server::engine::pruning::prune(
+        &app.server.state.engine,
+        app.server.state.engine.target(),
+        &server::retention::Policy {
+            keep_last: 1,
+            max_age: None,
+        },
+        &server::store::audit::Origin::default(),
+        false,
+    )
+    .await
+    .expect("prune");
+    assert_eq!(
+        deleted.len(),
+        0,
+        "retention deleted a backup being downloaded"
+    );
+
+    // The download finishes, whole.
+    while let Some(c) = download.chunk().await.expect("more bytes") {
+        got.extend_from_slice(&c);
+    }
+    assert_eq!(got.len(), size);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = delete().await.expect("delete").status().as_u16();
+        if status == 204 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 204, "deleted once the download has ended");
+}

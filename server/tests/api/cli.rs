@@ -277,3 +277,122 @@ async fn lifeboat_killed_mid_dump_is_marked_interrupted_at_the_next_start() {
     assert_eq!(audit.items[0].details["status"], "interrupted");
     server.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn cli_backup_and_restore_wait_for_their_offsite_copy_and_alert() {
+    let s3 = crate::offsite::S3::start().await;
+    let url = sample_database("lb_cli_followups", 20_000).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let (hook, got) = crate::alerts::receiver(200).await;
+    let command = |args: &[&str]| {
+        let mut cmd = lifeboat();
+        cmd.args(args)
+            .env("LIFEBOAT_DATA_DIR", data.path())
+            .env("LIFEBOAT_TARGET_URL", &url)
+            .env("LIFEBOAT_ALERT_WEBHOOK_URL", &hook)
+            .envs(crate::offsite::s3_env(&s3.endpoint, 5))
+            .stdin(Stdio::null());
+        if let Some(b) = pg_bin_dir() {
+            cmd.env("LIFEBOAT_PG_BIN_DIR", b);
+        }
+        // The webhook receiver runs on this test's runtime: the command is awaited.
+        tokio::process::Command::from(cmd)
+    };
+
+    let out = command(&["backup", "--json"]).output().await.expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let job: app::api::Job = serde_json::from_slice(&out.stdout).expect("job json on stdout");
+    let id = job.backup_id.expect("backup id");
+    // When the command has exited, the copy is offsite, verified and journaled.
+    let db = server::store::open(data.path()).await.expect("store");
+    let b = server::store::backups::get(&db, id)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        b.offsite_status,
+        Some(server::store::backups::OffsiteStatus::Copied),
+        "{:?} / {stderr}",
+        b.offsite_message
+    );
+    let key = format!("nightly/lb_cli_followups/{}", b.file_name.expect("name"));
+    let local = std::fs::read(data.path().join(b.location.expect("loc"))).expect("local");
+    assert!(s3.object(&key).await.expect("object offsite") == local);
+
+    // The restore's alert has reached the receiver when the command has exited.
+    // (The backup's own checks may have alerted already: a small file, little space.)
+    let out = command(&["restore", "--backup", &id.to_string(), "--yes", "--json"])
+        .output()
+        .await
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = got.lock().expect("lock").clone();
+    let restores: Vec<_> = alerts.iter().filter(|a| a["event"] == "restore").collect();
+    assert_eq!(restores.len(), 1, "{alerts:?}");
+    assert!(restores[0]["title"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Restore of lb_cli_followups succeeded"));
+}
+
+#[tokio::test]
+async fn cli_backup_exits_3_when_its_offsite_copy_fails_and_alerts_once_per_run() {
+    let url = sample_database("lb_cli_offsite_down", 1_000).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let (hook, got) = crate::alerts::receiver(200).await;
+    // Nothing listens there: the store is down.
+    let port = server::dev::pgcluster::free_port().expect("port");
+    let run = || {
+        let mut cmd = lifeboat();
+        cmd.args(["backup"])
+            .env("LIFEBOAT_DATA_DIR", data.path())
+            .env("LIFEBOAT_TARGET_URL", &url)
+            .env("LIFEBOAT_ALERT_WEBHOOK_URL", &hook)
+            .envs(crate::offsite::s3_env(
+                &format!("http://127.0.0.1:{port}"),
+                5,
+            ))
+            .stdin(Stdio::null());
+        if let Some(b) = pg_bin_dir() {
+            cmd.env("LIFEBOAT_PG_BIN_DIR", b);
+        }
+        tokio::process::Command::from(cmd)
+    };
+    let out = run().output().await.expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("backup 1 succeeded"),
+        "the backup itself is fine"
+    );
+    assert!(
+        stderr.contains("error: offsite copy of backup 1: "),
+        "{stderr}"
+    );
+
+    // A second run with two copies waiting: one alert for the run, listing both.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let out = run().output().await.expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = got.lock().expect("lock").clone();
+    let offsite: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["event"] == "offsite_failed")
+        .collect();
+    assert_eq!(offsite.len(), 2, "one per run: {alerts:?}");
+    let text = offsite[1]["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("Waiting for their offsite copy: backups 2, 1."),
+        "{text}"
+    );
+}

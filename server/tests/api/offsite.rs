@@ -6,13 +6,13 @@ use app::api::{job_status, Backup, StartedJob};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct S3 {
+pub(crate) struct S3 {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl S3 {
-    async fn start() -> S3 {
+    pub(crate) async fn start() -> S3 {
         let pythonpath = std::env::var("LIFEBOAT_TEST_PYTHONPATH")
             .expect("LIFEBOAT_TEST_PYTHONPATH: moto (scripts/bootstrap.sh --test installs it)");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -53,8 +53,13 @@ impl S3 {
     }
 
     /// Reads an object with signed requests, as any S3 client would.
-    async fn object(&self, key: &str) -> Option<Vec<u8>> {
-        let client = server::storage::offsite::Offsite::new(server::storage::offsite::Settings {
+    pub(crate) async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.client().read(key).await.ok()
+    }
+
+    /// A client of the bucket (no prefix).
+    pub(crate) fn client(&self) -> server::storage::offsite::Offsite {
+        server::storage::offsite::Offsite::new(server::storage::offsite::Settings {
             bucket: "offsite-test".into(),
             endpoint: Some(self.endpoint.clone()),
             region: "us-east-1".into(),
@@ -62,9 +67,10 @@ impl S3 {
             access_key_id: server::secret::Secret::new("test-key".into()),
             secret_access_key: server::secret::Secret::new("test-secret".into()),
             keep: 1,
+            request_timeout: Duration::from_secs(30),
+            min_bytes_per_second: 500_000,
         })
-        .expect("client");
-        client.read(key).await.ok()
+        .expect("client")
     }
 }
 
@@ -75,7 +81,7 @@ impl Drop for S3 {
     }
 }
 
-fn s3_env(endpoint: &str, keep: u32) -> Vec<(&'static str, String)> {
+pub(crate) fn s3_env(endpoint: &str, keep: u32) -> Vec<(&'static str, String)> {
     vec![
         ("LIFEBOAT_S3_BUCKET", "offsite-test".into()),
         ("LIFEBOAT_S3_ENDPOINT", endpoint.into()),
@@ -211,6 +217,8 @@ async fn verify_marks_a_damaged_backup_and_a_lost_offsite_copy() {
         access_key_id: server::secret::Secret::new("k".into()),
         secret_access_key: server::secret::Secret::new("s".into()),
         keep: 1,
+        request_timeout: Duration::from_secs(30),
+        min_bytes_per_second: 500_000,
     })
     .expect("client");
     offsite
@@ -401,4 +409,142 @@ async fn a_damaged_local_file_never_replaces_its_offsite_copy() {
         offsite == good,
         "the offsite copy is the good one, untouched"
     );
+}
+
+/// `lifeboat backup` with these settings (it waits for the offsite copy).
+async fn cli_backup(
+    data: &std::path::Path,
+    url: &str,
+    env: &[(&'static str, String)],
+) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LIFEBOAT_") && !k.starts_with("LIFEBOAT_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("backup")
+        .env("LIFEBOAT_DATA_DIR", data)
+        .env("LIFEBOAT_TARGET_URL", url)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    if let Some(b) = pg_bin_dir() {
+        cmd.env("LIFEBOAT_PG_BIN_DIR", b);
+    }
+    // The throttling proxy runs on this test's runtime: the command is awaited.
+    tokio::process::Command::from(cmd)
+        .output()
+        .await
+        .expect("run lifeboat backup")
+}
+
+#[tokio::test]
+async fn a_large_copy_over_a_slow_link_is_copied_and_a_damaged_file_is_not_sent_again() {
+    let s3 = S3::start().await;
+    // 4 MB/s to the store: the 3 parts of a 24 MiB dump, sent at once, take about 6 s
+    // per request, and its read-back 2 s per 8 MiB range (6 s as one request).
+    let proxy = throttled_proxy(s3.endpoint.trim_start_matches("http://").into(), 4_000_000).await;
+    let url = create_database("lb_offsite_slow").await;
+    // 24 rows of 1 MiB of random bytes: the dump does not compress.
+    sql(
+        &url,
+        "CREATE TABLE blobs (id int PRIMARY KEY, b bytea);
+         INSERT INTO blobs SELECT g, (SELECT decode(string_agg(md5(random()::text || g || x), ''), 'hex')
+                                      FROM generate_series(1, 65536) x)
+         FROM generate_series(1, 24) g;",
+    )
+    .await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut env = s3_env(&format!("http://{proxy}"), 5);
+    env.push(("LIFEBOAT_S3_REQUEST_TIMEOUT", "1s".into()));
+
+    // A fixed per-request timeout shorter than a part's transfer (the speed allowance
+    // made negligible): the copy fails every time.
+    let mut fixed = env.clone();
+    fixed.push(("LIFEBOAT_S3_MIN_SPEED", "100GB".into()));
+    let out = cli_backup(data.path(), &url, &fixed).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("error: offsite copy of backup 1: "),
+        "{stderr}"
+    );
+    let db = server::store::open(data.path()).await.expect("store");
+    let first = server::store::backups::get(&db, 1)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        first.offsite_status,
+        Some(server::store::backups::OffsiteStatus::Failed)
+    );
+    let first_path = data.path().join(first.location.clone().expect("loc"));
+    let first_good = std::fs::read(&first_path).expect("read");
+    assert!(first_good.len() > 20 << 20, "{} bytes", first_good.len());
+
+    // The last good copy of backup 1 is offsite (put there directly), then its local
+    // file is damaged: the retry must not replace the good copy.
+    let key1 = format!(
+        "nightly/lb_offsite_slow/{}",
+        first.file_name.clone().expect("name")
+    );
+    s3.client()
+        .put_small(&key1, first_good.clone())
+        .await
+        .expect("put the good copy");
+    let mut damaged = first_good.clone();
+    damaged[first_good.len() / 3] ^= 0x01;
+    std::fs::write(&first_path, &damaged).expect("damage");
+
+    // Timeouts scaled for 2 MB/s (half the real speed): the new backup is copied and
+    // verified through the slow link.
+    let mut scaled = env.clone();
+    scaled.push(("LIFEBOAT_S3_MIN_SPEED", "2MB".into()));
+    let started = std::time::Instant::now();
+    let out = cli_backup(data.path(), &url, &scaled).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("offsite… "), "progress is shown: {stderr}");
+    eprintln!("copied through the slow link in {:?}", started.elapsed());
+    let second = server::store::backups::get(&db, 2)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        second.offsite_status,
+        Some(server::store::backups::OffsiteStatus::Copied),
+        "{:?}",
+        second.offsite_message
+    );
+    let key2 = format!(
+        "nightly/lb_offsite_slow/{}",
+        second.file_name.expect("name")
+    );
+    let local2 = std::fs::read(data.path().join(second.location.expect("loc"))).expect("read");
+    assert!(s3.object(&key2).await.expect("copy 2") == local2);
+
+    // Backup 1 was checked before it was sent again: corrupted, and its good offsite
+    // copy untouched.
+    let first = server::store::backups::get(&db, 1)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        first.status,
+        server::store::backups::BackupStatus::Corrupted
+    );
+    assert_eq!(
+        first.offsite_status,
+        Some(server::store::backups::OffsiteStatus::Failed)
+    );
+    assert!(
+        first
+            .offsite_message
+            .clone()
+            .unwrap_or_default()
+            .contains("has changed since it was backed up"),
+        "{:?}",
+        first.offsite_message
+    );
+    assert!(s3.object(&key1).await.expect("copy 1") == first_good);
 }

@@ -632,3 +632,40 @@ async fn a_backup_being_restored_cannot_be_deleted_until_the_restore_ends() {
     assert_eq!(done.status, job_status::SUCCEEDED, "{:?}", done.message);
     assert!(delete().await.expect("delete").status().is_success());
 }
+
+#[tokio::test]
+async fn an_upload_being_restored_from_does_not_expire_until_the_restore_ends() {
+    let url = sample_database("lb_upload_expiry", 500).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("shop.dump");
+    dump(&url, &file);
+    // Every pg_dump takes 3 s more: the restore (its safety backup first) outlives the
+    // upload's 3 s lifetime.
+    let slow = fake_pg_dump("sleep 3\nexec \"$REAL\" \"$@\"");
+    let app = TestApp::signed_in(Options {
+        env: vec![
+            ("LIFEBOAT_PG_BIN_DIR", slow.path().display().to_string()),
+            ("LIFEBOAT_UPLOAD_TTL", "3s".into()),
+        ],
+        target: Some(url),
+    })
+    .await;
+    let up = app
+        .uploaded("shop.dump", std::fs::read(&file).expect("read"))
+        .await;
+    let r = app
+        .restore(serde_json::json!({ "upload_id": up.upload_id, "confirm": "lb_upload_expiry" }))
+        .await;
+    assert_eq!(r.status(), 202, "{:?}", r.text().await);
+    let restore: StartedRestore = r.json().await.expect("started");
+    // Past its expiry, while the restore still runs: the sweep leaves it.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let running = app.job(restore.job_id).await;
+    assert_eq!(running.status, job_status::RUNNING, "{:?}", running.message);
+    let swept = server::engine::upload::sweep(&app.server.state.engine, false)
+        .await
+        .expect("sweep");
+    assert_eq!(swept, 0, "an upload being restored from was swept");
+    let done = app.wait(restore.job_id).await;
+    assert_eq!(done.status, job_status::SUCCEEDED, "{:?}", done.message);
+}

@@ -390,3 +390,57 @@ pub fn one_attempt_slot() -> server::schedule::Settings {
         retention: server::retention::Policy::default(),
     }
 }
+
+/// A TCP proxy on loopback to `upstream` (`host:port`) whose link moves about
+/// `bytes_per_second` in each direction, shared by all its connections (as parts sent
+/// at once share a real link). Returns its `host:port`.
+pub async fn throttled_proxy(upstream: String, bytes_per_second: u64) -> String {
+    use std::sync::{Arc, Mutex};
+    use tokio::time::Instant;
+    /// When each direction of the link is free again.
+    type Link = Arc<Mutex<Instant>>;
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        link: Link,
+        rate: u64,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 16 << 10];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let done = {
+                let mut free = link.lock().expect("link");
+                let start = (*free).max(Instant::now());
+                *free = start + std::time::Duration::from_secs_f64(n as f64 / rate as f64);
+                *free
+            };
+            tokio::time::sleep_until(done).await;
+            if to.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    let up: Link = Arc::new(Mutex::new(Instant::now()));
+    let down: Link = Arc::new(Mutex::new(Instant::now()));
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (ri, wi) = inbound.into_split();
+            let (ro, wo) = outbound.into_split();
+            tokio::spawn(pump(ri, wo, up.clone(), bytes_per_second));
+            tokio::spawn(pump(ro, wi, down.clone(), bytes_per_second));
+        }
+    });
+    addr.to_string()
+}
