@@ -15,6 +15,7 @@ mod auth;
 mod backups;
 mod health;
 mod jobs;
+mod people;
 mod restores;
 mod settings;
 
@@ -23,6 +24,7 @@ pub use auth::*;
 pub use backups::*;
 pub use health::*;
 pub use jobs::*;
+pub use people::*;
 pub use restores::*;
 pub use settings::*;
 

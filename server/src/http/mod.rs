@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod limits;
 pub mod readiness;
 pub mod restores;
+pub mod roles;
 pub mod serve;
 pub mod sessions;
 pub mod settings;
