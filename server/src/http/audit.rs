@@ -20,6 +20,8 @@ struct Params {
     offset: Option<i64>,
     action: Option<String>,
     outcome: Option<String>,
+    /// Who acted (a username, or `os:NAME` for the command line).
+    actor: Option<String>,
 }
 
 async fn list(
@@ -39,5 +41,6 @@ async fn list(
             "limit must be 1–500 and offset 0 or more.".into(),
         ));
     }
-    Ok(Json(audit::list(&st.db, &q).await?))
+    let actor = nonempty(p.actor);
+    Ok(Json(audit::list_by(&st.db, &q, actor.as_deref()).await?))
 }

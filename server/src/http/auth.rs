@@ -3,7 +3,7 @@
 use super::error::AppError;
 use super::extract::{ClientInfo, JsonBody};
 use super::roles::Viewer;
-use super::sessions::{SessionAuth, AUTH_KEY};
+use super::sessions::{SessionAuth, ACTIVE_KEY, AUTH_KEY};
 use super::state::AppState;
 use super::throttle::{Throttle, ThrottledAttempts};
 use crate::secret::Secret;
@@ -103,9 +103,12 @@ async fn login(
                 username: user.username.clone(),
                 signed_in_at: now.timestamp_millis(),
                 password_checked_at: None,
+                client_ip: client.ip.map(|i| i.to_string()),
+                user_agent: client.user_agent.clone(),
             },
         )
         .await?;
+    session.insert(ACTIVE_KEY, now.timestamp_millis()).await?;
     audit::record(
         &st.db,
         &client.origin(Some(&user.username)),

@@ -2,7 +2,7 @@
 //! audit log and login throttling) and the signed-in administrator.
 
 use super::error::AppError;
-use super::sessions::{SessionAuth, AUTH_KEY};
+use super::sessions::{SessionAuth, ACTIVE_KEY, AUTH_KEY, BACKGROUND_HEADER};
 use super::state::AppState;
 use crate::store::audit::{self, Entry, Origin};
 use app::api::{audit_action, outcome, Role};
@@ -129,6 +129,18 @@ impl FromRequestParts<AppState> for CurrentUser {
             session.flush().await?;
             return Err(AppError::unauthenticated());
         };
+        // A request the person made (not background polling, not an event stream) keeps
+        // the session alive.
+        let background = parts
+            .headers
+            .get(BACKGROUND_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1")
+            || parts.uri.path().ends_with("/events");
+        if !background {
+            session
+                .insert(ACTIVE_KEY, Utc::now().timestamp_millis())
+                .await?;
+        }
         let password_checked_at = auth
             .password_checked_at
             .and_then(|ms| Utc.timestamp_millis_opt(ms).single())

@@ -30,3 +30,12 @@ pub async fn delete(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Every session that has not expired: id and the encoded record.
+pub async fn live(db: &SqlitePool) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT id, data FROM tower_sessions WHERE datetime(expiry_date) > datetime('now')",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -127,6 +127,15 @@ pub async fn another_active_admin(db: &SqlitePool, id: i64) -> sqlx::Result<bool
     Ok(n > 0)
 }
 
+/// Removes the password of account `id` (a reset: only the new link can set one).
+pub async fn clear_password(db: &SqlitePool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = NULL WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_role(db: &SqlitePool, id: i64, role: &str) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE users SET role = ? WHERE id = ?")
         .bind(role)

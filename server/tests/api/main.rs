@@ -9,6 +9,7 @@ mod confirm;
 mod health;
 mod limits;
 mod offsite;
+mod people;
 mod privacy;
 mod proof;
 mod restores;

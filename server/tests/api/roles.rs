@@ -57,6 +57,18 @@ const ACCESS: &[(&str, &str, Least)] = &[
     ("POST", "/alerts/test", ADMIN),
     ("GET", "/settings", ADMIN),
     ("POST", "/uploads", OPERATOR),
+    ("POST", "/auth/password", VIEWER),
+    ("GET", "/auth/sessions", VIEWER),
+    ("DELETE", "/auth/sessions", VIEWER),
+    ("DELETE", "/auth/sessions/{id}", VIEWER),
+    ("POST", "/invitations/check", Anyone),
+    ("POST", "/invitations/accept", Anyone),
+    ("GET", "/users", ADMIN),
+    ("POST", "/users", ADMIN),
+    ("PATCH", "/users/{id}", ADMIN),
+    ("DELETE", "/users/{id}", ADMIN),
+    ("DELETE", "/users/{id}/sessions", ADMIN),
+    ("POST", "/users/{id}/reset-password", ADMIN),
 ];
 
 /// The `/api/v1` routes as the source declares them: the modules merged into the API
