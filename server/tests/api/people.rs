@@ -466,3 +466,106 @@ async fn background_polling_does_not_keep_an_idle_session_alive() {
     assert_eq!(statuses.last(), Some(&401), "{statuses:?}");
     assert_eq!(me_status(&app, &app.client).await, 401);
 }
+
+fn lifeboat(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, serde_json::Value) {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LIFEBOAT_") && !k.starts_with("LIFEBOAT_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(args)
+        .arg("--json")
+        .env("LIFEBOAT_DATA_DIR", data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn lifeboat");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    let out = child.wait_with_output().expect("wait");
+    // A refusal by the argument parser is plain text (on standard error).
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), json)
+}
+
+#[test]
+fn the_command_line_manages_people() {
+    let data = tempfile::tempdir().expect("tmp");
+    let dir = data.path();
+    let pw = format!("{PASSWORD}\n");
+    let (ok, root) = lifeboat(dir, &["user", "add", "root", "--password-stdin"], &pw);
+    assert!(ok, "{root}");
+    assert_eq!(root["role"], "admin", "admin by default");
+    let (ok, ana) = lifeboat(
+        dir,
+        &[
+            "user",
+            "add",
+            "ana",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ],
+        &pw,
+    );
+    assert!(ok, "{ana}");
+    assert_eq!(ana["role"], "operator");
+    let (ok, _) = lifeboat(
+        dir,
+        &["user", "add", "bad", "--role", "owner", "--password-stdin"],
+        &pw,
+    );
+    assert!(!ok, "an unknown role is refused");
+
+    let (ok, viewer) = lifeboat(dir, &["user", "set-role", "ana", "viewer"], "");
+    assert!(ok && viewer["role"] == "viewer", "{viewer}");
+    let (ok, disabled) = lifeboat(dir, &["user", "disable", "ana"], "");
+    assert!(ok && disabled["disabled"] == true, "{disabled}");
+    let (ok, enabled) = lifeboat(dir, &["user", "enable", "ana"], "");
+    assert!(ok && enabled["disabled"] == false, "{enabled}");
+    let (ok, reset) = lifeboat(dir, &["user", "reset-password", "ana"], "");
+    assert!(ok, "{reset}");
+    assert!(reset["link"]
+        .as_str()
+        .unwrap_or("")
+        .contains("/invite#token="));
+    assert_eq!(reset["password_pending"], true);
+
+    // The last active administrator stays one.
+    let (ok, refused) = lifeboat(dir, &["user", "set-role", "root", "viewer"], "");
+    assert!(!ok);
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("last active administrator"),
+        "{refused}"
+    );
+    let (ok, _) = lifeboat(dir, &["user", "delete", "root"], "");
+    assert!(!ok);
+
+    let (ok, list) = lifeboat(dir, &["user", "list"], "");
+    assert!(ok);
+    let names: Vec<_> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|u| {
+            (
+                u["username"].as_str().unwrap_or(""),
+                u["role"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(names, vec![("root", "admin"), ("ana", "viewer")]);
+    let (ok, deleted) = lifeboat(dir, &["user", "delete", "ana"], "");
+    assert!(ok && deleted["deleted"] == true, "{deleted}");
+}
