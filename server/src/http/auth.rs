@@ -124,6 +124,7 @@ async fn login(
         username: user.username,
         role: user.role,
         signed_in_at: now,
+        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
     }))
 }
 
@@ -232,11 +233,12 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(Viewer(user): Viewer) -> Json<Me> {
+async fn me(State(st): State<AppState>, Viewer(user): Viewer) -> Json<Me> {
     Json(Me {
         username: user.username,
         role: user.role.as_str().into(),
         signed_in_at: user.signed_in_at,
+        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
     })
 }
 
@@ -308,6 +310,7 @@ async fn setup(
             username: user.username,
             role: user.role,
             signed_in_at: Utc::now(),
+            idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
         }),
     ))
 }
