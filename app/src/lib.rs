@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::LoginPage />
                 <Route path=path!("/setup") view=pages::SetupPage />
+                <Route path=path!("/invite") view=pages::InvitePage />
                 <ParentRoute path=path!("") view=shell::Shell>
                     <Route path=path!("") view=pages::StatusPage />
                     <Route path=path!("backups") view=pages::BackupsPage />
@@ -76,6 +77,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("restore") view=pages::RestorePage />
                     <Route path=path!("audit") view=pages::AuditPage />
                     <Route path=path!("settings") view=pages::SettingsPage />
+                    <Route path=path!("people") view=pages::PeoplePage />
+                    <Route path=path!("account") view=pages::ProfilePage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -4,14 +4,15 @@
 use crate::config::{Config, Sources};
 use crate::dev::demo::DemoDatabase;
 use crate::engine::{backup, pruning, recovery, restore, upload, verify, Engine};
-use crate::secret::Secret;
 use crate::storage::human_bytes;
 use crate::store::audit::Origin;
 use crate::store::backups::BackupKind;
 use crate::target::TargetUrl;
-use crate::{startup, store, users};
+use crate::{startup, store};
+
+mod people;
 use clap::{Parser, Subcommand};
-use std::io::Read;
+pub use people::UserCommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -107,21 +108,10 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Manage administrators.
+    /// Manage people: add, list, set-role, disable, enable, delete, reset-password.
     User {
         #[command(subcommand)]
         command: UserCommand,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum UserCommand {
-    /// Create an administrator; the password is read from standard input.
-    Add {
-        name: String,
-        /// Read the password from standard input (one line).
-        #[arg(long)]
-        password_stdin: bool,
     },
 }
 
@@ -183,13 +173,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             restore: Some(id), ..
         }) => test_restore(config, *id, cli.json).await,
         Some(Command::Verify { id, all, .. }) => verify(config, *id, *all, cli.json).await,
-        Some(Command::User {
-            command:
-                UserCommand::Add {
-                    name,
-                    password_stdin,
-                },
-        }) => user_add(config, name, *password_stdin, cli.json).await,
+        Some(Command::User { command }) => people::run(config, command, cli.json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,26 +196,6 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn user_add(config: Config, name: &str, from_stdin: bool, json: bool) -> anyhow::Result<()> {
-    if !from_stdin {
-        anyhow::bail!("pass --password-stdin and send the password on standard input, e.g. `printf '%s' \"$PW\" | lifeboat user add {name} --password-stdin`");
-    }
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
-    let password = input.lines().next().unwrap_or("").to_string();
-    let db = store::open(&config.data_dir).await?;
-    let user = users::create(&db, &Origin::cli(), name, Secret::new(password)).await?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "created": true, "username": user.username, "role": user.role })
-        );
-    } else {
-        println!("created administrator `{}`", user.username);
-    }
-    Ok(())
 }
 
 async fn backup(config: Config, json: bool) -> anyhow::Result<()> {

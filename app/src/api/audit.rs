@@ -64,6 +64,17 @@ wire_enum! {
         SettingsChanged = "settings.changed",
         /// The password given again before a destructive action ("confirm it's you").
         PasswordConfirm = "auth.confirm",
+        /// An account's role changed, or it was disabled or enabled.
+        UserUpdated = "user.updated",
+        UserDeleted = "user.deleted",
+        /// A new one-time link to set an account's password (the old password stops working).
+        PasswordReset = "user.password_reset",
+        /// An invitation or reset link used: the account's password set.
+        InvitationUsed = "user.invitation_used",
+        /// Someone changed their own password.
+        PasswordChanged = "auth.password_changed",
+        /// Sessions ended by their owner or an administrator.
+        SessionRevoked = "session.revoked",
     }
     /// The audit actions as the words the server writes.
     words mod audit_action {
@@ -86,6 +97,12 @@ wire_enum! {
         ALERT = Alert,
         SETTINGS_CHANGED = SettingsChanged,
         PASSWORD_CONFIRM = PasswordConfirm,
+        USER_UPDATED = UserUpdated,
+        USER_DELETED = UserDeleted,
+        PASSWORD_RESET = PasswordReset,
+        INVITATION_USED = InvitationUsed,
+        PASSWORD_CHANGED = PasswordChanged,
+        SESSION_REVOKED = SessionRevoked,
     }
 }
 

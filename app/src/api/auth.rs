@@ -25,6 +25,10 @@ pub struct Me {
     pub username: String,
     pub role: String,
     pub signed_in_at: DateTime<Utc>,
+    /// The session ends after this many seconds without a request the person made (the
+    /// page warns a minute before).
+    #[serde(default)]
+    pub idle_timeout_secs: u64,
 }
 
 /// `GET /api/v1/setup`: whether the first administrator still has to be created.

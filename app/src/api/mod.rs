@@ -15,6 +15,7 @@ mod auth;
 mod backups;
 mod health;
 mod jobs;
+mod people;
 mod restores;
 mod settings;
 
@@ -23,6 +24,7 @@ pub use auth::*;
 pub use backups::*;
 pub use health::*;
 pub use jobs::*;
+pub use people::*;
 pub use restores::*;
 pub use settings::*;
 
@@ -31,6 +33,9 @@ use serde::{Deserialize, Serialize};
 /// The header every state-changing request must carry (CSRF defence: a browser will not
 /// add a custom header to a cross-site request without a CORS preflight we never grant).
 pub const CSRF_HEADER: &str = "x-requested-with";
+/// Set to `1` on requests made by a timer (polling), not by the person: the server does
+/// not count them as activity, so they do not keep an idle session alive.
+pub const BACKGROUND_HEADER: &str = "x-lifeboat-background";
 /// The value the SPA sends in [`CSRF_HEADER`]; the server accepts any non-empty value.
 pub const CSRF_HEADER_VALUE: &str = "lifeboat";
 

@@ -8,8 +8,16 @@ use serde::{de::DeserializeOwned, Serialize};
 #[cfg(feature = "hydrate")]
 mod imp {
     use super::*;
-    use crate::api::{ApiError, CONFIRM_REQUIRED, CSRF_HEADER, CSRF_HEADER_VALUE};
+    use crate::api::{
+        ApiError, BACKGROUND_HEADER, CONFIRM_REQUIRED, CSRF_HEADER, CSRF_HEADER_VALUE,
+    };
     use gloo_net::http::{Request, Response};
+
+    /// A request the person made: it keeps the session alive on the server, so the
+    /// idle-timeout warning counts from it.
+    fn active() {
+        crate::client::activity::mark();
+    }
 
     async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
         let status = resp.status();
@@ -54,7 +62,21 @@ mod imp {
     }
 
     pub(in crate::client) async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+        active();
         let resp = Request::get(path).send().await.map_err(net)?;
+        decode(resp).await
+    }
+
+    /// `GET` made by a timer, not by the person: it carries the background header, so the
+    /// server does not count it as activity (polling does not keep an idle session alive).
+    pub(in crate::client) async fn get_background<T: DeserializeOwned>(
+        path: &str,
+    ) -> Result<T, ClientError> {
+        let resp = Request::get(path)
+            .header(BACKGROUND_HEADER, "1")
+            .send()
+            .await
+            .map_err(net)?;
         decode(resp).await
     }
 
@@ -63,6 +85,7 @@ mod imp {
     pub(in crate::client) async fn get_any_status<T: DeserializeOwned>(
         path: &str,
     ) -> Result<T, ClientError> {
+        active();
         let resp = Request::get(path).send().await.map_err(net)?;
         if resp.status() == 401 {
             return Err(ClientError::Unauthorized);
@@ -99,6 +122,19 @@ mod imp {
     ) -> Result<T, ClientError> {
         answer(
             change(Request::put, path, Some(body))
+                .await
+                .map_err(|r| r.error)?,
+        )
+        .await
+    }
+
+    /// `PATCH` with a JSON body, answered with JSON.
+    pub(in crate::client) async fn patch<B: Serialize, T: DeserializeOwned>(
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        answer(
+            change(Request::patch, path, Some(body))
                 .await
                 .map_err(|r| r.error)?,
         )
@@ -149,6 +185,7 @@ mod imp {
         body: Option<&B>,
     ) -> Result<Response, Refusal> {
         let mut asked = false;
+        active();
         loop {
             let req = method(path).header(CSRF_HEADER, CSRF_HEADER_VALUE);
             let sent = match body {
@@ -190,6 +227,11 @@ mod imp {
     ) -> Result<T, ClientError> {
         Err(unavailable())
     }
+    pub(in crate::client) async fn get_background<T: DeserializeOwned>(
+        _path: &str,
+    ) -> Result<T, ClientError> {
+        Err(unavailable())
+    }
     pub(in crate::client) async fn post<B: Serialize, T: DeserializeOwned>(
         _path: &str,
         _body: &B,
@@ -214,6 +256,12 @@ mod imp {
     pub(in crate::client) async fn delete(_path: &str) -> Result<(), ClientError> {
         Err(unavailable())
     }
+    pub(in crate::client) async fn patch<B: Serialize, T: DeserializeOwned>(
+        _path: &str,
+        _body: &B,
+    ) -> Result<T, ClientError> {
+        Err(unavailable())
+    }
     pub(in crate::client) async fn post_no_content<B: Serialize>(
         _path: &str,
         _body: &B,
@@ -223,5 +271,6 @@ mod imp {
 }
 
 pub(super) use imp::{
-    delete, get, get_any_status, post, post_detailed, post_empty, post_no_content, put,
+    delete, get, get_any_status, get_background, patch, post, post_detailed, post_empty,
+    post_no_content, put,
 };

@@ -93,6 +93,37 @@ pub fn hard_navigate(path: &str) {
     let _ = path;
 }
 
+/// When the person last made a request (background polling aside), for the idle-timeout
+/// warning: the server's idle timeout counts from the same requests.
+pub mod activity {
+    use std::cell::Cell;
+
+    thread_local! {
+        static LAST: Cell<f64> = const { Cell::new(0.0) };
+    }
+
+    /// Milliseconds since the Unix epoch, from the browser's clock.
+    pub fn now_ms() -> f64 {
+        #[cfg(feature = "hydrate")]
+        {
+            js_sys::Date::now()
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            0.0
+        }
+    }
+
+    pub fn mark() {
+        LAST.with(|l| l.set(now_ms()));
+    }
+
+    /// When the last request the person made was sent (0 before any).
+    pub fn last_ms() -> f64 {
+        LAST.with(Cell::get)
+    }
+}
+
 /// Signing in and out, and the first-run setup.
 pub mod auth {
     use super::{http, ClientError, API};
@@ -126,6 +157,77 @@ pub mod auth {
     }
 }
 
+/// One's own account: password and sessions; and the one-time password links.
+pub mod account {
+    use super::{enc, http, ClientError, API};
+    use crate::api::{
+        InvitationAccept, InvitationInfo, InvitationToken, PasswordChange, SessionInfo,
+        SessionsEnded,
+    };
+
+    pub async fn change_password(req: &PasswordChange) -> Result<SessionsEnded, ClientError> {
+        http::post(&format!("{API}/auth/password"), req).await
+    }
+
+    pub async fn sessions() -> Result<Vec<SessionInfo>, ClientError> {
+        http::get(&format!("{API}/auth/sessions")).await
+    }
+
+    pub async fn end_session(id: &str) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/auth/sessions/{}", enc(id))).await
+    }
+
+    /// "Sign out everywhere else".
+    pub async fn end_other_sessions() -> Result<(), ClientError> {
+        http::delete(&format!("{API}/auth/sessions")).await
+    }
+
+    pub async fn check_invitation(token: &str) -> Result<InvitationInfo, ClientError> {
+        http::post(
+            &format!("{API}/invitations/check"),
+            &InvitationToken {
+                token: token.to_string(),
+            },
+        )
+        .await
+    }
+
+    pub async fn accept_invitation(req: &InvitationAccept) -> Result<(), ClientError> {
+        http::post_no_content(&format!("{API}/invitations/accept"), req).await
+    }
+}
+
+/// People and their roles (administrators only).
+pub mod people {
+    use super::{http, no_body, ClientError, API};
+    use crate::api::{Invited, NewPerson, Person, PersonChange};
+
+    pub async fn list() -> Result<Vec<Person>, ClientError> {
+        http::get(&format!("{API}/users")).await
+    }
+
+    pub async fn invite(req: &NewPerson) -> Result<Invited, ClientError> {
+        http::post(&format!("{API}/users"), req).await
+    }
+
+    pub async fn change(id: i64, change: &PersonChange) -> Result<Person, ClientError> {
+        http::patch(&format!("{API}/users/{id}"), change).await
+    }
+
+    pub async fn delete(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/users/{id}")).await
+    }
+
+    pub async fn reset_password(id: i64) -> Result<Invited, ClientError> {
+        http::post(&format!("{API}/users/{id}/reset-password"), &no_body()).await
+    }
+
+    /// Ends every session of the account.
+    pub async fn end_sessions(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/users/{id}/sessions")).await
+    }
+}
+
 /// Backups: history, status, detail, pin, delete, start, files.
 pub mod backups {
     use super::{http, no_body, ClientError, Refusal, API};
@@ -136,6 +238,12 @@ pub mod backups {
     /// The status strip's figures, and the job running now.
     pub async fn status() -> Result<BackupStatus, ClientError> {
         http::get(&format!("{API}/backups/status")).await
+    }
+
+    /// [`status`] for the status strip's polling: a background call, which does not keep
+    /// an idle session alive.
+    pub async fn status_in_background() -> Result<BackupStatus, ClientError> {
+        http::get_background(&format!("{API}/backups/status")).await
     }
 
     /// One page of the history, newest first.
@@ -268,12 +376,16 @@ pub mod audit {
 
     /// One page of events, newest first; empty filters match everything.
     pub async fn page(
+        actor: &str,
         action: &str,
         outcome: &str,
         offset: i64,
         limit: i64,
     ) -> Result<AuditPage, ClientError> {
         let mut q = String::new();
+        if !actor.is_empty() {
+            q.push_str(&format!("actor={}&", enc(actor)));
+        }
         if !action.is_empty() {
             q.push_str(&format!("action={}&", enc(action)));
         }

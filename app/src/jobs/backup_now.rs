@@ -8,14 +8,22 @@ use leptos::prelude::*;
 #[component]
 pub fn BackupNowButton() -> impl IntoView {
     let b = use_backups();
+    // A viewer may not back up: the button stays, disabled, saying why.
+    let may = use_context::<crate::api::Me>()
+        .and_then(|m| crate::api::Role::parse(&m.role))
+        .is_none_or(|r| r.includes(crate::api::Role::Operator));
     view! {
         <div class="backup-now">
             <button
                 class="btn btn-primary btn-block"
                 data-testid="backup-now"
                 aria-keyshortcuts="Control+Alt+S"
-                title="Back up now (Ctrl+Alt+S)"
-                disabled=move || b.starting()
+                title=if may {
+                    "Back up now (Ctrl+Alt+S)"
+                } else {
+                    "Backing up needs the Operator role; you are a viewer."
+                }
+                disabled=move || !may || b.starting()
                 on:click=move |_| b.request()
             >
                 "Back up now"

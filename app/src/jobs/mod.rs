@@ -266,7 +266,7 @@ pub fn provide_backups() -> Backups {
 fn watch_server(b: Backups) {
     let poll = move || {
         leptos::task::spawn_local(async move {
-            if let Ok(status) = client::backups::status().await {
+            if let Ok(status) = client::backups::status_in_background().await {
                 b.absorb(&status, true);
             }
         });

@@ -1,4 +1,4 @@
-//! The audit log: newest first, paginated, filtered by action and outcome. The filters
+//! The audit log: newest first, paginated, filtered by who acted, action and outcome. The filters
 //! live in the address (`/audit?action=auth.login&outcome=failure&offset=50`) so a view
 //! can be bookmarked or shared.
 
@@ -13,6 +13,7 @@ const PAGE_SIZE: i64 = 50;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 struct Filter {
+    actor: String,
     action: String,
     outcome: String,
     offset: i64,
@@ -21,6 +22,9 @@ struct Filter {
 impl Filter {
     fn query(&self) -> String {
         let mut q = vec![];
+        if !self.actor.is_empty() {
+            q.push(format!("actor={}", client::enc(&self.actor)));
+        }
         if !self.action.is_empty() {
             q.push(format!("action={}", client::enc(&self.action)));
         }
@@ -41,6 +45,7 @@ pub fn AuditPage() -> impl IntoView {
     let filter = Memo::new(move |_| {
         let q = query.get();
         Filter {
+            actor: q.get("actor").unwrap_or_default(),
             action: q.get("action").unwrap_or_default(),
             outcome: q.get("outcome").unwrap_or_default(),
             offset: q
@@ -52,7 +57,7 @@ pub fn AuditPage() -> impl IntoView {
     });
     let page = LocalResource::new(move || {
         let f = filter.get();
-        async move { client::audit::page(&f.action, &f.outcome, f.offset, PAGE_SIZE).await }
+        async move { client::audit::page(&f.actor, &f.action, &f.outcome, f.offset, PAGE_SIZE).await }
     });
     let go = move |f: Filter| {
         let q = f.query();
@@ -81,6 +86,21 @@ pub fn AuditPage() -> impl IntoView {
             "Every sign-in, sign-out and administrative action, newest first. The log is append-only."
         </p>
         <div class="filters">
+            <label class="field inline">
+                <span>"Who"</span>
+                <input
+                    name="actor"
+                    placeholder="Anyone"
+                    prop:value=move || filter.get().actor
+                    on:change=move |ev| {
+                        go(Filter {
+                            actor: event_target_value(&ev).trim().to_string(),
+                            offset: 0,
+                            ..filter.get_untracked()
+                        })
+                    }
+                />
+            </label>
             <label class="field inline">
                 <span>"Action"</span>
                 <select

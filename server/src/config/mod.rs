@@ -56,6 +56,8 @@ pub struct Config {
     pub trust_proxy: crate::proxies::TrustedProxies,
     /// How long the first-run setup link works after start-up (default 1 h).
     pub setup_link_ttl: Duration,
+    /// How long an invitation or password-reset link works (default 72 h).
+    pub invitation_link_ttl: Duration,
     /// tracing filter, e.g. `info` or `lifeboat=debug,info`.
     pub log: String,
     /// Whether "Back up now" asks for confirmation in the web console.
@@ -115,6 +117,7 @@ impl Config {
             site_dir: web.site_dir,
             trust_proxy: web.trust_proxy,
             setup_link_ttl: web.setup_link_ttl,
+            invitation_link_ttl: web.invitation_link_ttl,
             log: web.log,
             confirm_backup: web.confirm_backup,
             schedule_off_ok: web.schedule_off_ok,

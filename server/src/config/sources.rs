@@ -61,6 +61,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_TRUST_PROXY", "trust_proxy"),
     ("LIFEBOAT_SCHEDULE_OFF_OK", "schedule_off_ok"),
     ("LIFEBOAT_SETUP_LINK_TTL", "setup_link_ttl"),
+    ("LIFEBOAT_INVITATION_LINK_TTL", "invitation_link_ttl"),
     ("LIFEBOAT_LOG", "log"),
     ("LIFEBOAT_CONFIRM_BACKUP", "confirm_backup"),
     ("LIFEBOAT_UPLOAD_MAX_SIZE", "upload_max_size"),

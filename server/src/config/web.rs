@@ -19,6 +19,8 @@ pub(super) struct Web {
     pub site_dir: PathBuf,
     pub trust_proxy: crate::proxies::TrustedProxies,
     pub setup_link_ttl: Duration,
+    /// How long an invitation or password-reset link works (default 72 h).
+    pub invitation_link_ttl: Duration,
     pub log: String,
     pub confirm_backup: bool,
     pub schedule_off_ok: bool,
@@ -87,6 +89,10 @@ pub(super) fn load(v: &mut Values) -> Web {
         crate::proxies::TrustedProxies::parse,
     );
     let setup_link_ttl = v.duration("LIFEBOAT_SETUP_LINK_TTL", Duration::from_secs(3600));
+    let invitation_link_ttl = v.duration(
+        "LIFEBOAT_INVITATION_LINK_TTL",
+        Duration::from_secs(72 * 3600),
+    );
     let confirm_backup = v.bool("LIFEBOAT_CONFIRM_BACKUP", true);
     let schedule_off_ok = v.bool("LIFEBOAT_SCHEDULE_OFF_OK", false);
     let log = v.value("LIFEBOAT_LOG").unwrap_or_else(|| "info".into());
@@ -102,6 +108,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         site_dir,
         trust_proxy,
         setup_link_ttl,
+        invitation_link_ttl,
         log,
         confirm_backup,
         schedule_off_ok,

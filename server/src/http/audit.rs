@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit`: the audit log, newest first, paginated and filtered.
 
 use super::error::AppError;
-use super::extract::CurrentUser;
+use super::roles::Viewer;
 use super::state::AppState;
 use crate::store::audit;
 use app::api::AuditPage;
@@ -20,11 +20,13 @@ struct Params {
     offset: Option<i64>,
     action: Option<String>,
     outcome: Option<String>,
+    /// Who acted (a username, or `os:NAME` for the command line).
+    actor: Option<String>,
 }
 
 async fn list(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
     Query(p): Query<Params>,
 ) -> Result<Json<AuditPage>, AppError> {
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
@@ -39,5 +41,6 @@ async fn list(
             "limit must be 1–500 and offset 0 or more.".into(),
         ));
     }
-    Ok(Json(audit::list(&st.db, &q).await?))
+    let actor = nonempty(p.actor);
+    Ok(Json(audit::list_by(&st.db, &q, actor.as_deref()).await?))
 }

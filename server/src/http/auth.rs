@@ -1,8 +1,9 @@
 //! `/api/v1/auth/*` and `/api/v1/setup`: first-run setup, login, logout, who am I.
 
 use super::error::AppError;
-use super::extract::{ClientInfo, CurrentUser, JsonBody};
-use super::sessions::{SessionAuth, AUTH_KEY};
+use super::extract::{ClientInfo, JsonBody};
+use super::roles::Viewer;
+use super::sessions::{SessionAuth, ACTIVE_KEY, AUTH_KEY};
 use super::state::AppState;
 use super::throttle::{Throttle, ThrottledAttempts};
 use crate::secret::Secret;
@@ -102,9 +103,12 @@ async fn login(
                 username: user.username.clone(),
                 signed_in_at: now.timestamp_millis(),
                 password_checked_at: None,
+                client_ip: client.ip.map(|i| i.to_string()),
+                user_agent: client.user_agent.clone(),
             },
         )
         .await?;
+    session.insert(ACTIVE_KEY, now.timestamp_millis()).await?;
     audit::record(
         &st.db,
         &client.origin(Some(&user.username)),
@@ -120,6 +124,7 @@ async fn login(
         username: user.username,
         role: user.role,
         signed_in_at: now,
+        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
     }))
 }
 
@@ -228,11 +233,12 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(user: CurrentUser) -> Json<Me> {
+async fn me(State(st): State<AppState>, Viewer(user): Viewer) -> Json<Me> {
     Json(Me {
         username: user.username,
-        role: user.role,
+        role: user.role.as_str().into(),
         signed_in_at: user.signed_in_at,
+        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
     })
 }
 
@@ -304,6 +310,7 @@ async fn setup(
             username: user.username,
             role: user.role,
             signed_in_at: Utc::now(),
+            idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
         }),
     ))
 }

@@ -144,6 +144,16 @@ impl From<UserError> for AppError {
         match e {
             UserError::Invalid(m) => AppError::BadRequest(format!("{}.", capitalise(&m))),
             UserError::Exists(_) => AppError::Conflict(e.to_string()),
+            UserError::NotFound(m) => AppError::NotFound(format!("{}.", capitalise(&m))),
+            UserError::LastAdmin(m) => AppError::refused(
+                StatusCode::CONFLICT,
+                "last_admin",
+                format!("{}.", capitalise(&m)),
+            ),
+            UserError::Link(m) => AppError::refused(StatusCode::GONE, "link_invalid", m),
+            UserError::WrongPassword => {
+                AppError::Forbidden("The current password is wrong.".into())
+            }
             other => AppError::Internal(other.into()),
         }
     }

@@ -2,10 +2,10 @@
 //! audit log and login throttling) and the signed-in administrator.
 
 use super::error::AppError;
-use super::sessions::{SessionAuth, AUTH_KEY};
+use super::sessions::{SessionAuth, ACTIVE_KEY, AUTH_KEY, BACKGROUND_HEADER};
 use super::state::AppState;
 use crate::store::audit::{self, Entry, Origin};
-use app::api::{audit_action, outcome};
+use app::api::{audit_action, outcome, Role};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, TimeZone, Utc};
@@ -57,13 +57,15 @@ impl FromRequestParts<AppState> for ClientInfo {
     }
 }
 
-/// The signed-in administrator making the request. Extracting it fails with 401 when
-/// there is no session, and ends (and audits) a session past its absolute lifetime.
+/// The signed-in person making the request, whatever their role (handlers take the
+/// role-checked [`super::roles`] wrappers instead). Extracting it fails with 401 when
+/// there is no session or the account is gone or disabled, and ends (and audits) a
+/// session past its absolute lifetime.
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
     pub id: i64,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub signed_in_at: DateTime<Utc>,
     /// When this session last checked the user's password (the login, or a confirmation).
     pub password_checked_at: DateTime<Utc>,
@@ -118,14 +120,27 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "Your session has ended; sign in again.".into(),
             ));
         }
-        // The account may have been removed since the login.
-        let role = crate::store::users::by_id(&state.db, auth.user_id)
+        // The account may have been removed or disabled since the login, and its role
+        // may have changed: it is read again on every request.
+        let account = crate::store::users::by_id(&state.db, auth.user_id)
             .await?
-            .map(|u| u.role);
-        let Some(role) = role else {
+            .filter(|u| u.disabled_at.is_none());
+        let Some(role) = account.and_then(|u| Role::parse(&u.role)) else {
             session.flush().await?;
             return Err(AppError::unauthenticated());
         };
+        // A request the person made (not background polling, not an event stream) keeps
+        // the session alive.
+        let background = parts
+            .headers
+            .get(BACKGROUND_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1")
+            || parts.uri.path().ends_with("/events");
+        if !background {
+            session
+                .insert(ACTIVE_KEY, Utc::now().timestamp_millis())
+                .await?;
+        }
         let password_checked_at = auth
             .password_checked_at
             .and_then(|ms| Utc.timestamp_millis_opt(ms).single())

@@ -2,6 +2,7 @@
 //! Thin: handlers extract, call the engine or the store, and map errors once
 //! ([`error::AppError`]).
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod backups;
@@ -12,8 +13,10 @@ pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod limits;
+pub mod people;
 pub mod readiness;
 pub mod restores;
+pub mod roles;
 pub mod serve;
 pub mod sessions;
 pub mod settings;
@@ -50,12 +53,16 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .with_secure(secure)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(idle))
-        // Saved on every API call so that activity pushes the idle timeout back.
-        .with_always_save(true);
+        // Saved only when changed: a request the person makes marks the session active
+        // (`CurrentUser`), which pushes the idle timeout back; background polling and
+        // event streams do not.
+        .with_always_save(false);
 
     let api = Router::new()
         .merge(auth::routes())
         .merge(confirm::routes())
+        .merge(account::routes())
+        .merge(people::routes())
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(jobs::routes())

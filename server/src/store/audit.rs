@@ -92,26 +92,35 @@ pub struct Query {
 }
 
 pub async fn list(db: &SqlitePool, q: &Query) -> sqlx::Result<AuditPage> {
+    list_by(db, q, None).await
+}
+
+/// [`list`], of the events of one actor (who acted) when `actor` is given.
+pub async fn list_by(db: &SqlitePool, q: &Query, actor: Option<&str>) -> sqlx::Result<AuditPage> {
     let limit = q.limit.clamp(1, 500);
     let offset = q.offset.max(0);
     let items = sqlx::query_as::<_, AuditEvent>(
         "SELECT id, at, actor, client_ip, user_agent, action, target, outcome, details
          FROM audit_events
          WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR outcome = ?2)
+           AND (?5 IS NULL OR actor = ?5)
          ORDER BY id DESC LIMIT ?3 OFFSET ?4",
     )
     .bind(&q.action)
     .bind(&q.outcome)
     .bind(limit)
     .bind(offset)
+    .bind(actor)
     .fetch_all(db)
     .await?;
     let total = sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM audit_events
-         WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR outcome = ?2)",
+         WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR outcome = ?2)
+           AND (?3 IS NULL OR actor = ?3)",
     )
     .bind(&q.action)
     .bind(&q.outcome)
+    .bind(actor)
     .fetch_one(db)
     .await?;
     Ok(AuditPage { items, total })

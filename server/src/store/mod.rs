@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod backups;
+pub mod invitations;
 pub mod jobs;
 pub mod pending_alerts;
 pub mod restores;

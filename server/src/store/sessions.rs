@@ -30,3 +30,22 @@ pub async fn delete(db: &SqlitePool, id: &str) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Every session that has not expired: id and the encoded record.
+pub async fn live(db: &SqlitePool) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+    // The session store creates its table when the server first starts; a command run
+    // before that finds no sessions.
+    let table: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tower_sessions'",
+    )
+    .fetch_optional(db)
+    .await?;
+    if table.is_none() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(
+        "SELECT id, data FROM tower_sessions WHERE datetime(expiry_date) > datetime('now')",
+    )
+    .fetch_all(db)
+    .await
+}
