@@ -112,6 +112,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage personal API tokens (for automation).
+    Token {
+        #[command(subcommand)]
+        command: crate::cli_tokens::TokenCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -190,6 +195,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     password_stdin,
                 },
         }) => user_add(config, name, *password_stdin, cli.json).await,
+        Some(Command::Token { command }) => crate::cli_tokens::run(config, command, cli.json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -64,6 +64,16 @@ wire_enum! {
         SettingsChanged = "settings.changed",
         /// The password given again before a destructive action ("confirm it's you").
         PasswordConfirm = "auth.confirm",
+        /// A personal API token made.
+        TokenCreated = "token.created",
+        TokenRevoked = "token.revoked",
+        /// A request made with a token (every change; reads at most once a minute).
+        TokenUsed = "token.used",
+        /// Two-factor sign-in turned on (enrolment confirmed with a code).
+        TotpEnabled = "totp.enabled",
+        TotpDisabled = "totp.disabled",
+        /// A recovery code spent instead of a TOTP code.
+        RecoveryCodeUsed = "totp.recovery_code_used",
     }
     /// The audit actions as the words the server writes.
     words mod audit_action {
@@ -86,6 +96,12 @@ wire_enum! {
         ALERT = Alert,
         SETTINGS_CHANGED = SettingsChanged,
         PASSWORD_CONFIRM = PasswordConfirm,
+        TOKEN_CREATED = TokenCreated,
+        TOKEN_REVOKED = TokenRevoked,
+        TOKEN_USED = TokenUsed,
+        TOTP_ENABLED = TotpEnabled,
+        TOTP_DISABLED = TotpDisabled,
+        RECOVERY_CODE_USED = RecoveryCodeUsed,
     }
 }
 

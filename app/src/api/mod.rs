@@ -17,6 +17,7 @@ mod health;
 mod jobs;
 mod restores;
 mod settings;
+mod tokens;
 
 pub use audit::*;
 pub use auth::*;
@@ -25,6 +26,7 @@ pub use health::*;
 pub use jobs::*;
 pub use restores::*;
 pub use settings::*;
+pub use tokens::*;
 
 use serde::{Deserialize, Serialize};
 

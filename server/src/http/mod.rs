@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backups;
+pub mod bearer;
 pub mod confirm;
 pub mod error;
 pub mod extract;
@@ -14,11 +15,13 @@ pub mod jobs;
 pub mod limits;
 pub mod readiness;
 pub mod restores;
+pub mod second_factor;
 pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod state;
 pub mod throttle;
+pub mod tokens;
 pub mod uploads;
 
 use app::{shell, App};
@@ -62,6 +65,8 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .merge(restores::routes())
         .merge(settings::routes())
         .merge(uploads::routes())
+        .merge(second_factor::routes())
+        .merge(tokens::routes())
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })

@@ -8,9 +8,11 @@ pub mod audit;
 pub mod backups;
 pub mod jobs;
 pub mod restores;
+pub mod second_factor;
 pub mod sessions;
 pub mod settings;
 pub mod test_restores;
+pub mod tokens;
 pub mod uploads;
 pub mod users;
 
