@@ -7,7 +7,7 @@
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::tokens::{self as rows, TokenRow};
 use crate::store::users::User;
-use app::api::{audit_action, outcome, token_scope, ApiToken, TokenRequest};
+use app::api::{audit_action, outcome, token_scope, ApiToken, Role, TokenRequest};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -26,13 +26,6 @@ pub enum TokenError {
     Forbidden(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-/// The roles from least to most allowed; a token's role is no higher than its owner's.
-const ROLES: &[&str] = &["viewer", "operator", "admin"];
-
-pub fn role_rank(role: &str) -> Option<usize> {
-    ROLES.iter().position(|r| *r == role)
 }
 
 /// A new token: the prefix and 32 random bytes in unpadded base64url.
@@ -82,13 +75,14 @@ fn validate(
         ));
     }
     let role = req.role.clone().unwrap_or_else(|| owner.role.clone());
-    let Some(rank) = role_rank(&role) else {
+    let Some(wanted) = Role::parse(&role) else {
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
         return Err(TokenError::Invalid(format!(
             "`{role}` is not a role; use one of {}.",
-            ROLES.join(", ")
+            roles.join(", ")
         )));
     };
-    if role_rank(&owner.role).is_none_or(|own| rank > own) {
+    if Role::parse(&owner.role).is_none_or(|own| !own.includes(wanted)) {
         return Err(TokenError::Forbidden(format!(
             "A token's role cannot be higher than its owner's ({}).",
             owner.role
@@ -226,7 +220,10 @@ pub async fn resolve(
     if row.expires_at.is_some_and(|e| e <= Utc::now()) {
         return Ok(Err(Refused::Expired));
     }
-    let Some(owner) = crate::store::users::by_id(db, row.user_id).await? else {
+    let owner = crate::store::users::by_id(db, row.user_id)
+        .await?
+        .filter(|o| o.disabled_at.is_none());
+    let Some(owner) = owner else {
         return Ok(Err(Refused::OwnerGone));
     };
     Ok(Ok((row, owner)))
@@ -242,6 +239,8 @@ mod tests {
             username: "ops".into(),
             role: role.into(),
             created_at: Utc::now(),
+            disabled_at: None,
+            has_password: true,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Administrators: creation, password hashing (argon2id on blocking threads, a few at a
+//! People's accounts: creation, password hashing (argon2id on blocking threads, a few at a
 //! time) and credential checks that answer the same way for unknown users and wrong
 //! passwords.
 
@@ -6,7 +6,7 @@ use crate::secret::Secret;
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::users as rows;
 pub use crate::store::users::User;
-use app::api::{audit_action, outcome, MIN_PASSWORD_LEN};
+use app::api::{audit_action, outcome, Role, MIN_PASSWORD_LEN};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use chrono::Utc;
 use sqlx::SqlitePool;
@@ -125,14 +125,31 @@ pub async fn create(
     username: &str,
     password: Secret<String>,
 ) -> Result<User, UserError> {
+    create_with(db, origin, username, Some(password), Role::Admin).await
+}
+
+/// Creates an account with `role` and audits it (`user.created`); without a password it
+/// cannot sign in until one is set through an invitation link.
+pub async fn create_with(
+    db: &SqlitePool,
+    origin: &Origin,
+    username: &str,
+    password: Option<Secret<String>>,
+    role: Role,
+) -> Result<User, UserError> {
     validate_username(username).map_err(UserError::Invalid)?;
-    validate_password(password.expose()).map_err(UserError::Invalid)?;
+    if let Some(pw) = &password {
+        validate_password(pw.expose()).map_err(UserError::Invalid)?;
+    }
     if find(db, username).await?.is_some() {
         return Err(UserError::Exists(username.to_string()));
     }
-    let hash = hash_password(password).await?;
+    let hash = match password {
+        Some(pw) => Some(hash_password(pw).await?),
+        None => None,
+    };
     let now = Utc::now();
-    let inserted = rows::insert_admin(db, username, &hash, now).await;
+    let inserted = rows::insert(db, username, hash.as_deref(), role.as_str(), now).await;
     let user = match inserted {
         Ok(u) => u,
         // Two creations racing: the UNIQUE constraint decides.
@@ -148,7 +165,10 @@ pub async fn create(
             action: audit_action::USER_CREATED,
             target: Some(&user.username),
             outcome: outcome::SUCCESS,
-            details: serde_json::json!({ "role": user.role }),
+            details: serde_json::json!({
+                "role": user.role,
+                "invited": !user.has_password,
+            }),
         },
     )
     .await?;

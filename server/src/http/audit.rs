@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit`: the audit log, newest first, paginated and filtered.
 
 use super::error::AppError;
-use super::extract::CurrentUser;
+use super::roles::Viewer;
 use super::state::AppState;
 use crate::store::audit;
 use app::api::AuditPage;
@@ -24,7 +24,7 @@ struct Params {
 
 async fn list(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
     Query(p): Query<Params>,
 ) -> Result<Json<AuditPage>, AppError> {
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());

@@ -1,7 +1,8 @@
 //! `/api/v1/auth/*` and `/api/v1/setup`: first-run setup, login, logout, who am I.
 
 use super::error::AppError;
-use super::extract::{ClientInfo, CurrentUser, JsonBody};
+use super::extract::{ClientInfo, JsonBody};
+use super::roles::Viewer;
 use super::sessions::{PendingSignIn, SessionAuth, AUTH_KEY, PENDING_KEY};
 use super::state::AppState;
 use super::throttle::{Throttle, ThrottledAttempts};
@@ -267,10 +268,10 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(user: CurrentUser) -> Json<Me> {
+async fn me(Viewer(user): Viewer) -> Json<Me> {
     Json(Me {
         username: user.username,
-        role: user.role,
+        role: user.role.as_str().into(),
         signed_in_at: user.signed_in_at,
     })
 }

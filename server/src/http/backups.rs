@@ -3,6 +3,7 @@
 
 use super::error::AppError;
 use super::extract::{CurrentUser, JsonBody};
+use super::roles::{Admin, Operator, Viewer};
 use super::state::AppState;
 use crate::engine::{backup, pruning, scheduler, test_restore};
 use crate::storage;
@@ -38,7 +39,7 @@ struct Paging {
 
 async fn list(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
     Query(p): Query<Paging>,
 ) -> Result<Json<BackupPage>, AppError> {
     let limit = p.limit.unwrap_or(50);
@@ -53,7 +54,7 @@ async fn list(
 
 async fn status(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
 ) -> Result<Json<app::api::BackupStatus>, AppError> {
     let database = st.engine.database();
     let last_success = match &database {
@@ -121,7 +122,7 @@ fn scheduler_problem(st: &AppState, scheduled: bool) -> Option<String> {
 /// Starts a test restore of one backup: restored into a scratch database, proven, dropped.
 async fn test_restore(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<StartedTestRestore>), AppError> {
     let (started, _task) = test_restore::start(&st.engine, Some(id), &user.origin()).await?;
@@ -130,7 +131,7 @@ async fn test_restore(
 
 async fn detail(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
     Path(id): Path<i64>,
 ) -> Result<Json<BackupDetail>, AppError> {
     journal::detail(&st.db, id)
@@ -153,7 +154,7 @@ struct StartParams {
 /// that goes away does not stop the backup.
 async fn start(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Query(p): Query<StartParams>,
 ) -> Result<Response, AppError> {
     let (started, task) = backup::start(
@@ -278,7 +279,7 @@ enum StoredFile {
 
 async fn download(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(id): Path<i64>,
     req: Request,
 ) -> Result<Response, AppError> {
@@ -287,7 +288,7 @@ async fn download(
 
 async fn metadata(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(id): Path<i64>,
     req: Request,
 ) -> Result<Response, AppError> {
@@ -329,7 +330,7 @@ async fn send_stored(
 /// Deletes a stored backup by hand (the rules are the engine's).
 async fn remove(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     pruning::delete_by_hand(&st.engine, id, user.confirmed(&st)?.origin()).await?;
@@ -338,7 +339,7 @@ async fn remove(
 
 async fn pin(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(id): Path<i64>,
     JsonBody(req): JsonBody<app::api::PinRequest>,
 ) -> Result<Json<app::api::Backup>, AppError> {

@@ -6,6 +6,7 @@
 
 use super::error::AppError;
 use super::extract::{CurrentUser, JsonBody};
+use super::roles::Viewer;
 use super::sessions::{SessionAuth, AUTH_KEY};
 use super::state::AppState;
 use crate::secret::Secret;
@@ -58,7 +59,7 @@ impl CurrentUser {
 
 async fn confirm(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Viewer(user): Viewer,
     session: Session,
     JsonBody(req): JsonBody<ConfirmRequest>,
 ) -> Result<StatusCode, AppError> {

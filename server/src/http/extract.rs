@@ -5,7 +5,7 @@ use super::error::AppError;
 use super::sessions::{SessionAuth, AUTH_KEY};
 use super::state::AppState;
 use crate::store::audit::{self, Entry, Origin};
-use app::api::{audit_action, outcome};
+use app::api::{audit_action, outcome, Role};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, TimeZone, Utc};
@@ -58,13 +58,15 @@ impl FromRequestParts<AppState> for ClientInfo {
     }
 }
 
-/// The signed-in administrator making the request. Extracting it fails with 401 when
-/// there is no session, and ends (and audits) a session past its absolute lifetime.
+/// The signed-in person making the request, whatever their role (handlers take the
+/// role-checked [`super::roles`] wrappers instead). Extracting it fails with 401 when
+/// there is no session or the account is gone or disabled, and ends (and audits) a
+/// session past its absolute lifetime.
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
     pub id: i64,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub signed_in_at: DateTime<Utc>,
     /// When this session last checked the user's password (the login, or a confirmation).
     pub password_checked_at: DateTime<Utc>,
@@ -99,13 +101,18 @@ impl FromRequestParts<AppState> for CurrentUser {
                 .unwrap_or_else(|e| match e {});
             let (row, owner) =
                 super::bearer::authorize(&state.db, parts, client.origin(None), &token).await?;
+            let Some(role) = Role::parse(&row.role) else {
+                return Err(AppError::Unauthorized(
+                    "This API token has no valid role.".into(),
+                ));
+            };
             tracing::Span::current().record("user", owner.username.as_str());
             // A token stands for its owner with the token's role; it counts as a fresh
             // password check (its scopes are what limits it).
             return Ok(CurrentUser {
                 id: owner.id,
                 username: owner.username,
-                role: row.role,
+                role,
                 signed_in_at: row.created_at,
                 password_checked_at: Utc::now(),
                 client,
@@ -153,11 +160,12 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "Your session has ended; sign in again.".into(),
             ));
         }
-        // The account may have been removed since the login.
-        let role = crate::store::users::by_id(&state.db, auth.user_id)
+        // The account may have been removed or disabled since the login, and its role
+        // may have changed: it is read again on every request.
+        let account = crate::store::users::by_id(&state.db, auth.user_id)
             .await?
-            .map(|u| u.role);
-        let Some(role) = role else {
+            .filter(|u| u.disabled_at.is_none());
+        let Some(role) = account.and_then(|u| Role::parse(&u.role)) else {
             session.flush().await?;
             return Err(AppError::unauthenticated());
         };

@@ -2,6 +2,7 @@
 
 use super::error::AppError;
 use super::extract::CurrentUser;
+use super::roles::{Operator, Viewer};
 use super::state::AppState;
 use crate::store::audit::{self, Entry};
 use crate::store::{jobs, sessions};
@@ -27,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn get_job(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
     Path(id): Path<i64>,
 ) -> Result<Json<Job>, AppError> {
     current(&st, id)
@@ -74,7 +75,7 @@ fn event(job: &Job) -> Event {
 
 async fn events(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Viewer(user): Viewer,
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
@@ -178,7 +179,7 @@ fn sse<S: Stream<Item = Result<Event, Infallible>> + Send + 'static>(
 
 async fn cancel(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     let job = current(&st, id).await?.ok_or_else(|| not_found(id))?;

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod limits;
 pub mod readiness;
 pub mod restores;
+pub mod roles;
 pub mod second_factor;
 pub mod serve;
 pub mod sessions;

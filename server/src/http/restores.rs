@@ -2,7 +2,8 @@
 //! kept aside by swaps (listed, backed up, dropped).
 
 use super::error::AppError;
-use super::extract::{CurrentUser, JsonBody};
+use super::extract::JsonBody;
+use super::roles::{Admin, Operator, Viewer};
 use super::state::AppState;
 use crate::engine::restore::{self, kept, rollback};
 use crate::store::restores as journal;
@@ -31,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn start(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     JsonBody(req): JsonBody<RestoreStart>,
 ) -> Result<(StatusCode, Json<StartedRestore>), AppError> {
     let (started, _task) = restore::start(
@@ -46,7 +47,7 @@ async fn start(
 
 async fn detail(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
     Path(id): Path<i64>,
 ) -> Result<Json<Restore>, AppError> {
     journal::get(&st.db, id)
@@ -57,7 +58,7 @@ async fn detail(
 
 async fn roll_back(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<StartedRollback>), AppError> {
     let (started, _task) = rollback::start(
@@ -72,7 +73,7 @@ async fn roll_back(
 
 async fn kept(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Viewer(_user): Viewer,
 ) -> Result<Json<Vec<KeptDatabase>>, AppError> {
     Ok(Json(
         kept::kept_databases(&st.engine, st.engine.target()).await?,
@@ -81,7 +82,7 @@ async fn kept(
 
 async fn drop_kept(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
     kept::drop_kept(
@@ -97,7 +98,7 @@ async fn drop_kept(
 
 async fn final_backup(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<StartedJob>), AppError> {
     let started = kept::final_backup(&st.engine, st.engine.target(), &user.origin(), &name).await?;
@@ -113,7 +114,7 @@ struct PlanQuery {
 
 async fn plan(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Operator(_user): Operator,
     Query(q): Query<PlanQuery>,
 ) -> Result<Json<RestorePlan>, AppError> {
     let source = (q.backup_id.is_some() || q.upload_id.is_some()).then(|| RestoreRequest {

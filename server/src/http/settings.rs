@@ -2,7 +2,8 @@
 //! `/api/v1/alerts/test`: what the Settings page shows and changes.
 
 use super::error::AppError;
-use super::extract::{CurrentUser, JsonBody};
+use super::extract::JsonBody;
+use super::roles::{Admin, Viewer};
 use super::state::AppState;
 use crate::engine::{pruning, scheduler};
 use crate::storage;
@@ -25,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 /// What retention would delete now (nothing is deleted).
 async fn retention_plan(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
 ) -> Result<Json<Vec<app::api::Pruned>>, AppError> {
     let plan = pruning::prune(
         &st.engine,
@@ -61,13 +62,16 @@ fn schedule_info(st: &AppState) -> app::api::ScheduleInfo {
     }
 }
 
-async fn schedule(State(st): State<AppState>, _user: CurrentUser) -> Json<app::api::ScheduleInfo> {
+async fn schedule(
+    State(st): State<AppState>,
+    Viewer(_user): Viewer,
+) -> Json<app::api::ScheduleInfo> {
     Json(schedule_info(&st))
 }
 
 async fn update_schedule(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
     JsonBody(u): JsonBody<app::api::ScheduleUpdate>,
 ) -> Result<Json<app::api::ScheduleInfo>, AppError> {
     let before = st
@@ -168,7 +172,7 @@ async fn unknown_files(st: &AppState) -> Result<Vec<app::api::UnknownFile>, AppE
 
 async fn settings(
     State(st): State<AppState>,
-    _user: CurrentUser,
+    Admin(_user): Admin,
 ) -> Result<Json<app::api::SettingsInfo>, AppError> {
     let a = st.engine.alerts().settings();
     let mut alert_channels = vec![];
@@ -195,7 +199,7 @@ async fn settings(
 /// Sends a test alert on every configured channel and says how each went (audited).
 async fn test_alert(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
 ) -> Result<Json<Vec<crate::alerts::Delivery>>, AppError> {
     if !st.engine.alerts().configured() {
         return Err(AppError::BadRequest(

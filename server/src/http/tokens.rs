@@ -3,10 +3,11 @@
 //! (`bearer::authorize` refuses them here).
 
 use super::error::AppError;
-use super::extract::{CurrentUser, JsonBody};
+use super::extract::JsonBody;
+use super::roles::Viewer;
 use super::state::AppState;
 use crate::tokens;
-use app::api::{ApiToken, CreatedToken, TokenRequest};
+use app::api::{ApiToken, CreatedToken, Role, TokenRequest};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
@@ -20,7 +21,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn create(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Viewer(user): Viewer,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
     let owner = crate::store::users::by_id(&st.db, user.id)
@@ -33,7 +34,7 @@ async fn create(
 /// The signed-in person's tokens, newest first (revoked and expired ones too).
 async fn list(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Viewer(user): Viewer,
 ) -> Result<Json<Vec<ApiToken>>, AppError> {
     let rows = crate::store::tokens::list(&st.db, Some(user.id)).await?;
     Ok(Json(rows.iter().map(tokens::to_wire).collect()))
@@ -42,10 +43,10 @@ async fn list(
 /// Revokes one of the signed-in person's tokens (an administrator may revoke anyone's).
 async fn revoke(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Viewer(user): Viewer,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    let whose = (user.role != "admin").then_some(user.id);
+    let whose = (user.role != Role::Admin).then_some(user.id);
     match tokens::revoke(&st.db, &user.origin(), whose, id).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(AppError::NotFound(format!("There is no token {id}."))),

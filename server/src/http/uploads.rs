@@ -2,8 +2,8 @@
 //! restore.
 
 use super::error::AppError;
-use super::extract::CurrentUser;
 use super::limits;
+use super::roles::Operator;
 use super::state::AppState;
 use crate::engine::upload;
 use app::api::Upload;
@@ -26,7 +26,7 @@ struct UploadQuery {
 
 async fn receive(
     State(st): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     Query(q): Query<UploadQuery>,
     req: Request,
 ) -> Result<(StatusCode, Json<Upload>), AppError> {

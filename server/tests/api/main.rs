@@ -12,6 +12,7 @@ mod offsite;
 mod privacy;
 mod proof;
 mod restores;
+mod roles;
 mod runbook;
 mod schedule;
 mod setup_and_audit;

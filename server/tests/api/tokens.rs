@@ -260,3 +260,88 @@ async fn back_up_and_wait_answers_500_with_exit_status_1_when_the_backup_fails()
         "{done:?}"
     );
 }
+
+#[tokio::test]
+async fn a_token_has_its_role_never_above_its_owners() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let operator = crate::roles::signed_in_as(&app, "olivia", app::api::Role::Operator).await;
+    let above = operator
+        .post(app.url("/api/v1/tokens"))
+        .json(&serde_json::json!({ "name": "mine", "role": "admin" }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(above.status(), 403);
+    let own: CreatedToken = operator
+        .post(app.url("/api/v1/tokens"))
+        .json(&serde_json::json!({ "name": "mine" }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("token");
+    assert_eq!(own.info.role, "operator");
+    // The operator's token is refused what an operator is refused (settings)...
+    let settings = bare()
+        .get(app.url("/api/v1/settings"))
+        .bearer_auth(&own.token)
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(settings.status(), 403);
+    // ...and an administrator's viewer token what a viewer is refused (backing up).
+    let viewer = created(
+        &app,
+        serde_json::json!({ "name": "dash", "role": "viewer" }),
+    )
+    .await;
+    let r = bare()
+        .post(app.url("/api/v1/backups"))
+        .bearer_auth(&viewer.token)
+        .send()
+        .await
+        .expect("backup");
+    assert_eq!(r.status(), 403);
+    let err: app::api::ApiError = r.json().await.expect("error");
+    assert_eq!(err.error, app::api::ROLE_REQUIRED);
+    let me: app::api::Me = bare()
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(&viewer.token)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("me");
+    assert_eq!(
+        (me.username.as_str(), me.role.as_str()),
+        ("admin", "viewer")
+    );
+
+    // A disabled owner's token stops working.
+    assert_eq!(
+        bare()
+            .get(app.url("/api/v1/backups"))
+            .bearer_auth(&own.token)
+            .send()
+            .await
+            .expect("list")
+            .status(),
+        200
+    );
+    sqlx::query("UPDATE users SET disabled_at = '2026-01-01T00:00:00Z' WHERE username = 'olivia'")
+        .execute(&app.server.state.db)
+        .await
+        .expect("disable");
+    assert_eq!(
+        bare()
+            .get(app.url("/api/v1/backups"))
+            .bearer_auth(&own.token)
+            .send()
+            .await
+            .expect("list")
+            .status(),
+        401
+    );
+}
