@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("restore") view=pages::RestorePage />
                     <Route path=path!("audit") view=pages::AuditPage />
                     <Route path=path!("settings") view=pages::SettingsPage />
+                    <Route path=path!("security") view=pages::SecurityPage />
                 </ParentRoute>
             </Routes>
         </Router>
