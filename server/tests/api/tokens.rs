@@ -201,10 +201,11 @@ async fn expired_tokens_unknown_roles_and_removed_owners_do_not_work() {
 async fn back_up_and_wait_answers_when_the_backup_has_ended() {
     let url = sample_database("lb_token_wait", 500).await;
     // pg_dump that takes longer than the request timeout: the wait must outlast it.
-    let slow = fake_pg_dump("sleep 3\nexec \"$REAL\" \"$@\"");
+    // (5 s, not less: signing in, an argon2 hash, must stay under it on a busy machine.)
+    let slow = fake_pg_dump("sleep 6\nexec \"$REAL\" \"$@\"");
     let app = TestApp::signed_in(Options {
         env: vec![
-            ("LIFEBOAT_REQUEST_TIMEOUT", "2s".into()),
+            ("LIFEBOAT_REQUEST_TIMEOUT", "5s".into()),
             ("LIFEBOAT_PG_BIN_DIR", slow.path().display().to_string()),
         ],
         target: Some(url),
@@ -223,7 +224,7 @@ async fn back_up_and_wait_answers_when_the_backup_has_ended() {
         .await
         .expect("back up and wait");
     assert_eq!(r.status(), 200);
-    assert!(began.elapsed() > Duration::from_secs(2));
+    assert!(began.elapsed() > Duration::from_secs(5));
     let done: WaitedBackup = r.json().await.expect("answer");
     assert_eq!(done.status, "succeeded");
     assert_eq!(done.exit_status, 0);
@@ -343,5 +344,69 @@ async fn a_token_has_its_role_never_above_its_owners() {
             .expect("list")
             .status(),
         401
+    );
+}
+
+/// `lifeboat token …` on the server's data directory, as a CLI test would run it.
+fn lifeboat_token(app: &TestApp, args: &[&str]) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LIFEBOAT_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .arg("token")
+        .args(args)
+        .arg("--json")
+        .env("LIFEBOAT_DATA_DIR", app.data_dir.path())
+        .output()
+        .expect("run lifeboat token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+#[tokio::test]
+async fn the_cli_creates_lists_and_revokes_tokens() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let made = lifeboat_token(
+        &app,
+        &[
+            "create",
+            "--user",
+            "admin",
+            "--name",
+            "from cli",
+            "--scope",
+            "backups:read",
+            "--expires-in",
+            "1d",
+        ],
+    );
+    let token = made["token"].as_str().expect("token").to_string();
+    assert_eq!(made["scopes"], serde_json::json!(["backups:read"]));
+    let list = |token: &str| {
+        bare()
+            .get(app.url("/api/v1/backups"))
+            .bearer_auth(token.to_string())
+            .send()
+    };
+    assert_eq!(list(&token).await.expect("list").status(), 200);
+    let listed = lifeboat_token(&app, &["list"]);
+    assert_eq!(listed[0]["name"], "from cli");
+    assert!(listed[0]["last_used_at"].is_string(), "{listed}");
+    assert!(!listed.to_string().contains(&token));
+    let id = made["id"].as_i64().expect("id").to_string();
+    let revoked = lifeboat_token(&app, &["revoke", &id]);
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    assert_eq!(list(&token).await.expect("list").status(), 401);
+    let created = app.audit_with("token.created").await;
+    assert!(
+        created[0].actor.as_deref().unwrap_or("").starts_with("os:"),
+        "{created:?}"
     );
 }
