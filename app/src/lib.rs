@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=pages::SettingsPage />
                     <Route path=path!("people") view=pages::PeoplePage />
                     <Route path=path!("account") view=pages::ProfilePage />
+                    <Route path=path!("security") view=pages::SecurityPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -82,6 +82,7 @@ fn Layout(user: Me) -> impl IntoView {
                         <strong class="who-name" data-testid="current-user">
                             {user.username.clone()}
                         </strong>
+                        <A href="/security">"Security"</A>
                         <button
                             class="btn btn-quiet"
                             on:click=move |_| {

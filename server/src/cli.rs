@@ -113,6 +113,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage personal API tokens (for automation).
+    Token {
+        #[command(subcommand)]
+        command: crate::cli_tokens::TokenCommand,
+    },
 }
 
 fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
@@ -174,6 +179,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }) => test_restore(config, *id, cli.json).await,
         Some(Command::Verify { id, all, .. }) => verify(config, *id, *all, cli.json).await,
         Some(Command::User { command }) => people::run(config, command, cli.json).await,
+        Some(Command::Token { command }) => crate::cli_tokens::run(config, command, cli.json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,15 +6,16 @@
 //! - `storage/` — the local backup volume, the offsite store, checksums;
 //! - `store/` — Lifeboat's own SQLite database: all SQL, one module per table;
 //! - `http/` — the thin web edge: routes per resource, extractors, one error type;
-//! - `config/`, `secret`, `target`, `proxies`, `schedule`, `retention`, `alerts/`, `users` — the
-//!   settings and the pure rules;
-//! - `startup`, `cli` — putting it together; `dev/` — the demo database.
+//! - `config/`, `secret`, `target`, `proxies`, `schedule`, `retention`, `alerts/`, `users`, `tokens`,
+//!   `second_factor` — the settings, the pure rules, and accounts' credentials;
+//! - `startup`, `cli` (`cli_tokens`) — putting it together; `dev/` — the demo database.
 #![forbid(unsafe_code)]
 // The server renders deeply nested Leptos views, whose types exceed the default limit.
 #![recursion_limit = "256"]
 
 pub mod alerts;
 pub mod cli;
+pub mod cli_tokens;
 pub mod config;
 pub mod databases;
 pub mod dev;
@@ -25,10 +26,12 @@ pub mod pgtools;
 pub mod proxies;
 pub mod retention;
 pub mod schedule;
+pub mod second_factor;
 pub mod secret;
 pub mod startup;
 pub mod storage;
 pub mod store;
 pub mod target;
 pub mod telemetry;
+pub mod tokens;
 pub mod users;

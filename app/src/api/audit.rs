@@ -75,6 +75,16 @@ wire_enum! {
         PasswordChanged = "auth.password_changed",
         /// Sessions ended by their owner or an administrator.
         SessionRevoked = "session.revoked",
+        /// A personal API token made.
+        TokenCreated = "token.created",
+        TokenRevoked = "token.revoked",
+        /// A request made with a token (every change; reads at most once a minute).
+        TokenUsed = "token.used",
+        /// Two-factor sign-in turned on (enrolment confirmed with a code).
+        TotpEnabled = "totp.enabled",
+        TotpDisabled = "totp.disabled",
+        /// A recovery code spent instead of a TOTP code.
+        RecoveryCodeUsed = "totp.recovery_code_used",
     }
     /// The audit actions as the words the server writes.
     words mod audit_action {
@@ -103,6 +113,12 @@ wire_enum! {
         INVITATION_USED = InvitationUsed,
         PASSWORD_CHANGED = PasswordChanged,
         SESSION_REVOKED = SessionRevoked,
+        TOKEN_CREATED = TokenCreated,
+        TOKEN_REVOKED = TokenRevoked,
+        TOKEN_USED = TokenUsed,
+        TOTP_ENABLED = TotpEnabled,
+        TOTP_DISABLED = TotpDisabled,
+        RECOVERY_CODE_USED = RecoveryCodeUsed,
     }
 }
 

@@ -18,6 +18,7 @@ mod jobs;
 mod people;
 mod restores;
 mod settings;
+mod tokens;
 
 pub use audit::*;
 pub use auth::*;
@@ -27,6 +28,7 @@ pub use jobs::*;
 pub use people::*;
 pub use restores::*;
 pub use settings::*;
+pub use tokens::*;
 
 use serde::{Deserialize, Serialize};
 

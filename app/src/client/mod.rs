@@ -127,15 +127,48 @@ pub mod activity {
 /// Signing in and out, and the first-run setup.
 pub mod auth {
     use super::{http, ClientError, API};
-    use crate::api::{ConfirmRequest, LoginRequest, Me, SetupRequest, SetupStatus};
+    use crate::api::{
+        ConfirmRequest, LoginAnswer, LoginRequest, Me, RecoveryCodes, SecondFactorRequest,
+        SetupRequest, SetupStatus, TotpDisableRequest, TotpEnrolment, TotpStatus,
+    };
 
     /// `GET /auth/me`: who is signed in (401 when nobody).
     pub async fn me() -> Result<Me, ClientError> {
         http::get(&format!("{API}/auth/me")).await
     }
 
-    pub async fn login(req: &LoginRequest) -> Result<Me, ClientError> {
+    /// The signed-in user, or that a second factor (or its enrolment) comes next.
+    pub async fn login(req: &LoginRequest) -> Result<LoginAnswer, ClientError> {
         http::post(&format!("{API}/auth/login"), req).await
+    }
+
+    /// The login's second step: a TOTP code or a recovery code.
+    pub async fn second_factor(code: &str) -> Result<Me, ClientError> {
+        let req = SecondFactorRequest {
+            code: code.to_string(),
+        };
+        http::post(&format!("{API}/auth/second-factor"), &req).await
+    }
+
+    pub async fn totp_status() -> Result<TotpStatus, ClientError> {
+        http::get(&format!("{API}/auth/totp")).await
+    }
+
+    /// A new secret for an authenticator app (not in force until confirmed).
+    pub async fn totp_enrol() -> Result<TotpEnrolment, ClientError> {
+        http::post(&format!("{API}/auth/totp/enrol"), &serde_json::json!({})).await
+    }
+
+    /// Turns it on with the app's first code; the recovery codes come back, once.
+    pub async fn totp_confirm(code: &str) -> Result<RecoveryCodes, ClientError> {
+        let req = SecondFactorRequest {
+            code: code.to_string(),
+        };
+        http::post(&format!("{API}/auth/totp/confirm"), &req).await
+    }
+
+    pub async fn totp_disable(req: &TotpDisableRequest) -> Result<(), ClientError> {
+        http::post_no_content(&format!("{API}/auth/totp/disable"), req).await
     }
 
     pub async fn logout() -> Result<(), ClientError> {

@@ -64,6 +64,9 @@ pub struct Config {
     pub confirm_backup: bool,
     /// Scheduled backups are off on purpose: no alert, warning or failed readiness check.
     pub schedule_off_ok: bool,
+    /// Everyone must sign in with a second factor (TOTP); a person without one enrols
+    /// right after the password, before getting a session.
+    pub require_2fa: bool,
     /// The largest `.dump` accepted by an upload (default 50 GiB).
     pub upload_max_bytes: u64,
     /// How long a validated upload is kept if it is never restored (default 24h).
@@ -121,6 +124,7 @@ impl Config {
             log: web.log,
             confirm_backup: web.confirm_backup,
             schedule_off_ok: web.schedule_off_ok,
+            require_2fa: web.require_2fa,
             upload_max_bytes: jobs.upload_max_bytes,
             upload_ttl: jobs.upload_ttl,
             restore_jobs: jobs.restore_jobs,

@@ -64,6 +64,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_INVITATION_LINK_TTL", "invitation_link_ttl"),
     ("LIFEBOAT_LOG", "log"),
     ("LIFEBOAT_CONFIRM_BACKUP", "confirm_backup"),
+    ("LIFEBOAT_REQUIRE_2FA", "require_2fa"),
     ("LIFEBOAT_UPLOAD_MAX_SIZE", "upload_max_size"),
     ("LIFEBOAT_UPLOAD_TTL", "upload_ttl"),
     ("LIFEBOAT_RESTORE_JOBS", "restore_jobs"),

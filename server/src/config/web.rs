@@ -24,6 +24,7 @@ pub(super) struct Web {
     pub log: String,
     pub confirm_backup: bool,
     pub schedule_off_ok: bool,
+    pub require_2fa: bool,
 }
 
 pub(super) fn load(v: &mut Values) -> Web {
@@ -95,6 +96,7 @@ pub(super) fn load(v: &mut Values) -> Web {
     );
     let confirm_backup = v.bool("LIFEBOAT_CONFIRM_BACKUP", true);
     let schedule_off_ok = v.bool("LIFEBOAT_SCHEDULE_OFF_OK", false);
+    let require_2fa = v.bool("LIFEBOAT_REQUIRE_2FA", false);
     let log = v.value("LIFEBOAT_LOG").unwrap_or_else(|| "info".into());
     Web {
         addr,
@@ -112,6 +114,7 @@ pub(super) fn load(v: &mut Values) -> Web {
         log,
         confirm_backup,
         schedule_off_ok,
+        require_2fa,
     }
 }
 

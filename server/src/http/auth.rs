@@ -3,13 +3,13 @@
 use super::error::AppError;
 use super::extract::{ClientInfo, JsonBody};
 use super::roles::Viewer;
-use super::sessions::{SessionAuth, ACTIVE_KEY, AUTH_KEY};
+use super::sessions::{PendingSignIn, SessionAuth, ACTIVE_KEY, AUTH_KEY, PENDING_KEY};
 use super::state::AppState;
 use super::throttle::{Throttle, ThrottledAttempts};
 use crate::secret::Secret;
 use crate::store::audit::{self, Entry, Origin};
-use crate::users;
-use app::api::{audit_action, outcome, LoginRequest, Me, SetupRequest, SetupStatus};
+use crate::users::{self, User};
+use app::api::{audit_action, outcome, LoginAnswer, LoginRequest, Me, SetupRequest, SetupStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -48,7 +48,7 @@ async fn login(
     client: ClientInfo,
     session: Session,
     JsonBody(req): JsonBody<LoginRequest>,
-) -> Result<Json<Me>, AppError> {
+) -> Result<Json<LoginAnswer>, AppError> {
     // What was tried, bounded before it is stored anywhere (audit log, log file, throttle
     // key): no username is longer than 64 characters, so a longer one is kept as a marked
     // prefix, and a flood of huge names cannot fill the disk or the memory.
@@ -91,6 +91,13 @@ async fn login(
         .await?;
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     };
+    // A second factor to give (or, when required, to enrol) before a session is had.
+    let has_second_factor = crate::second_factor::enabled(&st.db, user.id).await?;
+    if has_second_factor || st.config.require_2fa {
+        return Ok(Json(
+            begin_second_factor(&session, &user, !has_second_factor).await?,
+        ));
+    }
     st.throttle.success(&username, client.ip);
     // A fresh id at login: a session id planted before login is worthless afterwards.
     session.cycle_id().await?;
@@ -120,12 +127,44 @@ async fn login(
         },
     )
     .await?;
-    Ok(Json(Me {
-        username: user.username,
-        role: user.role,
-        signed_in_at: now,
-        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
+    Ok(Json(LoginAnswer {
+        second_factor: false,
+        enrolment_required: false,
+        me: Some(Me {
+            username: user.username,
+            role: user.role,
+            signed_in_at: now,
+            idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
+        }),
     }))
+}
+
+/// After a correct password: the session (a fresh id) holds a pending sign-in, not a
+/// signed-in user. The throttle's count for the password stays until the second factor
+/// is given, so that signing in again does not reset the count of wrong codes.
+async fn begin_second_factor(
+    session: &Session,
+    user: &User,
+    enrol: bool,
+) -> Result<LoginAnswer, AppError> {
+    session.cycle_id().await?;
+    session.remove::<SessionAuth>(AUTH_KEY).await?;
+    session
+        .insert(
+            PENDING_KEY,
+            PendingSignIn {
+                user_id: user.id,
+                username: user.username.clone(),
+                at: Utc::now().timestamp_millis(),
+                enrol,
+            },
+        )
+        .await?;
+    Ok(LoginAnswer {
+        second_factor: !enrol,
+        enrolment_required: enrol,
+        me: None,
+    })
 }
 
 /// One audit event for attempts refused by the throttle: how many, for which account,

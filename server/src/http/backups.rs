@@ -10,11 +10,11 @@ use crate::storage;
 use crate::store::audit::{self, Entry};
 use crate::store::backups::{self as journal, Backup, BackupKind, BackupStatus};
 use crate::store::{jobs, test_restores};
-use app::api::{audit_action, outcome, BackupDetail, BackupPage, StartedJob, StartedTestRestore};
+use app::api::{audit_action, outcome, BackupDetail, BackupPage, StartedTestRestore, WaitedBackup};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -149,18 +149,55 @@ async fn detail(
         .ok_or_else(|| AppError::NotFound(format!("There is no backup {id}.")))
 }
 
+#[derive(Deserialize)]
+struct StartParams {
+    /// Answer when the backup has ended, not when it has started ("back up and wait").
+    #[serde(default)]
+    wait: bool,
+}
+
+/// "Back up now": 202 with the job at once; with `?wait=true`, the backup's end instead —
+/// 200 when it succeeded, 500 when it did not (the body says how it ended, with
+/// `exit_status` 0 or 1), so that `curl --fail` fails a CI step with it. Such a request
+/// is exempt from the request timeout ([`super::limits::waits_for_backup`]); a client
+/// that goes away does not stop the backup.
 async fn start(
     State(st): State<AppState>,
     Operator(user): Operator,
-) -> Result<(StatusCode, Json<StartedJob>), AppError> {
-    let (started, _task) = backup::start(
+    Query(p): Query<StartParams>,
+) -> Result<Response, AppError> {
+    let (started, task) = backup::start(
         &st.engine,
         st.engine.target(),
         BackupKind::Manual,
         &user.origin(),
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(started)))
+    if !p.wait {
+        return Ok((StatusCode::ACCEPTED, Json(started)).into_response());
+    }
+    let job = task.await.map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "the backup job {} stopped: {e}",
+            started.job_id
+        ))
+    })?;
+    let succeeded = job.status == app::api::job_status::SUCCEEDED;
+    let answer = WaitedBackup {
+        job_id: job.id,
+        backup_id: job.backup_id.or(started.backup_id),
+        status: job.status,
+        exit_status: if succeeded { 0 } else { 1 },
+        message: job.message,
+        size_bytes: job.size_bytes,
+        sha256: job.sha256,
+    };
+    let status = if succeeded {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    Ok((status, Json(answer)).into_response())
 }
 
 async fn stored_backup(st: &AppState, id: i64) -> Result<(Backup, std::path::PathBuf), AppError> {

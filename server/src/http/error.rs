@@ -159,6 +159,17 @@ impl From<UserError> for AppError {
     }
 }
 
+impl From<crate::tokens::TokenError> for AppError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        use crate::tokens::TokenError;
+        match e {
+            TokenError::Invalid(m) => AppError::BadRequest(m),
+            TokenError::Forbidden(m) => AppError::Forbidden(m),
+            TokenError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// A request body that is not the JSON expected: the same `ApiError` shape as every
 /// other refusal, with the status axum chose (400, 415 or 422).
 impl From<JsonRejection> for AppError {

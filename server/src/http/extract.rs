@@ -26,6 +26,7 @@ impl ClientInfo {
             client_ip: self.ip.map(|i| i.to_string()),
             user_agent: self.user_agent.clone(),
             password_confirmed_at: None,
+            token: None,
         }
     }
 }
@@ -70,11 +71,22 @@ pub struct CurrentUser {
     /// When this session last checked the user's password (the login, or a confirmation).
     pub password_checked_at: DateTime<Utc>,
     pub client: ClientInfo,
+    /// The personal API token the request came with (`None`: a signed-in session).
+    pub token: Option<TokenUse>,
+}
+
+/// The token a request was made with: its id and name (named in the audit log).
+#[derive(Clone, Debug)]
+pub struct TokenUse {
+    pub id: i64,
+    pub name: String,
 }
 
 impl CurrentUser {
     pub fn origin(&self) -> Origin {
-        self.client.origin(Some(&self.username))
+        let mut origin = self.client.origin(Some(&self.username));
+        origin.token = self.token.as_ref().map(|t| t.name.clone());
+        origin
     }
 }
 
@@ -82,6 +94,34 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        // A token, when one is presented, decides alone (a cookie beside it is ignored).
+        if let Some(token) = super::bearer::presented(&parts.headers).map(str::to_string) {
+            let client = ClientInfo::from_request_parts(parts, state)
+                .await
+                .unwrap_or_else(|e| match e {});
+            let (row, owner) =
+                super::bearer::authorize(&state.db, parts, client.origin(None), &token).await?;
+            let Some(role) = Role::parse(&row.role) else {
+                return Err(AppError::Unauthorized(
+                    "This API token has no valid role.".into(),
+                ));
+            };
+            tracing::Span::current().record("user", owner.username.as_str());
+            // A token stands for its owner with the token's role; it counts as a fresh
+            // password check (its scopes are what limits it).
+            return Ok(CurrentUser {
+                id: owner.id,
+                username: owner.username,
+                role,
+                signed_in_at: row.created_at,
+                password_checked_at: Utc::now(),
+                client,
+                token: Some(TokenUse {
+                    id: row.id,
+                    name: row.name,
+                }),
+            });
+        }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::unauthenticated())?;
@@ -152,6 +192,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             signed_in_at,
             password_checked_at,
             client,
+            token: None,
         })
     }
 }

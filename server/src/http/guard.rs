@@ -12,9 +12,15 @@ use axum::response::Response;
 /// POST/PUT/PATCH/DELETE must carry `X-Requested-With` (a browser never adds a custom
 /// header to a cross-site request without a preflight, which we never grant), must not be
 /// marked cross-site by the browser, and, when an `Origin` is sent, it must be ours.
+/// A request with an API token (`Authorization: Bearer`) is exempt: a browser never adds
+/// that header on its own, and such a request is authenticated by the token alone (a
+/// cookie sent with it is ignored), so there is no ambient credential to forge with.
 pub async fn csrf(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let m = req.method();
     if !(m == Method::POST || m == Method::PUT || m == Method::PATCH || m == Method::DELETE) {
+        return next.run(req).await;
+    }
+    if super::bearer::presented(req.headers()).is_some() {
         return next.run(req).await;
     }
     if let Err(why) = check(req.headers(), st.config.public_url.as_ref()) {

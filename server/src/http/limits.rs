@@ -17,6 +17,18 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The path whose body may take as long as it keeps coming (see [`request_timeout`]).
 pub const UPLOADS_PATH: &str = "/api/v1/uploads";
+/// "Back up now"; with `wait=true` its answer comes when the backup has ended.
+pub const BACKUPS_PATH: &str = "/api/v1/backups";
+
+/// Whether a request is "back up and wait" (`POST /api/v1/backups?wait=true`), which may
+/// take as long as the backup does.
+pub fn waits_for_backup(req: &Request) -> bool {
+    req.method() == Method::POST
+        && req.uri().path() == BACKUPS_PATH
+        && req.uri().query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "wait" && v == "true")
+        })
+}
 
 pub struct Limits {
     serving: Serving,
@@ -104,9 +116,11 @@ impl Drop for StreamSlot {
 
 /// An ordinary request gets `LIFEBOAT_REQUEST_TIMEOUT` to be answered (its body read and
 /// the response's head produced); then 408. An upload's body is excepted (it has the idle
-/// timeout instead); so are event streams and downloads, whose bodies flow after the head.
+/// timeout instead); so are event streams and downloads, whose bodies flow after the head,
+/// and "back up and wait", answered when the backup has ended.
 pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    if req.method() == Method::POST && req.uri().path() == UPLOADS_PATH {
+    if (req.method() == Method::POST && req.uri().path() == UPLOADS_PATH) || waits_for_backup(&req)
+    {
         return next.run(req).await;
     }
     let path = req.uri().path().to_string();

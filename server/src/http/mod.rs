@@ -6,6 +6,7 @@ pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod backups;
+pub mod bearer;
 pub mod confirm;
 pub mod error;
 pub mod extract;
@@ -17,11 +18,13 @@ pub mod people;
 pub mod readiness;
 pub mod restores;
 pub mod roles;
+pub mod second_factor;
 pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod state;
 pub mod throttle;
+pub mod tokens;
 pub mod uploads;
 
 use app::{shell, App};
@@ -69,6 +72,8 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .merge(restores::routes())
         .merge(settings::routes())
         .merge(uploads::routes())
+        .merge(second_factor::routes())
+        .merge(tokens::routes())
         .fallback(|| async {
             error::json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
         })

@@ -116,6 +116,21 @@ pub async fn end_all_of(
     Ok(ended)
 }
 
+/// The session key of a sign-in waiting for its second factor.
+pub const PENDING_KEY: &str = "pending_sign_in";
+/// How long a pending sign-in waits for its code.
+pub const PENDING_FOR: chrono::Duration = chrono::Duration::minutes(5);
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct PendingSignIn {
+    pub user_id: i64,
+    pub username: String,
+    /// Unix milliseconds of the password check.
+    pub at: i64,
+    /// No second factor yet, and one is required: enrol first.
+    pub enrol: bool,
+}
+
 /// Deletes sessions whose idle timeout has passed, auditing each signed-in one as
 /// `session.expired`. Returns how many were removed.
 pub async fn purge_expired(db: &SqlitePool) -> anyhow::Result<usize> {

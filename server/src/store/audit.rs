@@ -14,6 +14,9 @@ pub struct Origin {
     /// When the actor last gave their password, for an action that asked for it again
     /// ("confirm it's you"); recorded in the details of every event written with it.
     pub password_confirmed_at: Option<DateTime<Utc>>,
+    /// The name of the personal API token the request came with; recorded in the details
+    /// of every event written with it.
+    pub token: Option<String>,
 }
 
 impl Origin {
@@ -33,6 +36,7 @@ impl Origin {
             client_ip: None,
             user_agent: Some("lifeboat-cli".into()),
             password_confirmed_at: None,
+            token: None,
         }
     }
 
@@ -57,6 +61,9 @@ pub async fn record(db: &SqlitePool, origin: &Origin, mut e: Entry<'_>) -> sqlx:
             "password_confirmed_at".into(),
             serde_json::Value::String(at.to_rfc3339()),
         );
+    }
+    if let (Some(name), Some(details)) = (&origin.token, e.details.as_object_mut()) {
+        details.insert("token".into(), serde_json::Value::String(name.clone()));
     }
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO audit_events (at, actor, client_ip, user_agent, action, target, outcome, details)

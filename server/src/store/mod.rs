@@ -10,9 +10,11 @@ pub mod invitations;
 pub mod jobs;
 pub mod pending_alerts;
 pub mod restores;
+pub mod second_factor;
 pub mod sessions;
 pub mod settings;
 pub mod test_restores;
+pub mod tokens;
 pub mod uploads;
 pub mod users;
 

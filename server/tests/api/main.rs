@@ -26,3 +26,5 @@ mod swap_recovery;
 mod test_restores;
 mod throttle;
 mod tls;
+mod tokens;
+mod totp;

@@ -69,6 +69,14 @@ const ACCESS: &[(&str, &str, Least)] = &[
     ("DELETE", "/users/{id}", ADMIN),
     ("DELETE", "/users/{id}/sessions", ADMIN),
     ("POST", "/users/{id}/reset-password", ADMIN),
+    ("POST", "/auth/second-factor", Anyone),
+    ("GET", "/auth/totp", VIEWER),
+    ("POST", "/auth/totp/enrol", VIEWER),
+    ("POST", "/auth/totp/confirm", VIEWER),
+    ("POST", "/auth/totp/disable", VIEWER),
+    ("GET", "/tokens", VIEWER),
+    ("POST", "/tokens", VIEWER),
+    ("DELETE", "/tokens/{id}", VIEWER),
 ];
 
 /// The `/api/v1` routes as the source declares them: the modules merged into the API
