@@ -42,10 +42,11 @@ const DISMISS_AFTER: Duration = Duration::from_secs(8);
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const POLL_EVERY: Duration = Duration::from_secs(10);
 
-/// How long after the next scheduled run's time the extra look is taken (the scheduler
-/// needs a moment to start the job).
+/// How long after the next scheduled run's time the extra looks are taken: soon, as a
+/// small backup may last only a second or two, and once more a little later (the
+/// scheduler needs a moment to start the job, and the browser's clock may be behind).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const AFTER_NEXT_RUN: Duration = Duration::from_millis(1_500);
+const AFTER_NEXT_RUN: [Duration; 2] = [Duration::from_millis(400), Duration::from_millis(1_500)];
 
 /// What of the backup status, when it changes, is worth refreshing a page for.
 #[derive(Clone, Debug, PartialEq)]
@@ -289,18 +290,26 @@ fn watch_server(b: Backups) {
     // POLL_EVERY later, so even a short backup is seen while it runs.
     #[cfg(feature = "hydrate")]
     Effect::new(
-        move |previous: Option<Option<leptos::prelude::TimeoutHandle>>| {
-            if let Some(Some(handle)) = previous {
+        move |previous: Option<Vec<leptos::prelude::TimeoutHandle>>| {
+            for handle in previous.into_iter().flatten() {
                 handle.clear();
             }
-            let next = b.next_run.get()?;
-            let wait = (next - crate::format::now()?).num_milliseconds()
-                + AFTER_NEXT_RUN.as_millis() as i64;
-            // Far-off runs are met by the regular polling (timers drift in sleeping tabs).
-            if !(0..=6 * 3_600_000).contains(&wait) {
-                return None;
-            }
-            set_timeout_with_handle(poll, Duration::from_millis(wait as u64)).ok()
+            let Some(next) = b.next_run.get() else {
+                return vec![];
+            };
+            let Some(now) = crate::format::now() else {
+                return vec![];
+            };
+            let until = (next - now).num_milliseconds();
+            AFTER_NEXT_RUN
+                .iter()
+                .map(|after| until + after.as_millis() as i64)
+                // Far-off runs are met by the regular polling (timers drift in sleeping tabs).
+                .filter(|wait| (0..=6 * 3_600_000).contains(wait))
+                .filter_map(|wait| {
+                    set_timeout_with_handle(poll, Duration::from_millis(wait as u64)).ok()
+                })
+                .collect()
         },
     );
 }
