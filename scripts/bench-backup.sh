@@ -117,14 +117,28 @@ read -r _ _ _ _ first_id _ < <(lifeboat_run)
 detail="$work/first.json"
 api "http://127.0.0.1:3917/api/v1/backups/$first_id" >"$detail"
 clear_lifeboat_files
-client_path=$(json 'd.get("client_path") or d.get("pg_dump_path") or ""' <"$detail")
+# The same client: a pg_dump of the version Lifeboat recorded, found where Lifeboat looks
+# (PATH, then /usr/lib/postgresql/*/bin).
+version=$(json 'd.get("pg_dump_version") or ""' <"$detail")
 compression=$(json 'd.get("compression") or ""' <"$detail")
-client_dir="$(dirname "${client_path:-$debian_bin/pg_dump}")"
+client_dir=""
+for c in $(type -ap pg_dump) /usr/lib/postgresql/*/bin/pg_dump; do
+  if [[ -x "$c" ]] && "$c" --version 2>/dev/null | grep -q " ${version}\b"; then
+    client_dir="$(dirname "$c")"
+    break
+  fi
+done
+[[ -n "$client_dir" ]] || client_dir="$debian_bin"
+# pg_dump before 16 takes only a gzip level (0 for none).
 same_args=()
-[[ -n "$compression" ]] && same_args=(--compress="$compression")
-shown_client="${client_path:-$debian_bin/pg_dump (not recorded)}"
-shown_compression="${compression:-default of the client (not recorded)}"
-echo "Lifeboat chose: client $shown_client, compression $shown_compression"
+major="${version%%.*}"
+case "$compression" in
+"") ;;
+none) same_args=(--compress=0) ;;
+gzip:*) if ((major >= 16)); then same_args=(--compress="$compression"); else same_args=(--compress="${compression#gzip:}"); fi ;;
+*) same_args=(--compress="$compression") ;;
+esac
+echo "Lifeboat chose: pg_dump ${version:-?} ($client_dir), compression ${compression:-?} (bare pg_dump: ${same_args[*]:-no compression option})"
 echo "Debian's default: $debian_bin/pg_dump -Fc"
 echo
 
