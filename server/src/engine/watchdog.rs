@@ -62,7 +62,12 @@ impl Watchdog {
 
     /// Whether nothing happened for longer than the limit.
     pub fn stalled(&self) -> bool {
-        self.since.elapsed() >= self.limit
+        self.stalled_at(Instant::now())
+    }
+
+    /// Whether nothing happened for longer than the limit, as of `now`.
+    fn stalled_at(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.since) >= self.limit
     }
 
     pub fn limit(&self) -> Duration {
@@ -185,13 +190,20 @@ mod tests {
 
     #[test]
     fn a_watchdog_sees_growth_and_lines_as_progress() {
-        let mut w = Watchdog::new(Duration::from_millis(30));
-        assert!(!w.stalled());
-        std::thread::sleep(Duration::from_millis(40));
+        let limit = Duration::from_secs(30);
+        let mut w = Watchdog::new(limit);
+        let start = w.since;
+        assert!(!w.stalled_at(start + Duration::from_secs(29)));
+        assert!(w.stalled_at(start + Duration::from_secs(31)));
+        // As if the last progress were a minute ago (no sleeping in a test).
+        let long_ago = Instant::now()
+            .checked_sub(2 * limit)
+            .expect("the monotonic clock is past a minute");
+        w.since = long_ago;
         assert!(w.stalled());
         w.bytes(10);
         assert!(!w.stalled(), "the archive grew");
-        std::thread::sleep(Duration::from_millis(40));
+        w.since = long_ago;
         w.bytes(10);
         assert!(w.stalled(), "the same size is no progress");
         w.line();
