@@ -99,7 +99,26 @@ async fn login(
         ));
     }
     st.throttle.success(&username, client.ip);
-    // A fresh id at login: a session id planted before login is worthless afterwards.
+    let me = open_session(&st, &session, &client, user, None, serde_json::json!({})).await?;
+    Ok(Json(LoginAnswer {
+        second_factor: false,
+        enrolment_required: false,
+        me: Some(me),
+    }))
+}
+
+/// Makes `session` a signed-in one for `user` (after the password, or after the second
+/// factor, whose pending sign-in checked the password at `password_checked_at`): a fresh
+/// id, so that a session id planted before is worthless afterwards; who and from where;
+/// the login audited with `details`.
+pub(super) async fn open_session(
+    st: &AppState,
+    session: &Session,
+    client: &ClientInfo,
+    user: User,
+    password_checked_at: Option<i64>,
+    details: serde_json::Value,
+) -> Result<Me, AppError> {
     session.cycle_id().await?;
     let now = Utc::now();
     session
@@ -109,7 +128,7 @@ async fn login(
                 user_id: user.id,
                 username: user.username.clone(),
                 signed_in_at: now.timestamp_millis(),
-                password_checked_at: None,
+                password_checked_at,
                 client_ip: client.ip.map(|i| i.to_string()),
                 user_agent: client.user_agent.clone(),
             },
@@ -123,20 +142,16 @@ async fn login(
             action: audit_action::LOGIN,
             target: Some(&user.username),
             outcome: outcome::SUCCESS,
-            details: serde_json::json!({}),
+            details,
         },
     )
     .await?;
-    Ok(Json(LoginAnswer {
-        second_factor: false,
-        enrolment_required: false,
-        me: Some(Me {
-            username: user.username,
-            role: user.role,
-            signed_in_at: now,
-            idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
-        }),
-    }))
+    Ok(Me {
+        username: user.username,
+        role: user.role,
+        signed_in_at: now,
+        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
+    })
 }
 
 /// After a correct password: the session (a fresh id) holds a pending sign-in, not a

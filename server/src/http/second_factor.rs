@@ -9,7 +9,7 @@
 
 use super::error::AppError;
 use super::extract::{ClientInfo, CurrentUser, JsonBody};
-use super::sessions::{PendingSignIn, SessionAuth, ACTIVE_KEY, AUTH_KEY, PENDING_FOR, PENDING_KEY};
+use super::sessions::{PendingSignIn, PENDING_FOR, PENDING_KEY};
 use super::state::AppState;
 use crate::second_factor::{self, Checked};
 use crate::secret::Secret;
@@ -62,39 +62,15 @@ async fn complete(
     };
     st.throttle.success(&user.username, client.ip);
     session.remove::<PendingSignIn>(PENDING_KEY).await?;
-    session.cycle_id().await?;
-    let now = Utc::now();
-    session
-        .insert(
-            AUTH_KEY,
-            SessionAuth {
-                user_id: user.id,
-                username: user.username.clone(),
-                signed_in_at: now.timestamp_millis(),
-                password_checked_at: Some(p.at),
-                client_ip: client.ip.map(|i| i.to_string()),
-                user_agent: client.user_agent.clone(),
-            },
-        )
-        .await?;
-    session.insert(ACTIVE_KEY, now.timestamp_millis()).await?;
-    audit::record(
-        &st.db,
-        &client.origin(Some(&user.username)),
-        Entry {
-            action: audit_action::LOGIN,
-            target: Some(&user.username),
-            outcome: outcome::SUCCESS,
-            details: serde_json::json!({ "second_factor": how }),
-        },
+    super::auth::open_session(
+        st,
+        session,
+        client,
+        user,
+        Some(p.at),
+        serde_json::json!({ "second_factor": how }),
     )
-    .await?;
-    Ok(Me {
-        username: user.username,
-        role: user.role,
-        signed_in_at: now,
-        idle_timeout_secs: st.config.session_idle_timeout.as_secs(),
-    })
+    .await
 }
 
 /// Counts an attempt at a code like one at a password; `Err` (429) when it must wait.
