@@ -20,6 +20,21 @@ pub fn field_value(field: NodeRef<Input>) -> String {
     }
 }
 
+/// What is wrong with a new password typed twice (too short, or the two differ), in words
+/// for the form; `None` when it may be sent.
+pub fn new_password_problem(password: &str, repeated: &str) -> Option<String> {
+    if password.chars().count() < crate::api::MIN_PASSWORD_LEN {
+        Some(format!(
+            "The password must have at least {} characters.",
+            crate::api::MIN_PASSWORD_LEN
+        ))
+    } else if password != repeated {
+        Some("The two passwords differ.".into())
+    } else {
+        None
+    }
+}
+
 /// Puts `value` in an (uncontrolled) input and focuses it.
 pub fn set_field(field: NodeRef<Input>, value: &str) {
     #[cfg(feature = "hydrate")]
@@ -37,4 +52,17 @@ pub fn hydrated() -> ReadSignal<bool> {
     let (ready, set_ready) = signal(false);
     Effect::new(move |_| set_ready.set(true));
     ready
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_password_is_long_enough_and_typed_the_same_twice() {
+        let long = "x".repeat(crate::api::MIN_PASSWORD_LEN);
+        assert!(new_password_problem("short", "short").is_some_and(|m| m.contains("at least")));
+        assert!(new_password_problem(&long, "something else").is_some_and(|m| m.contains("differ")));
+        assert_eq!(new_password_problem(&long, &long), None);
+    }
 }

@@ -21,7 +21,7 @@ pub use clock::ticking_now;
 pub use confirm::ConfirmItsYou;
 pub use dialog::Dialog;
 pub use facts::Fact;
-pub use form::{field_value, hydrated, set_field};
+pub use form::{field_value, hydrated, new_password_problem, set_field};
 pub use loaded::{ErrorNote, FormError, Loaded};
 pub use pager::Pager;
 pub use progress::{ProgressBar, Tone};

@@ -2,9 +2,9 @@
 //! password, then signs in. Like the setup link, the token rides in the fragment, which
 //! the browser never sends to a server.
 
-use crate::api::{InvitationAccept, MIN_PASSWORD_LEN};
+use crate::api::InvitationAccept;
 use crate::client;
-use crate::components::{field_value, hydrated, FormError};
+use crate::components::{field_value, hydrated, new_password_problem, FormError};
 use leptos::prelude::*;
 
 fn token_from_location() -> String {
@@ -42,14 +42,8 @@ pub fn InvitePage() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let pw = field_value(password);
-        if pw.chars().count() < MIN_PASSWORD_LEN {
-            set_local_error.set(Some(format!(
-                "The password must have at least {MIN_PASSWORD_LEN} characters."
-            )));
-            return;
-        }
-        if pw != field_value(repeat) {
-            set_local_error.set(Some("The two passwords differ.".into()));
+        if let Some(problem) = new_password_problem(&pw, &field_value(repeat)) {
+            set_local_error.set(Some(problem));
             return;
         }
         set_local_error.set(None);

@@ -1,9 +1,9 @@
 //! Your account: change your password (your other sessions end), and your sessions —
 //! where you are signed in, and signing out one of them or all the others.
 
-use crate::api::{Me, PasswordChange, SessionInfo, MIN_PASSWORD_LEN};
+use crate::api::{Me, PasswordChange, SessionInfo};
 use crate::client;
-use crate::components::{field_value, set_field, FormError, Loaded};
+use crate::components::{field_value, new_password_problem, set_field, FormError, Loaded};
 use crate::format::format_time;
 use leptos::prelude::*;
 
@@ -33,14 +33,8 @@ pub fn ProfilePage() -> impl IntoView {
     let on_change = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let pw = field_value(new);
-        if pw.chars().count() < MIN_PASSWORD_LEN {
-            set_message.set(Some(Err(format!(
-                "The new password must have at least {MIN_PASSWORD_LEN} characters."
-            ))));
-            return;
-        }
-        if pw != field_value(repeat) {
-            set_message.set(Some(Err("The two new passwords differ.".into())));
+        if let Some(problem) = new_password_problem(&pw, &field_value(repeat)) {
+            set_message.set(Some(Err(problem)));
             return;
         }
         change.dispatch(PasswordChange {

@@ -4,7 +4,7 @@
 
 use crate::api::{SetupRequest, MIN_PASSWORD_LEN};
 use crate::client;
-use crate::components::{field_value, hydrated};
+use crate::components::{field_value, hydrated, new_password_problem};
 use leptos::prelude::*;
 
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -46,14 +46,8 @@ pub fn SetupPage() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let pw = field_value(password);
-        if pw.chars().count() < MIN_PASSWORD_LEN {
-            set_local_error.set(Some(format!(
-                "The password must have at least {MIN_PASSWORD_LEN} characters."
-            )));
-            return;
-        }
-        if pw != field_value(confirm) {
-            set_local_error.set(Some("The two passwords differ.".into()));
+        if let Some(problem) = new_password_problem(&pw, &field_value(confirm)) {
+            set_local_error.set(Some(problem));
             return;
         }
         set_local_error.set(None);
