@@ -78,3 +78,51 @@ pub fn ViewerNote() -> impl IntoView {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed_in_as(role: &str) -> Owner {
+        let owner = Owner::new();
+        owner.set();
+        provide_context(Me {
+            username: "someone".into(),
+            role: role.into(),
+            signed_in_at: chrono::Utc::now(),
+            idle_timeout_secs: 0,
+        });
+        owner
+    }
+
+    #[test]
+    fn the_reason_comes_from_the_signed_in_role() {
+        let _viewer = signed_in_as("viewer");
+        assert_eq!(use_role(), Some(Role::Viewer));
+        assert_eq!(
+            refusal(Capability::Download).as_deref(),
+            Some("Downloading needs the Operator role; you are a viewer.")
+        );
+        let _operator = signed_in_as("operator");
+        assert_eq!(refusal(Capability::Download), None);
+        assert_eq!(
+            refusal(Capability::Settings).as_deref(),
+            Some("Settings need the Administrator role; you are an operator.")
+        );
+        let _admin = signed_in_as("admin");
+        assert!(Capability::ALL.iter().all(|c| refusal(*c).is_none()));
+    }
+
+    /// Outside the frame, or with a role this build does not know, nothing is refused
+    /// here: the server decides.
+    #[test]
+    fn without_a_known_role_the_page_refuses_nothing() {
+        let owner = Owner::new();
+        owner.set();
+        assert_eq!(use_role(), None);
+        assert_eq!(refusal(Capability::DeleteBackup), None);
+        let _newer = signed_in_as("auditor");
+        assert_eq!(use_role(), None);
+        assert_eq!(refusal(Capability::DeleteBackup), None);
+    }
+}
