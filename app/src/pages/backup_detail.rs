@@ -2,7 +2,9 @@
 //! full, `pg_dump`'s own output, the exit status, versions, timings per phase, the whole
 //! checksum, the files and the offsite copy. A stored backup can be pinned (retention never
 //! deletes it) or deleted by hand, after a confirmation; the server's refusal (the newest
-//! successful backup, a pinned one) is shown as it says it.
+//! successful backup, a pinned one) is shown as it says it. What the signed-in role may
+//! not do (download, restore, pin, delete, test restore) stays in place, disabled, saying
+//! why (see [`crate::components::refusal`]).
 
 use super::backups::kind_label;
 use crate::api::{Backup, BackupDetail, Capability, PhaseTiming};
