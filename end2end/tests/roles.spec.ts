@@ -52,7 +52,7 @@ async function addPerson(api: APIRequestContext, username: string, role: string,
   });
   expect(added.status(), await added.text()).toBe(201);
   const url: string = (await added.json()).invitation.url;
-  const token = url.match(/#token=([0-9a-f]+)/)?.[1];
+  const token = url.split("#token=")[1];
   expect(token, url).toBeTruthy();
   const accepted = await api.post(lb.base + "/api/v1/invitations/accept", {
     headers: CHANGE,
