@@ -85,6 +85,10 @@ pub struct TotpStatus {
 pub struct TotpEnrolment {
     pub secret: String,
     pub otpauth_uri: String,
+    /// The URI as a QR code (an SVG document) for a phone to scan; absent when the URI
+    /// is too long for one.
+    #[serde(default)]
+    pub qr_svg: Option<String>,
 }
 
 /// `POST /api/v1/auth/totp/confirm` → the recovery codes, shown this once.

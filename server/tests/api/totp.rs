@@ -257,3 +257,62 @@ async fn when_required_a_person_without_one_enrols_before_getting_a_session() {
     let client = after_password(&app).await;
     assert_eq!(me_status(&app, &client).await, 401);
 }
+
+/// The dark modules an enrolment's SVG draws: one `M{x} {y}h1v1H{x}V{y}` square each.
+fn dark_modules(svg: &str) -> std::collections::BTreeSet<(usize, usize)> {
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the SVG has a path");
+    path.split('M')
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let (xy, size) = m.split_once('h').expect("a square");
+            assert!(size.starts_with("1v1H"), "one module a square: {m}");
+            let (x, y) = xy.split_once(' ').expect("x y");
+            (x.parse().expect("x"), y.parse().expect("y"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn enrolment_shows_the_otpauth_uri_as_a_qr_code() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let e: TotpEnrolment = app
+        .client
+        .post(app.url("/api/v1/auth/totp/enrol"))
+        .send()
+        .await
+        .expect("enrol")
+        .json()
+        .await
+        .expect("enrolment");
+    let svg = e.qr_svg.expect("a QR code");
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    // The QR code of the URI returned, drawn here: same size (modules for this URI's
+    // length, plus the quiet zone of four) and the same dark modules.
+    let code = qrcode::QrCode::new(e.otpauth_uri.as_bytes()).expect("qr");
+    let quiet = server::second_factor::QR_QUIET_ZONE;
+    let side = code.width() + 2 * quiet;
+    assert!(
+        svg.contains(&format!(r#"viewBox="0 0 {side} {side}""#)),
+        "{side} modules a side: {svg}"
+    );
+    assert!(svg.contains(
+        r##"<rect x="0" y="0" width="{side}" height="{side}" fill="#ffffff"/>"##
+            .replace("{side}", &side.to_string())
+            .as_str()
+    ));
+    let expected: std::collections::BTreeSet<(usize, usize)> = code
+        .to_colors()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == qrcode::Color::Dark)
+        .map(|(i, _)| (i % code.width() + quiet, i / code.width() + quiet))
+        .collect();
+    assert!(expected.len() > 100);
+    assert_eq!(dark_modules(&svg), expected);
+    // The secret in the URI is the one shown for typing in.
+    assert!(e.otpauth_uri.contains(&format!("secret={}&", e.secret)));
+}
