@@ -283,6 +283,31 @@ pub async fn disable(
     Ok(())
 }
 
+/// An administrator (or the OS user, from the command line) removes `username`'s second
+/// factor: the secret, a started enrolment and the recovery codes. Audited with whether
+/// there was one; the caller ends the person's sessions.
+pub async fn reset(
+    db: &SqlitePool,
+    origin: &Origin,
+    user_id: i64,
+    username: &str,
+) -> sqlx::Result<bool> {
+    let was_on = enabled(db, user_id).await?;
+    rows::remove(db, user_id).await?;
+    audit::record(
+        db,
+        origin,
+        Entry {
+            action: audit_action::TOTP_RESET,
+            target: Some(username),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({ "was_enabled": was_on }),
+        },
+    )
+    .await?;
+    Ok(was_on)
+}
+
 /// Two-factor status of a person: on or not, and recovery codes left.
 pub async fn status(db: &SqlitePool, user_id: i64) -> sqlx::Result<(bool, i64)> {
     let on = enabled(db, user_id).await?;

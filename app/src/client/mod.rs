@@ -259,6 +259,11 @@ pub mod people {
     pub async fn end_sessions(id: i64) -> Result<(), ClientError> {
         http::delete(&format!("{API}/users/{id}/sessions")).await
     }
+
+    /// Removes the account's two-factor sign-in and ends its sessions.
+    pub async fn reset_second_factor(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/users/{id}/totp")).await
+    }
 }
 
 /// Backups: history, status, detail, pin, delete, start, files.

@@ -3,7 +3,7 @@
 //! throttling, turning it off, and requiring it for everyone.
 
 use crate::support::*;
-use app::api::{LoginAnswer, RecoveryCodes, TotpEnrolment, TotpStatus};
+use app::api::{LoginAnswer, RecoveryCodes, Role, SecondFactorReset, TotpEnrolment, TotpStatus};
 use server::second_factor::{code_at, step_of};
 
 fn now_step() -> i64 {
@@ -315,4 +315,154 @@ async fn enrolment_shows_the_otpauth_uri_as_a_qr_code() {
     assert_eq!(dark_modules(&svg), expected);
     // The secret in the URI is the one shown for typing in.
     assert!(e.otpauth_uri.contains(&format!("secret={}&", e.secret)));
+}
+
+/// `DELETE /api/v1/users/{id}/totp` by `client`.
+async fn reset_second_factor(
+    app: &TestApp,
+    client: &reqwest::Client,
+    id: i64,
+) -> reqwest::Response {
+    client
+        .delete(app.url(&format!("/api/v1/users/{id}/totp")))
+        .send()
+        .await
+        .expect("reset")
+}
+
+async fn user_id(app: &TestApp, name: &str) -> i64 {
+    server::users::find(&app.server.state.db, name)
+        .await
+        .expect("find")
+        .expect("the account")
+        .id
+}
+
+/// Logs `name` in on a new client and returns the answer.
+async fn login_answer(app: &TestApp, name: &str) -> (reqwest::Client, LoginAnswer) {
+    let client = client_for(&app.base);
+    let r = app.login_with(&client, name, PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    (client, r.json().await.expect("answer"))
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_lost_second_factor_and_the_password_alone_signs_in_again() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let victor = crate::roles::signed_in_as(&app, "victor", Role::Operator).await;
+    let (secret, _, codes) = enrol(&app, &victor).await;
+    let olivia = crate::roles::signed_in_as(&app, "olivia", Role::Operator).await;
+    let id = user_id(&app, "victor").await;
+    let (_, answer) = login_answer(&app, "victor").await;
+    assert!(answer.second_factor, "{answer:?}");
+
+    // An operator may not; an administrator may not reset their own (a code turns it off).
+    assert_eq!(reset_second_factor(&app, &olivia, id).await.status(), 403);
+    let own = user_id(&app, "admin").await;
+    assert_eq!(
+        reset_second_factor(&app, &app.client, own).await.status(),
+        409
+    );
+    assert_eq!(
+        reset_second_factor(&app, &app.client, 987_654)
+            .await
+            .status(),
+        404
+    );
+    assert!(app.audit_with("totp.reset").await.is_empty());
+
+    let r = reset_second_factor(&app, &app.client, id).await;
+    assert_eq!(r.status(), 200);
+    let reset: SecondFactorReset = r.json().await.expect("reset");
+    assert!(reset.was_enabled && !reset.person.two_factor, "{reset:?}");
+    assert!(reset.sessions_ended >= 1, "{reset:?}");
+    // Victor's sessions ended.
+    assert_eq!(me_status(&app, &victor).await, 401);
+
+    // Audited: who and whose, never the secret or a recovery code.
+    let events = app.audit_with("totp.reset").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.as_deref(), Some("admin"));
+    assert_eq!(events[0].target.as_deref(), Some("victor"));
+    let row = serde_json::to_string(&events[0]).expect("json");
+    assert!(!row.contains(&secret), "{row}");
+    assert!(codes.iter().all(|c| !row.contains(c.as_str())), "{row}");
+
+    // The password alone signs in now; the old recovery codes are gone.
+    let (client, answer) = login_answer(&app, "victor").await;
+    assert!(
+        !answer.second_factor && !answer.enrolment_required && answer.me.is_some(),
+        "{answer:?}"
+    );
+    assert_eq!(me_status(&app, &client).await, 200);
+    let status: TotpStatus = client
+        .get(app.url("/api/v1/auth/totp"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status");
+    assert!(
+        !status.enabled && status.recovery_codes_left == 0,
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn after_a_reset_a_required_second_factor_is_enrolled_again_at_the_next_sign_in() {
+    let app = spawn_app(Options {
+        env: vec![("LIFEBOAT_REQUIRE_2FA", "true".into())],
+        ..Options::default()
+    })
+    .await;
+    app.add_user("admin", PASSWORD).await;
+    app.login("admin", PASSWORD).await;
+    enrol(&app, &app.client).await;
+    let victor = crate::roles::signed_in_as(&app, "victor", Role::Viewer).await;
+    enrol(&app, &victor).await;
+    assert_eq!(me_status(&app, &victor).await, 200);
+
+    let id = user_id(&app, "victor").await;
+    assert_eq!(
+        reset_second_factor(&app, &app.client, id).await.status(),
+        200
+    );
+    assert_eq!(me_status(&app, &victor).await, 401);
+    let (client, answer) = login_answer(&app, "victor").await;
+    assert!(
+        answer.enrolment_required && answer.me.is_none(),
+        "{answer:?}"
+    );
+    assert_eq!(me_status(&app, &client).await, 401);
+    enrol(&app, &client).await;
+    assert_eq!(me_status(&app, &client).await, 200);
+}
+
+#[tokio::test]
+async fn the_command_line_resets_a_second_factor() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let victor = crate::roles::signed_in_as(&app, "victor", Role::Operator).await;
+    enrol(&app, &victor).await;
+    let (ok, out) =
+        crate::people::lifeboat(app.data_dir.path(), &["user", "reset-2fa", "victor"], "");
+    assert!(ok, "{out}");
+    assert_eq!(out["username"], "victor");
+    assert_eq!(out["two_factor_was_enabled"], true, "{out}");
+    assert_eq!(out["sessions_ended"], 1, "{out}");
+    assert_eq!(me_status(&app, &victor).await, 401);
+    let events = app.audit_with("totp.reset").await;
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0]
+            .actor
+            .as_deref()
+            .is_some_and(|a| a.starts_with("os:")),
+        "{events:?}"
+    );
+    let (_, answer) = login_answer(&app, "victor").await;
+    assert!(answer.me.is_some() && !answer.second_factor, "{answer:?}");
+    let (ok, out) =
+        crate::people::lifeboat(app.data_dir.path(), &["user", "reset-2fa", "nobody"], "");
+    assert!(!ok, "{out}");
 }
