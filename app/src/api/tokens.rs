@@ -26,6 +26,9 @@ pub struct TokenRequest {
     /// Default: 90 days from now.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// A token that does not expire (then no `expires_at`); it works until revoked.
+    #[serde(default)]
+    pub never_expires: bool,
 }
 
 /// A token as lists show it (never the token itself).

@@ -25,4 +25,4 @@ pub use form::{field_value, hydrated, new_password_problem, set_field};
 pub use loaded::{ErrorNote, FormError, Loaded};
 pub use pager::Pager;
 pub use progress::{ProgressBar, Tone};
-pub use text::{CopyHash, LongText};
+pub use text::{copy_to_clipboard, CopyHash, LongText};
