@@ -250,10 +250,17 @@ pub fn ApiTokens() -> impl IntoView {
                             .collect_view()}
                     </select>
                 </label>
-                <label class="field" hidden=move || expiry.get() != "custom">
-                    <span>"Last day (UTC)"</span>
-                    <input name="token-expiry-date" type="date" node_ref=custom />
-                </label>
+                {move || {
+                    (expiry.get() == "custom")
+                        .then(|| {
+                            view! {
+                                <label class="field">
+                                    <span>"Last day (UTC)"</span>
+                                    <input name="token-expiry-date" type="date" required node_ref=custom />
+                                </label>
+                            }
+                        })
+                }}
                 {move || problem.get().map(|m| view! { <FormError message=m testid="token-error" /> })}
                 <button class="btn btn-primary" type="submit" disabled=move || create.pending().get()>
                     "Create token"
