@@ -169,7 +169,7 @@ pub fn ApiTokens() -> impl IntoView {
         <section class="card" data-testid="api-tokens" aria-labelledby="api-tokens-title">
             <h2 id="api-tokens-title">"API tokens"</h2>
             <p class="muted">
-                "For scripts and CI jobs: a token acts as you, within its role and scopes, until it expires or is revoked. Tokens cannot manage tokens, people or two-factor sign-in."
+                "For scripts and CI jobs: a token acts as you, within its role and scopes, until it expires or is revoked. Tokens cannot manage tokens or two-factor sign-in."
             </p>
             {move || created.get().map(|t| view! { <NewToken created=t /> })}
             <Loaded resource=tokens loading="Loading your tokens…" let:list>

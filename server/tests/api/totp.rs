@@ -369,6 +369,24 @@ async fn an_admin_resets_a_lost_second_factor_and_the_password_alone_signs_in_ag
             .status(),
         404
     );
+    // Nor may an administrator's API token (tokens never manage second factors).
+    let token: app::api::CreatedToken = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .json(&serde_json::json!({ "name": "admin script" }))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token");
+    let by_token = reqwest::Client::new()
+        .delete(app.url(&format!("/api/v1/users/{id}/totp")))
+        .bearer_auth(&token.token)
+        .send()
+        .await
+        .expect("reset with a token");
+    assert_eq!(by_token.status(), 403);
     assert!(app.audit_with("totp.reset").await.is_empty());
 
     let r = reset_second_factor(&app, &app.client, id).await;
