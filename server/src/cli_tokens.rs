@@ -55,6 +55,7 @@ pub async fn run(config: Config, command: &TokenCommand, json: bool) -> anyhow::
                 role: role.clone(),
                 scopes: scopes.clone(),
                 expires_at: Some(chrono::Utc::now() + chrono::Duration::from_std(*expires_in)?),
+                never_expires: false,
             };
             let (info, token) = tokens::create(&db, &Origin::cli(), &owner, &req)
                 .await

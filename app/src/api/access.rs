@@ -68,6 +68,7 @@ impl Capability {
                 ("DELETE", "/users/{id}"),
                 ("DELETE", "/users/{id}/sessions"),
                 ("POST", "/users/{id}/reset-password"),
+                ("DELETE", "/users/{id}/totp"),
             ],
         }
     }

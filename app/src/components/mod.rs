@@ -27,4 +27,4 @@ pub use loaded::{ErrorNote, FormError, Loaded};
 pub use pager::Pager;
 pub use progress::{ProgressBar, Tone};
 pub use role::{refusal, RoleGate, ViewerNote};
-pub use text::{CopyHash, LongText};
+pub use text::{copy_to_clipboard, CopyHash, LongText};

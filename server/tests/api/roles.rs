@@ -69,6 +69,7 @@ const ACCESS: &[(&str, &str, Least)] = &[
     ("DELETE", "/users/{id}", ADMIN),
     ("DELETE", "/users/{id}/sessions", ADMIN),
     ("POST", "/users/{id}/reset-password", ADMIN),
+    ("DELETE", "/users/{id}/totp", ADMIN),
     ("POST", "/auth/second-factor", Anyone),
     ("GET", "/auth/totp", VIEWER),
     ("POST", "/auth/totp/enrol", VIEWER),
