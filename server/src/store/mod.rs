@@ -80,6 +80,14 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
     Ok(pool)
 }
 
+/// The row an `INSERT … RETURNING` gave back. Such a statement is read to its end
+/// (`fetch_all`), never with `fetch_one`: SQLite commits it when it is stepped to its end,
+/// and `fetch_one` stops at the first row, so a commit that then fails (the disk full:
+/// SQLITE_FULL) would be lost, the row reported inserted while it was rolled back.
+pub(crate) fn first<T>(rows: Vec<T>) -> sqlx::Result<T> {
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
 /// Whether the database answers (for `/readyz`).
 pub async fn ping(db: &SqlitePool) -> sqlx::Result<()> {
     sqlx::query_scalar::<_, i64>("SELECT 1")
