@@ -68,6 +68,21 @@ impl TestApp {
         (c.ok, c.detail)
     }
 
+    /// Waits (up to 10 s) for the status strip to show no scheduler problem: it clears
+    /// once the slot is recorded, just after the slot's backup and retention.
+    async fn scheduler_problem_clears(&self) {
+        let mut problem = None;
+        for _ in 0..100 {
+            let status: BackupStatus = self.backup_status().await;
+            problem = status.scheduler_problem;
+            if problem.is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the scheduler's problem stays shown: {problem:?}");
+    }
+
     /// No job and no journal row is left `running` (checked straight in the store).
     async fn nothing_left_running(&self) {
         let db = &self.server.state.db;
@@ -207,8 +222,7 @@ async fn a_locked_metadata_database_across_a_slot_is_alerted_and_a_retry_then_th
     );
     // Running, healthy again, and nothing left half-recorded.
     assert!(app.server.state.engine.scheduler_health().running());
-    let status: BackupStatus = app.backup_status().await;
-    assert_eq!(status.scheduler_problem, None);
+    app.scheduler_problem_clears().await;
     let (ok, detail) = app.schedule_check().await;
     assert!(ok, "{detail}");
     app.nothing_left_running().await;
@@ -451,8 +465,9 @@ async fn a_full_disk_fails_the_backup_clearly_and_the_next_slot_succeeds_once_sp
     schedule_every_2s(&app, false);
     wait_idle(&app).await;
     assert_eq!(alerts_of(&got, "scheduler_error").len(), 1, "alerted once");
-    let status: BackupStatus = app.backup_status().await;
-    assert_eq!(status.scheduler_problem, None);
+    app.scheduler_problem_clears().await;
+    let (ok, detail) = app.schedule_check().await;
+    assert!(ok, "{detail}");
     app.nothing_left_running().await;
     assert_eq!(partial_files(&data_dir), Vec::<std::path::PathBuf>::new());
     let TestApp { server, .. } = app;
