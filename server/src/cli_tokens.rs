@@ -38,7 +38,7 @@ pub enum TokenCommand {
 }
 
 pub async fn run(config: Config, command: &TokenCommand, json: bool) -> anyhow::Result<()> {
-    let db = store::open(&config.data_dir).await?;
+    let db = store::open_with(&config.data_dir, config.db_busy_timeout).await?;
     match command {
         TokenCommand::Create {
             user,

@@ -69,7 +69,7 @@ async fn named(db: &SqlitePool, name: &str) -> anyhow::Result<User> {
 }
 
 pub async fn run(config: Config, command: &UserCommand, json: bool) -> anyhow::Result<()> {
-    let db = store::open(&config.data_dir).await?;
+    let db = store::open_with(&config.data_dir, config.db_busy_timeout).await?;
     let origin = Origin::cli();
     let say = |value: serde_json::Value, line: String| {
         if json {
