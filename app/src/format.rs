@@ -122,6 +122,7 @@ pub fn now() -> Option<DateTime<Utc>> {
         DateTime::from_timestamp_millis((perf.time_origin() + perf.now()) as i64)
     }
     #[cfg(not(feature = "hydrate"))]
+    #[allow(clippy::disallowed_methods)] // outside the browser chrono's clock works
     {
         Some(Utc::now())
     }

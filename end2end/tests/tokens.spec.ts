@@ -49,10 +49,10 @@ test("a token made on the Account page is shown once, works as a Bearer token, a
 
   // An administrator may give a token any role up to their own.
   const form = section.getByTestId("token-form");
-  const roles = await form.getByLabel("Role", { exact: true }).locator("option").allTextContents();
+  const roles = await form.getByRole("combobox", { name: /^Role/ }).locator("option").allTextContents();
   expect(roles).toEqual(["Administrator", "Operator", "Viewer"]);
   await form.getByLabel("Name", { exact: true }).fill("nightly CI");
-  await form.getByLabel("Role", { exact: true }).selectOption("operator");
+  await form.getByRole("combobox", { name: /^Role/ }).selectOption("operator");
   await form.getByRole("checkbox", { name: /backups:read/ }).check();
   await expect(form.getByLabel("Expires")).toHaveValue("30d");
   await form.getByRole("button", { name: "Create token" }).click();

@@ -89,7 +89,7 @@ mod tests {
         provide_context(Me {
             username: "someone".into(),
             role: role.into(),
-            signed_in_at: chrono::Utc::now(),
+            signed_in_at: chrono::DateTime::UNIX_EPOCH,
             idle_timeout_secs: 0,
         });
         owner

@@ -140,8 +140,15 @@ pub fn ApiTokens() -> impl IntoView {
     });
     let on_create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let Some(now) = crate::format::now() else {
+            problem.set(Some(
+                "This browser does not tell the time, so no expiry can be counted from now."
+                    .into(),
+            ));
+            return;
+        };
         let (expires_at, never_expires) =
-            match expiry_for(&expiry.get_untracked(), &field_value(custom), Utc::now()) {
+            match expiry_for(&expiry.get_untracked(), &field_value(custom), now) {
                 Ok(e) => e,
                 Err(m) => {
                     problem.set(Some(m));
@@ -329,7 +336,8 @@ fn TokenTable(list: Vec<ApiToken>, revoking: RwSignal<Option<ApiToken>>) -> impl
         return view! { <p class="muted" data-testid="no-tokens">"You have no API tokens."</p> }
             .into_any();
     }
-    let now = Utc::now();
+    // Without the time (the browser does not say), no token is marked expired here.
+    let now = crate::format::now().unwrap_or(DateTime::<Utc>::MIN_UTC);
     view! {
         <div class="table-wrap">
             <table class="table table-stack" data-testid="tokens-table">
