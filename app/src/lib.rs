@@ -9,6 +9,8 @@ mod jobs;
 mod pages;
 mod shell;
 
+use api::Capability;
+use components::RoleGate;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -74,10 +76,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::StatusPage />
                     <Route path=path!("backups") view=pages::BackupsPage />
                     <Route path=path!("backups/:id") view=pages::BackupDetailPage />
-                    <Route path=path!("restore") view=pages::RestorePage />
+                    // A page a role cannot use says which role it needs (the server
+                    // refuses its calls anyway) instead of showing a form that would fail.
+                    <Route path=path!("restore") view=|| view! { <RoleGate cap=Capability::Restore><pages::RestorePage /></RoleGate> } />
                     <Route path=path!("audit") view=pages::AuditPage />
-                    <Route path=path!("settings") view=pages::SettingsPage />
-                    <Route path=path!("people") view=pages::PeoplePage />
+                    <Route path=path!("settings") view=|| view! { <RoleGate cap=Capability::Settings><pages::SettingsPage /></RoleGate> } />
+                    <Route path=path!("people") view=|| view! { <RoleGate cap=Capability::People><pages::PeoplePage /></RoleGate> } />
                     <Route path=path!("account") view=pages::ProfilePage />
                     <Route path=path!("security") view=pages::SecurityPage />
                 </ParentRoute>

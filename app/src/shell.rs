@@ -2,13 +2,14 @@
 //! only render once the server has said who is signed in; an expired or missing
 //! session sends the browser to the login page, remembering where it was going. The frame
 //! also carries "Back up now" (button and Ctrl+Alt+S), its confirmation and the progress
-//! panel (see [`crate::jobs`]). Links a role cannot use are not shown (People and
-//! Settings are for administrators), and a minute before the session's idle timeout a
+//! panel (see [`crate::jobs`]). Links a role cannot use are not shown (Restore is for
+//! operators and administrators, People and Settings for administrators; see
+//! [`crate::components::RoleGate`]), and a minute before the session's idle timeout a
 //! warning offers to stay signed in; past it, the page returns to sign-in.
 
-use crate::api::{Me, Role};
+use crate::api::{Capability, Me};
 use crate::client::{self, ClientError};
-use crate::components::ConfirmItsYou;
+use crate::components::{refusal, ConfirmItsYou};
 use crate::jobs::{self, BackupNowButton, ConfirmBackupModal, JobPanel};
 use leptos::prelude::*;
 use leptos_router::{
@@ -44,7 +45,9 @@ pub fn Shell() -> impl IntoView {
 #[component]
 fn Layout(user: Me) -> impl IntoView {
     provide_context(user.clone());
-    let is_admin = Role::parse(&user.role) == Some(Role::Admin);
+    let may_restore = refusal(Capability::Restore).is_none();
+    let may_people = refusal(Capability::People).is_none();
+    let may_settings = refusal(Capability::Settings).is_none();
     jobs::provide_backups();
     let logout = Action::new_local(|_: &()| client::auth::logout());
     // Whatever the answer (even an already-expired session), the way out is the login page.
@@ -65,13 +68,17 @@ fn Layout(user: Me) -> impl IntoView {
                     </a>
                     <nav class="nav" aria-label="Main">
                         <A href="/backups">"Backups"</A>
-                        <A href="/restore">"Restore"</A>
+                        <Show when=move || may_restore>
+                            <A href="/restore">"Restore"</A>
+                        </Show>
                         <A href="/" exact=true>
                             "Status"
                         </A>
                         <A href="/audit">"Audit log"</A>
-                        <Show when=move || is_admin>
+                        <Show when=move || may_people>
                             <A href="/people">"People"</A>
+                        </Show>
+                        <Show when=move || may_settings>
                             <A href="/settings">"Settings"</A>
                         </Show>
                         <A href="/account">"Your account"</A>

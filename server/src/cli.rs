@@ -493,7 +493,7 @@ async fn rollback(config: Config, restore_id: i64, json: bool) -> anyhow::Result
 }
 
 async fn list(config: Config, limit: i64, json: bool) -> anyhow::Result<()> {
-    let db = store::open(&config.data_dir).await?;
+    let db = store::open_with(&config.data_dir, config.db_busy_timeout).await?;
     let page = store::backups::list(&db, limit, 0).await?;
     if json {
         println!("{}", serde_json::to_string(&page)?);

@@ -38,7 +38,7 @@ pub enum TokenCommand {
 }
 
 pub async fn run(config: Config, command: &TokenCommand, json: bool) -> anyhow::Result<()> {
-    let db = store::open(&config.data_dir).await?;
+    let db = store::open_with(&config.data_dir, config.db_busy_timeout).await?;
     match command {
         TokenCommand::Create {
             user,
@@ -55,6 +55,7 @@ pub async fn run(config: Config, command: &TokenCommand, json: bool) -> anyhow::
                 role: role.clone(),
                 scopes: scopes.clone(),
                 expires_at: Some(chrono::Utc::now() + chrono::Duration::from_std(*expires_in)?),
+                never_expires: false,
             };
             let (info, token) = tokens::create(&db, &Origin::cli(), &owner, &req)
                 .await

@@ -101,6 +101,25 @@ pub fn otpauth_uri(account: &str, secret: &str) -> String {
     )
 }
 
+/// Light squares around the code, in modules (the four the QR specification asks for).
+pub const QR_QUIET_ZONE: usize = 4;
+
+/// The QR code of an `otpauth://` URI, as an SVG document: one SVG unit per module, dark
+/// modules on a white square with its quiet zone (so that it reads on a dark page too);
+/// the page scales it. `None` when the URI is too long for a QR code.
+pub fn qr_svg(uri: &str) -> Option<String> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::new(uri.as_bytes()).ok()?;
+    Some(
+        code.render::<svg::Color>()
+            .module_dimensions(1, 1)
+            .quiet_zone(true)
+            .dark_color(svg::Color("#000000"))
+            .light_color(svg::Color("#ffffff"))
+            .build(),
+    )
+}
+
 /// Ten recovery codes, `xxxxx-xxxxx` of lowercase base32 (50 random bits each).
 pub fn new_recovery_codes() -> Vec<String> {
     let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -140,6 +159,8 @@ pub async fn enabled(db: &SqlitePool, user_id: i64) -> sqlx::Result<bool> {
 pub struct Enrolment {
     pub secret: String,
     pub otpauth_uri: String,
+    /// [`qr_svg`] of the URI.
+    pub qr_svg: Option<String>,
 }
 
 /// Starts (or starts again) an enrolment: a new secret, not in force until a code made
@@ -154,8 +175,10 @@ pub async fn enrol(
     }
     let secret = new_secret();
     rows::put_pending(db, user_id, &secret, Utc::now()).await?;
+    let otpauth_uri = otpauth_uri(username, &secret);
     Ok(Some(Enrolment {
-        otpauth_uri: otpauth_uri(username, &secret),
+        qr_svg: qr_svg(&otpauth_uri),
+        otpauth_uri,
         secret,
     }))
 }
@@ -260,6 +283,31 @@ pub async fn disable(
     Ok(())
 }
 
+/// An administrator (or the OS user, from the command line) removes `username`'s second
+/// factor: the secret, a started enrolment and the recovery codes. Audited with whether
+/// there was one; the caller ends the person's sessions.
+pub async fn reset(
+    db: &SqlitePool,
+    origin: &Origin,
+    user_id: i64,
+    username: &str,
+) -> sqlx::Result<bool> {
+    let was_on = enabled(db, user_id).await?;
+    rows::remove(db, user_id).await?;
+    audit::record(
+        db,
+        origin,
+        Entry {
+            action: audit_action::TOTP_RESET,
+            target: Some(username),
+            outcome: outcome::SUCCESS,
+            details: serde_json::json!({ "was_enabled": was_on }),
+        },
+    )
+    .await?;
+    Ok(was_on)
+}
+
 /// Two-factor status of a person: on or not, and recovery codes left.
 pub async fn status(db: &SqlitePool, user_id: i64) -> sqlx::Result<(bool, i64)> {
     let on = enabled(db, user_id).await?;
@@ -329,6 +377,21 @@ mod tests {
             recovery_hash(c),
             recovery_hash(&c.replace('-', "").to_uppercase())
         );
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg_on_white_with_a_quiet_zone() {
+        let uri = otpauth_uri("ops", "JBSWY3DPEHPK3PXP");
+        let svg = qr_svg(&uri).expect("svg");
+        let modules = qrcode::QrCode::new(uri.as_bytes()).expect("qr").width();
+        let side = modules + 2 * QR_QUIET_ZONE;
+        assert!(svg.starts_with("<?xml"), "{svg}");
+        assert!(
+            svg.contains(&format!("viewBox=\"0 0 {side} {side}\"")),
+            "{svg}"
+        );
+        assert!(svg.contains(r##"fill="#ffffff""##) && svg.contains(r##"fill="#000000""##));
+        assert!(qr_svg(&"x".repeat(5000)).is_none());
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub fn engine_settings(config: &Config) -> engine::Settings {
 pub async fn open_engine(config: &Config, target: Option<TargetUrl>) -> anyhow::Result<Engine> {
     let mut settings = engine_settings(config);
     (settings.compression, settings.compression_note) = compression(config).await?;
-    let db = store::open(&config.data_dir).await?;
+    let db = store::open_with(&config.data_dir, config.db_busy_timeout).await?;
     Ok(Engine::new(db, settings, target))
 }
 

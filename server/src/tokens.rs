@@ -62,11 +62,11 @@ pub fn scopes_of(stored: &str) -> Vec<String> {
 
 /// Checks a request against the owner and the rules; the role, scopes (sorted, unique) and
 /// expiry to store.
-fn validate(
-    owner: &User,
-    req: &TokenRequest,
-    now: DateTime<Utc>,
-) -> Result<(String, Vec<String>, DateTime<Utc>), TokenError> {
+/// What a valid request asks for: the role, the scopes (sorted, once each) and the expiry
+/// (`None`: never).
+type Checked = (String, Vec<String>, Option<DateTime<Utc>>);
+
+fn validate(owner: &User, req: &TokenRequest, now: DateTime<Utc>) -> Result<Checked, TokenError> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(TokenError::Invalid(
@@ -101,6 +101,14 @@ fn validate(
     }
     scopes.sort();
     scopes.dedup();
+    if req.never_expires {
+        if req.expires_at.is_some() {
+            return Err(TokenError::Invalid(
+                "Give an expiry or ask for a token that never expires, not both.".into(),
+            ));
+        }
+        return Ok((role, scopes, None));
+    }
     let expires_at = req
         .expires_at
         .unwrap_or(now + chrono::Duration::days(DEFAULT_LIFETIME_DAYS));
@@ -109,7 +117,7 @@ fn validate(
             "The expiry is in the past; give a later one.".into(),
         ));
     }
-    Ok((role, scopes, expires_at))
+    Ok((role, scopes, Some(expires_at)))
 }
 
 /// Makes a token for `owner` and audits it (`token.created`, with its name, role, scopes
@@ -135,7 +143,7 @@ pub async fn create(
             token_hash: &hash(&token),
             prefix: &prefix,
             created_at: now,
-            expires_at: Some(expires_at),
+            expires_at,
         },
     )
     .await?;
@@ -151,7 +159,7 @@ pub async fn create(
                 "owner": owner.username,
                 "role": role,
                 "scopes": scopes,
-                "expires_at": expires_at.to_rfc3339(),
+                "expires_at": expires_at.map(|e| e.to_rfc3339()),
                 "prefix": prefix,
             }),
         },
@@ -250,6 +258,7 @@ mod tests {
             role: role.map(str::to_string),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             expires_at: None,
+            never_expires: false,
         }
     }
 
@@ -274,8 +283,24 @@ mod tests {
         .expect("valid");
         assert_eq!(role, "admin");
         assert_eq!(scopes, vec!["backups:read", "backups:run"]);
-        assert!(exp > now);
+        assert!(exp.is_some_and(|e| e > now));
         assert!(validate(&owner("admin"), &req(None, &["people:write"]), now).is_err());
         assert!(validate(&owner("admin"), &req(Some("root"), &[]), now).is_err());
+    }
+
+    #[test]
+    fn a_token_may_never_expire_but_not_with_an_expiry_too() {
+        let now = Utc::now();
+        let never = TokenRequest {
+            never_expires: true,
+            ..req(None, &[])
+        };
+        let (_, _, exp) = validate(&owner("viewer"), &never, now).expect("valid");
+        assert_eq!(exp, None);
+        let both = TokenRequest {
+            expires_at: Some(now + chrono::Duration::days(1)),
+            ..never
+        };
+        assert!(validate(&owner("viewer"), &both, now).is_err());
     }
 }

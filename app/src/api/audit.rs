@@ -83,6 +83,9 @@ wire_enum! {
         /// Two-factor sign-in turned on (enrolment confirmed with a code).
         TotpEnabled = "totp.enabled",
         TotpDisabled = "totp.disabled",
+        /// An administrator removed someone's second factor (a lost phone): they sign in
+        /// with the password again, or enrol again where it is required.
+        TotpReset = "totp.reset",
         /// A recovery code spent instead of a TOTP code.
         RecoveryCodeUsed = "totp.recovery_code_used",
     }
@@ -118,6 +121,7 @@ wire_enum! {
         TOKEN_USED = TokenUsed,
         TOTP_ENABLED = TotpEnabled,
         TOTP_DISABLED = TotpDisabled,
+        TOTP_RESET = TotpReset,
         RECOVERY_CODE_USED = RecoveryCodeUsed,
     }
 }

@@ -10,6 +10,7 @@
 
 #[macro_use]
 mod wire;
+mod access;
 mod audit;
 mod auth;
 mod backups;
@@ -20,6 +21,7 @@ mod restores;
 mod settings;
 mod tokens;
 
+pub use access::*;
 pub use audit::*;
 pub use auth::*;
 pub use backups::*;

@@ -54,6 +54,9 @@ pub struct Person {
     pub password_pending: bool,
     /// How many signed-in sessions the account has now.
     pub sessions: usize,
+    /// Two-factor sign-in is on for the account.
+    #[serde(default)]
+    pub two_factor: bool,
 }
 
 impl Person {
@@ -141,6 +144,16 @@ pub struct SessionInfo {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct SessionsEnded {
     pub ended: usize,
+}
+
+/// `DELETE /api/v1/users/{id}/totp`: the account after its second factor was removed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SecondFactorReset {
+    pub person: Person,
+    /// Whether two-factor sign-in was on (rather than an enrolment only started).
+    pub was_enabled: bool,
+    /// The account's sessions ended.
+    pub sessions_ended: usize,
 }
 
 /// "Firefox on Linux", "Chrome on Windows", … from a User-Agent header, for people to

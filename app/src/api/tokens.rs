@@ -26,6 +26,9 @@ pub struct TokenRequest {
     /// Default: 90 days from now.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// A token that does not expire (then no `expires_at`); it works until revoked.
+    #[serde(default)]
+    pub never_expires: bool,
 }
 
 /// A token as lists show it (never the token itself).
@@ -85,6 +88,10 @@ pub struct TotpStatus {
 pub struct TotpEnrolment {
     pub secret: String,
     pub otpauth_uri: String,
+    /// The URI as a QR code (an SVG document) for a phone to scan; absent when the URI
+    /// is too long for one.
+    #[serde(default)]
+    pub qr_svg: Option<String>,
 }
 
 /// `POST /api/v1/auth/totp/confirm` → the recovery codes, shown this once.

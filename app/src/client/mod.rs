@@ -259,6 +259,31 @@ pub mod people {
     pub async fn end_sessions(id: i64) -> Result<(), ClientError> {
         http::delete(&format!("{API}/users/{id}/sessions")).await
     }
+
+    /// Removes the account's two-factor sign-in and ends its sessions.
+    pub async fn reset_second_factor(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/users/{id}/totp")).await
+    }
+}
+
+/// One's personal API tokens.
+pub mod tokens {
+    use super::{http, ClientError, API};
+    use crate::api::{ApiToken, CreatedToken, TokenRequest};
+
+    /// The signed-in person's tokens, newest first (revoked and expired ones too).
+    pub async fn list() -> Result<Vec<ApiToken>, ClientError> {
+        http::get(&format!("{API}/tokens")).await
+    }
+
+    /// A new token; the answer carries the token itself, this once.
+    pub async fn create(req: &TokenRequest) -> Result<CreatedToken, ClientError> {
+        http::post(&format!("{API}/tokens"), req).await
+    }
+
+    pub async fn revoke(id: i64) -> Result<(), ClientError> {
+        http::delete(&format!("{API}/tokens/{id}")).await
+    }
 }
 
 /// Backups: history, status, detail, pin, delete, start, files.

@@ -1,6 +1,7 @@
 //! The pieces that show a backup, on the history, its detail page and the Restore page.
 
-use crate::api::{BackupState, OffsiteState, TestRestore};
+use super::role::{refusal, Unavailable};
+use crate::api::{BackupState, Capability, OffsiteState, TestRestore};
 use crate::client;
 use crate::format::{self, format_time};
 use leptos::prelude::*;
@@ -108,48 +109,74 @@ pub fn proof_words(t: &TestRestore) -> String {
     }
 }
 
-/// "Restore this backup": the Restore page with this backup instead of an upload.
+/// "Restore this backup": the Restore page with this backup instead of an upload (disabled,
+/// saying why, for a role that may not restore).
 #[component]
 pub fn RestoreLink(id: i64, small: bool) -> impl IntoView {
+    let label = if small {
+        "Restore"
+    } else {
+        "Restore this backup"
+    };
+    let class = if small { "btn btn-small" } else { "btn" };
+    if let Some(why) = refusal(Capability::Restore) {
+        return view! { <Unavailable label why class testid="restore-backup" /> }.into_any();
+    }
     view! {
         <a
-            class=if small { "btn btn-small" } else { "btn" }
+            class=class
             href=format!("/restore?backup={id}")
             data-testid="restore-backup"
             aria-label="Restore this backup"
             title="Restore this backup into the database"
         >
-            {if small { "Restore" } else { "Restore this backup" }}
+            {label}
         </a>
     }
+    .into_any()
 }
 
-/// "Download": the backup file.
+/// "Download": the backup file (disabled, saying why, for a role that may not download).
 #[component]
 pub fn DownloadLink(
     id: i64,
     class: &'static str,
     #[prop(optional)] testid: Option<&'static str>,
 ) -> impl IntoView {
+    if let Some(why) = refusal(Capability::Download) {
+        return view! { <Unavailable label="Download" why class testid=testid.unwrap_or("download") /> }
+            .into_any();
+    }
     view! {
         <a class=class href=client::backups::download_url(id) download data-testid=testid>
             "Download"
         </a>
     }
+    .into_any()
 }
 
 /// The backup file and its `.dump.json` sidecar.
 #[component]
 pub fn DownloadLinks(id: i64) -> impl IntoView {
+    let metadata = match refusal(Capability::Download) {
+        Some(why) => view! {
+            <Unavailable label="metadata" why class="btn btn-small btn-quiet" testid="backup-metadata" />
+        }
+        .into_any(),
+        None => view! {
+            <a
+                class="btn btn-small btn-quiet"
+                href=client::backups::metadata_url(id)
+                download
+                data-testid="backup-metadata"
+            >
+                "metadata"
+            </a>
+        }
+        .into_any(),
+    };
     view! {
         <DownloadLink id class="btn btn-small" testid="backup-download" />
-        <a
-            class="btn btn-small btn-quiet"
-            href=client::backups::metadata_url(id)
-            download
-            data-testid="backup-metadata"
-        >
-            "metadata"
-        </a>
+        {metadata}
     }
 }

@@ -1,6 +1,6 @@
 //! The widgets every page shares: the dialog, the progress bar, the loading/error view,
 //! the pieces that show a backup (status pill, checksum, offsite mark…), labelled facts,
-//! the pager, form helpers and a ticking clock.
+//! the pager, form helpers, a ticking clock, and what the signed-in person's role allows.
 
 mod backup;
 mod clock;
@@ -11,6 +11,7 @@ mod form;
 mod loaded;
 mod pager;
 mod progress;
+mod role;
 mod text;
 
 pub use backup::{
@@ -25,4 +26,5 @@ pub use form::{field_value, hydrated, new_password_problem, set_field};
 pub use loaded::{ErrorNote, FormError, Loaded};
 pub use pager::Pager;
 pub use progress::{ProgressBar, Tone};
-pub use text::{CopyHash, LongText};
+pub use role::{refusal, RoleGate, ViewerNote};
+pub use text::{copy_to_clipboard, CopyHash, LongText};

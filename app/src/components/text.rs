@@ -79,7 +79,7 @@ pub(crate) fn shorten(text: &str, keep: usize) -> Option<String> {
 
 /// Puts `text` on the clipboard; false when the browser offers no clipboard (plain HTTP
 /// on a remote address).
-fn copy_to_clipboard(text: &str) -> bool {
+pub fn copy_to_clipboard(text: &str) -> bool {
     #[cfg(feature = "hydrate")]
     {
         let Some(window) = web_sys::window() else {

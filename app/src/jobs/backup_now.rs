@@ -1,28 +1,25 @@
 //! "Back up now" in the sidebar and its confirmation.
 
 use super::use_backups;
-use crate::components::Dialog;
+use crate::api::Capability;
+use crate::components::{refusal, Dialog};
 use leptos::prelude::*;
 
 /// "Back up now" in the sidebar.
 #[component]
 pub fn BackupNowButton() -> impl IntoView {
     let b = use_backups();
-    // A viewer may not back up: the button stays, disabled, saying why.
-    let may = use_context::<crate::api::Me>()
-        .and_then(|m| crate::api::Role::parse(&m.role))
-        .is_none_or(|r| r.includes(crate::api::Role::Operator));
+    // A role that may not back up sees the button in its place, disabled, saying why.
+    let refused = refusal(Capability::BackUp);
+    let may = refused.is_none();
     view! {
         <div class="backup-now">
             <button
                 class="btn btn-primary btn-block"
                 data-testid="backup-now"
                 aria-keyshortcuts="Control+Alt+S"
-                title=if may {
-                    "Back up now (Ctrl+Alt+S)"
-                } else {
-                    "Backing up needs the Operator role; you are a viewer."
-                }
+                title=refused.unwrap_or_else(|| "Back up now (Ctrl+Alt+S)".to_string())
+                aria-disabled=(!may).then_some("true")
                 disabled=move || !may || b.starting()
                 on:click=move |_| b.request()
             >

@@ -335,8 +335,12 @@ pub(crate) fn job_noun(job: &Job) -> &'static str {
     }
 }
 
-/// Ctrl+Alt+S asks for a backup from any page (the confirmation closes itself on Escape).
+/// Ctrl+Alt+S asks for a backup from any page (the confirmation closes itself on Escape);
+/// not for a role that may not back up (its button says why).
 fn install_shortcut(b: Backups) {
+    if crate::components::refusal(crate::api::Capability::BackUp).is_some() {
+        return;
+    }
     Effect::new(move |_| {
         let handle = window_event_listener(leptos::ev::keydown, move |ev| {
             if ev.ctrl_key() && ev.alt_key() && ev.key().eq_ignore_ascii_case("s") {

@@ -211,12 +211,17 @@ fn ProgressBody(job: Memo<Option<Job>>) -> impl IntoView {
 fn CancelButton(job_id: i64) -> impl IntoView {
     let cancel = Action::new_local(move |_: &()| async move { client::jobs::cancel(job_id).await });
     let asked = move || matches!(cancel.value().get(), Some(Ok(())));
+    // A role that may not cancel sees the button disabled, saying why.
+    let refused = crate::components::refusal(crate::api::Capability::CancelJob);
+    let may = refused.is_none();
     view! {
         <div class="job-actions">
             <button
                 class="btn"
                 data-testid="job-cancel"
-                disabled=move || cancel.pending().get() || asked()
+                title=refused
+                aria-disabled=(!may).then_some("true")
+                disabled=move || !may || cancel.pending().get() || asked()
                 on:click=move |_| {
                     cancel.dispatch(());
                 }

@@ -2,14 +2,16 @@
 //! full, `pg_dump`'s own output, the exit status, versions, timings per phase, the whole
 //! checksum, the files and the offsite copy. A stored backup can be pinned (retention never
 //! deletes it) or deleted by hand, after a confirmation; the server's refusal (the newest
-//! successful backup, a pinned one) is shown as it says it.
+//! successful backup, a pinned one) is shown as it says it. What the signed-in role may
+//! not do (download, restore, pin, delete, test restore) stays in place, disabled, saying
+//! why (see [`crate::components::refusal`]).
 
 use super::backups::kind_label;
-use crate::api::{Backup, BackupDetail, PhaseTiming};
+use crate::api::{Backup, BackupDetail, Capability, PhaseTiming};
 use crate::client::{self, ClientError};
 use crate::components::{
-    proof_words, CopyHash, Dialog, DownloadLinks, ErrorNote, Fact, FormError, Loaded, OffsiteMark,
-    PinMarker, ProvenMark, RestoreLink, StatusPill,
+    proof_words, refusal, CopyHash, Dialog, DownloadLinks, ErrorNote, Fact, FormError, Loaded,
+    OffsiteMark, PinMarker, ProvenMark, RestoreLink, StatusPill, ViewerNote,
 };
 use crate::format::{self, format_time};
 use crate::jobs::use_backups;
@@ -162,6 +164,11 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
         pinned,
     };
     let offsite_message = b.offsite_message.clone();
+    // What the signed-in role may not do here stays in place, disabled, saying why.
+    let pin_refused = refusal(Capability::Pin);
+    let may_pin = pin_refused.is_none();
+    let delete_refused = refusal(Capability::DeleteBackup);
+    let may_delete = delete_refused.is_none();
     view! {
         <article class="backup-detail" data-testid="backup-detail">
             <header class="page-head">
@@ -172,6 +179,7 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
                     <ProvenMark t=b.restorable.clone() />
                 </span>
             </header>
+            <ViewerNote />
             {succeeded
                 .then(|| {
                     let confirm = confirm.clone();
@@ -183,12 +191,13 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
                                     class="btn"
                                     data-testid="pin-toggle"
                                     aria-pressed=if pinned { "true" } else { "false" }
-                                    title=if pinned {
-                                        "Let retention delete this backup again when it is old enough"
+                                    title=pin_refused.clone().unwrap_or_else(|| if pinned {
+                                        "Let retention delete this backup again when it is old enough".into()
                                     } else {
-                                        "Keep this backup: retention will never delete it"
-                                    }
-                                    disabled=move || actions.pin.pending().get()
+                                        "Keep this backup: retention will never delete it".into()
+                                    })
+                                    aria-disabled=(!may_pin).then_some("true")
+                                    disabled=move || !may_pin || actions.pin.pending().get()
                                     on:click=move |_| {
                                         actions.notice.set(None);
                                         actions.pin.dispatch((id, !pinned));
@@ -204,6 +213,9 @@ fn Detail(d: BackupDetail, actions: Actions) -> impl IntoView {
                                     type="button"
                                     class="btn btn-danger-quiet"
                                     data-testid="delete-backup"
+                                    title=delete_refused.clone()
+                                    aria-disabled=(!may_delete).then_some("true")
+                                    disabled=!may_delete
                                     on:click=move |_| {
                                         actions.notice.set(None);
                                         actions.delete.value().set(None);
@@ -458,6 +470,8 @@ fn TestRestoreBlock(
         proof_words,
     );
     let state = restorable.map(|t| t.status).unwrap_or_default();
+    let refused = refusal(Capability::TestRestore);
+    let may = refused.is_none();
     view! {
         <section class="detail-block" aria-label="Test restore" data-testid="test-restore-block">
             <h2 class="section-title">"Does it restore?"</h2>
@@ -469,7 +483,9 @@ fn TestRestoreBlock(
                     type="button"
                     class="btn"
                     data-testid="test-restore"
-                    disabled=move || running || actions.test.pending().get()
+                    title=refused
+                    aria-disabled=(!may).then_some("true")
+                    disabled=move || !may || running || actions.test.pending().get()
                     on:click=move |_| {
                         actions.test.dispatch(id);
                     }

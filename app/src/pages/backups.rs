@@ -4,11 +4,11 @@
 //! or on the server (the scheduler, another tab: see [`crate::jobs`]).
 
 use super::backup_chart::BackupChart;
-use crate::api::{Backup, BackupKind, BackupState, BackupStatus};
+use crate::api::{Backup, BackupKind, BackupState, BackupStatus, Capability};
 use crate::client;
 use crate::components::{
-    proof_words, ticking_now, CopyHash, DownloadLink, Loaded, LongText, OffsiteMark, Pager,
-    PinMarker, ProvenMark, RestoreLink, StatusPill,
+    proof_words, refusal, ticking_now, CopyHash, DownloadLink, Loaded, LongText, OffsiteMark,
+    Pager, PinMarker, ProvenMark, RestoreLink, StatusPill, ViewerNote,
 };
 use crate::format::{self, format_time};
 use crate::jobs::use_backups;
@@ -77,6 +77,7 @@ pub fn BackupsPage() -> impl IntoView {
         </Loaded>
         <Loaded resource=page loading="Loading the backup history…" let:p>
             <BackupChart items=p.items.clone() />
+            <ViewerNote />
             <History items=p.items.clone() />
             <Pager
                 offset=offset.get()
@@ -246,7 +247,7 @@ fn NextRun(
                 <span class="stat-label">"Next scheduled backup"</span>
                 <strong class="stat-value">"Off"</strong>
                 <span class="stat-sub">
-                    "Nothing backs this database up on its own. " <a href="/settings">"Set a schedule"</a>
+                    "Nothing backs this database up on its own. " <SettingsLink text="Set a schedule" />
                 </span>
             </div>
         }
@@ -256,7 +257,7 @@ fn NextRun(
                 <span class="stat-label">"Next scheduled backup"</span>
                 <strong class="stat-value">"Off"</strong>
                 <span class="stat-sub muted">
-                    "Scheduled backups are off. " <a href="/settings">"Set a schedule"</a>
+                    "Scheduled backups are off. " <SettingsLink text="Set a schedule" />
                 </span>
             </div>
         }
@@ -280,13 +281,23 @@ fn NextRun(
     }
 }
 
+/// A link to the Settings page, or, for a role that may not open it, who can.
+#[component]
+fn SettingsLink(text: &'static str) -> impl IntoView {
+    match refusal(Capability::Settings) {
+        None => view! { <a href="/settings">{text}</a> }.into_any(),
+        Some(_) => view! { <span data-testid="settings-by-admin">"An administrator can change this in Settings."</span> }
+            .into_any(),
+    }
+}
+
 /// Offsite copies held, or that offsite storage is not configured.
 #[component]
 fn Offsite(count: Option<i64>, bytes: Option<i64>) -> impl IntoView {
     let (value, sub) = match count {
         None => (
             "Not configured".to_string(),
-            view! { <a href="/settings">"How to set it up"</a> }.into_any(),
+            view! { <SettingsLink text="How to set it up" /> }.into_any(),
         ),
         Some(n) => (
             format!("{n} {}", if n == 1 { "copy" } else { "copies" }),

@@ -13,6 +13,7 @@ mod security;
 mod settings;
 mod setup;
 mod status;
+mod tokens;
 
 pub use audit::AuditPage;
 pub use backup_detail::BackupDetailPage;

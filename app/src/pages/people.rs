@@ -1,10 +1,12 @@
 //! People (administrators only): who may use Lifeboat and with which role. Adding a person
 //! gives a one-time invitation link to pass on; a password reset gives a new one. The
 //! last active administrator cannot be demoted, disabled or deleted (the server says why).
+//! Someone who lost their authenticator app and recovery codes has their two-factor
+//! sign-in reset here (after a confirmation): they sign in with the password again.
 
 use crate::api::{Invited, NewPerson, Person, PersonChange, Role};
 use crate::client::{self, ClientError};
-use crate::components::{field_value, set_field, FormError, Loaded};
+use crate::components::{field_value, set_field, Dialog, FormError, Loaded};
 use crate::format::format_time;
 use leptos::prelude::*;
 
@@ -155,6 +157,11 @@ fn PersonRow(
                     .await
                     .map(|()| Outcome::Done(format!("{name} is deleted."))),
                 "reset" => client::people::reset_password(id).await.map(Outcome::Link),
+                "reset-2fa" => client::people::reset_second_factor(id).await.map(|()| {
+                    Outcome::Done(format!(
+                        "{name}'s two-factor sign-in is reset and they are signed out: they sign in with their password (and set up an app again where it is required)."
+                    ))
+                }),
                 _ => client::people::end_sessions(id)
                     .await
                     .map(|()| Outcome::Done(format!("{name} is signed out everywhere."))),
@@ -181,9 +188,14 @@ fn PersonRow(
         "Disabled"
     } else if person.password_pending {
         "Invited (no password yet)"
+    } else if person.two_factor {
+        "Active, two-factor on"
     } else {
         "Active"
     };
+    let confirm_2fa = RwSignal::new(false);
+    let close_2fa = Callback::new(move |()| confirm_2fa.set(false));
+    let whose = person.username.clone();
     let current = person.role.clone();
     let busy = move || act.pending().get() || set_role.pending().get();
     view! {
@@ -236,6 +248,62 @@ fn PersonRow(
                 <button class="btn" disabled=busy on:click=move |_| { act.dispatch("sessions"); }>
                     "Sign out everywhere"
                 </button>
+                {person
+                    .two_factor
+                    .then(|| {
+                        view! {
+                            <button
+                                class="btn"
+                                data-testid="reset-2fa"
+                                disabled=busy
+                                on:click=move |_| confirm_2fa.set(true)
+                            >
+                                "Reset two-factor"
+                            </button>
+                        }
+                    })}
+                {move || {
+                    confirm_2fa
+                        .get()
+                        .then(|| {
+                            let whose = whose.clone();
+                            view! {
+                                <Dialog
+                                    title=format!("Reset {whose}'s two-factor sign-in?")
+                                    testid="reset-2fa-dialog"
+                                    on_close=close_2fa
+                                    focus="[data-testid=reset-2fa-cancel]"
+                                >
+                                    <p id="reset-2fa-dialog-text">
+                                        {format!(
+                                            "For someone who lost their authenticator app and their recovery codes. Lifeboat removes {whose}'s app secret and recovery codes and signs them out everywhere; their password alone then signs them in (where two-factor sign-in is required, they set up an app again at their next sign-in). Do this only once you are sure who is asking."
+                                        )}
+                                    </p>
+                                    <div class="modal-actions">
+                                        <button
+                                            type="button"
+                                            class="btn"
+                                            data-testid="reset-2fa-cancel"
+                                            on:click=move |_| close_2fa.run(())
+                                        >
+                                            "Cancel"
+                                        </button>
+                                        <button
+                                            type="button"
+                                            class="btn btn-danger"
+                                            data-testid="reset-2fa-confirm"
+                                            on:click=move |_| {
+                                                confirm_2fa.set(false);
+                                                act.dispatch("reset-2fa");
+                                            }
+                                        >
+                                            "Reset two-factor sign-in"
+                                        </button>
+                                    </div>
+                                </Dialog>
+                            }
+                        })
+                }}
                 <button class="btn btn-danger" disabled=busy on:click=move |_| { act.dispatch("delete"); }>
                     "Delete"
                 </button>

@@ -1,5 +1,6 @@
-//! Your account: change your password (your other sessions end), and your sessions —
-//! where you are signed in, and signing out one of them or all the others.
+//! Your account: change your password (your other sessions end), your sessions — where
+//! you are signed in, and signing out one of them or all the others — and your API tokens
+//! (`tokens.rs`).
 
 use crate::api::{Me, PasswordChange, SessionInfo};
 use crate::client;
@@ -127,6 +128,7 @@ pub fn ProfilePage() -> impl IntoView {
                 "Sign out everywhere else"
             </button>
         </section>
+        <super::tokens::ApiTokens />
     }
 }
 

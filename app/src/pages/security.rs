@@ -18,6 +18,12 @@ fn grouped(secret: &str) -> String {
         .join(" ")
 }
 
+/// The QR code's SVG as an image address (`data:` URLs are allowed by the page's
+/// Content-Security-Policy; the SVG has no script and, as an image, could run none).
+fn svg_data_url(svg: &str) -> String {
+    format!("data:image/svg+xml;utf8,{}", urlencoding::encode(svg))
+}
+
 /// The recovery codes, shown once.
 #[component]
 pub fn RecoveryCodeList(codes: Vec<String>) -> impl IntoView {
@@ -74,14 +80,23 @@ pub fn EnrolTotp(done: Callback<Vec<String>>) -> impl IntoView {
                 Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
                 Some(Ok(e)) => view! {
                     <form on:submit=on_submit>
+                        {e.qr_svg.as_deref().map(|svg| view! {
+                            <p>"Scan this QR code with the app:"</p>
+                            <img
+                                class="totp-qr"
+                                data-testid="totp-qr"
+                                src=svg_data_url(svg)
+                                alt="QR code for your authenticator app"
+                            />
+                        })}
                         <p>
-                            "Add this secret to the app (or open the link on the phone that has it):"
+                            "Or add this secret to the app (or open the link on the phone that has it):"
                         </p>
                         <p>
                             <code data-testid="totp-secret">{grouped(&e.secret)}</code>
                         </p>
                         <p>
-                            <a href=e.otpauth_uri.clone() data-testid="totp-uri">
+                            <a class="totp-uri" href=e.otpauth_uri.clone() data-testid="totp-uri">
                                 {e.otpauth_uri.clone()}
                             </a>
                         </p>
@@ -223,11 +238,22 @@ pub fn SecurityPage() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::grouped;
+    use super::{grouped, svg_data_url};
 
     #[test]
     fn the_secret_is_shown_in_groups_of_four() {
         assert_eq!(grouped("JBSWY3DPEHPK3PXP"), "JBSW Y3DP EHPK 3PXP");
         assert_eq!(grouped("ABCDEF"), "ABCD EF");
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg_image_address_with_nothing_left_unescaped() {
+        let url =
+            svg_data_url(r##"<?xml version="1.0"?><svg><path fill="#000" d="M4 4h1"/></svg>"##);
+        assert!(
+            url.starts_with("data:image/svg+xml;utf8,%3C%3Fxml"),
+            "{url}"
+        );
+        assert!(!url[24..].contains(['<', '>', '"', '#', ' ']), "{url}");
     }
 }

@@ -40,6 +40,11 @@ pub enum UserCommand {
     Delete { name: String },
     /// Remove an account's password and print a one-time link to set a new one.
     ResetPassword { name: String },
+    /// Remove an account's two-factor sign-in (a lost phone and no recovery code) and end
+    /// its sessions: the password alone signs in again, or enrolment comes next when
+    /// LIFEBOAT_REQUIRE_2FA is on.
+    #[command(name = "reset-2fa")]
+    Reset2fa { name: String },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -64,7 +69,7 @@ async fn named(db: &SqlitePool, name: &str) -> anyhow::Result<User> {
 }
 
 pub async fn run(config: Config, command: &UserCommand, json: bool) -> anyhow::Result<()> {
-    let db = store::open(&config.data_dir).await?;
+    let db = store::open_with(&config.data_dir, config.db_busy_timeout).await?;
     let origin = Origin::cli();
     let say = |value: serde_json::Value, line: String| {
         if json {
@@ -157,6 +162,29 @@ pub async fn run(config: Config, command: &UserCommand, json: bool) -> anyhow::R
                     "`{}` sets a new password at {url} (works once, until {})",
                     user.username,
                     link.expires_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            );
+        }
+        UserCommand::Reset2fa { name } => {
+            let user = named(&db, name).await?;
+            let was_enabled =
+                crate::second_factor::reset(&db, &origin, user.id, &user.username).await?;
+            let ended = end_all_of(&db, user.id, None).await?;
+            let mut value = describe(&user);
+            value["two_factor_was_enabled"] = was_enabled.into();
+            value["sessions_ended"] = ended.into();
+            let next = if config.require_2fa {
+                "enrols again at the next sign-in"
+            } else {
+                "signs in with the password alone"
+            };
+            say(
+                value,
+                format!(
+                    "`{}`'s two-factor sign-in is reset ({}); {ended} session{} ended; the person {next}",
+                    user.username,
+                    if was_enabled { "it was on" } else { "it was not on" },
+                    if ended == 1 { "" } else { "s" },
                 ),
             );
         }

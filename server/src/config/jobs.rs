@@ -13,6 +13,7 @@ pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 50 << 30;
 
 pub(super) struct Jobs {
     pub data_dir: PathBuf,
+    pub db_busy_timeout: Duration,
     pub target_url: Option<TargetUrl>,
     pub pg_bin_dir: Option<PathBuf>,
     pub compression: Option<Compression>,
@@ -31,6 +32,11 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         .value("LIFEBOAT_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("data"));
+    // A write to Lifeboat's own database waits this long for a lock held elsewhere.
+    let db_busy_timeout = v.duration(
+        "LIFEBOAT_DB_BUSY_TIMEOUT",
+        crate::store::DEFAULT_BUSY_TIMEOUT,
+    );
     // Every query Lifeboat itself sends the target gives up after this (ANALYZE excepted).
     let statement_timeout = v.duration(
         "LIFEBOAT_STATEMENT_TIMEOUT",
@@ -101,6 +107,7 @@ pub(super) fn load(v: &mut Values) -> Jobs {
         restore_jobs,
         keep_old_databases,
         data_dir,
+        db_busy_timeout,
         target_url,
         pg_bin_dir,
         compression,

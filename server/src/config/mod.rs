@@ -30,6 +30,9 @@ use std::time::Duration;
 pub struct Config {
     /// Lifeboat's own SQLite database and the backups live here (the persistent volume).
     pub data_dir: PathBuf,
+    /// How long a write to Lifeboat's own database waits for a lock held elsewhere before
+    /// it fails (`LIFEBOAT_DB_BUSY_TIMEOUT`, default 10 s).
+    pub db_busy_timeout: Duration,
     /// The database to protect. `None`: `lifeboat serve` starts the demo database.
     pub target_url: Option<TargetUrl>,
     pub addr: SocketAddr,
@@ -106,6 +109,7 @@ impl Config {
         v.finish()?;
         Ok(Config {
             data_dir: jobs.data_dir,
+            db_busy_timeout: jobs.db_busy_timeout,
             target_url: jobs.target_url,
             addr: web.addr,
             public_url: web.public_url,

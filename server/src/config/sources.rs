@@ -43,6 +43,7 @@ impl std::error::Error for ConfigErrors {}
 /// docs/configuration.example.toml and docs list the same names.
 pub const SETTINGS: &[(&str, &str)] = &[
     ("LIFEBOAT_DATA_DIR", "data_dir"),
+    ("LIFEBOAT_DB_BUSY_TIMEOUT", "db_busy_timeout"),
     ("LIFEBOAT_TARGET_URL", "target_url"),
     ("LIFEBOAT_ADDR", "addr"),
     ("LIFEBOAT_PUBLIC_URL", "public_url"),

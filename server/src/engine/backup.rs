@@ -62,7 +62,7 @@ pub async fn start(
     let actor = origin.actor.as_deref();
     let mut handle =
         run::create(engine, JobKind::Backup, &database, phase::PREFLIGHT, actor).await?;
-    let backup_id = journal::insert(
+    let inserted = journal::insert(
         &engine.db,
         &NewBackup {
             job_id: handle.id,
@@ -74,7 +74,24 @@ pub async fn start(
             pinned: kind == BackupKind::Safety,
         },
     )
-    .await?;
+    .await;
+    let backup_id = match inserted {
+        Ok(id) => id,
+        Err(e) => {
+            // The job row is there (the database filled or locked in between): it ends
+            // too, rather than stay `running` until the next start.
+            let message = format!("cannot record the backup in the journal: {e}");
+            let _ = run::finish_job(
+                handle,
+                Outcome {
+                    status: JobStatus::Failed,
+                    message,
+                },
+            )
+            .await;
+            return Err(e.into());
+        }
+    };
     let mut run = Run::new(engine, origin, kind, backup_id, database);
     let checked = run.preflight(&mut handle, target).await;
     let (ready, target) = match (checked, target) {
@@ -234,6 +251,14 @@ impl Run {
             Ok(stored) => (JobStatus::Succeeded, verified(&stored), Some(stored)),
             Err(stop) => (stop.status, stop.message, None),
         };
+        if stored.is_none() {
+            // The partial file goes before the journal is written: on a disk shared with
+            // Lifeboat's database and filled by this dump, the space it held is what the
+            // journal's write needs.
+            if let Err(e) = handle.discard_temp_file().await {
+                tracing::warn!(job = handle.id, "cannot clear the temporary file: {e}");
+            }
+        }
         let id = handle.id;
         match self.conclude(handle, status, message, stored).await {
             Ok(job) => job,

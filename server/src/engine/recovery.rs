@@ -262,8 +262,14 @@ async fn recover_one(client: &Client, s: &Swap) -> Result<Recovered, String> {
     Ok(recovered)
 }
 
-/// Removes a temporary file, saying so in the log.
+/// Removes a temporary file, saying so in the log. It is emptied first: a child process
+/// that still has it open (a `pg_restore` reading a dump being killed) would otherwise
+/// keep its blocks taken until it exits, and on a full disk the journal write that
+/// follows needs them.
 pub fn remove_quietly(p: &std::path::Path) {
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(p) {
+        let _ = f.set_len(0);
+    }
     match std::fs::remove_file(p) {
         Ok(()) => tracing::info!("removed temporary file {}", p.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -313,6 +313,8 @@ async fn start_when_free(
 pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::Job> {
     let origin = Origin::default().with_actor(ACTOR);
     let attempts = settings.attempts.max(1);
+    // Why the last attempt could not even start, when that was the case.
+    let mut not_started = None;
     for attempt in 1..=attempts {
         let started = start_when_free(engine, &origin).await;
         let outcome = match started {
@@ -360,14 +362,26 @@ pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::
                 }
                 return Some(job);
             }
-            Ok(job) => tracing::warn!(
-                "scheduled backup attempt {attempt} of {attempts} {}: {}",
-                job.status,
-                job.message.clone().unwrap_or_default()
-            ),
-            Err(why) => tracing::warn!(
-                "scheduled backup attempt {attempt} of {attempts} could not start: {why}"
-            ),
+            Ok(job) => {
+                not_started = None;
+                tracing::warn!(
+                    "scheduled backup attempt {attempt} of {attempts} {}: {}",
+                    job.status,
+                    job.message.clone().unwrap_or_default()
+                )
+            }
+            // Lifeboat's own trouble (its database locked or full, a lock file it cannot
+            // create), not the backup's: there is no journal row to read it from, so it
+            // is the scheduler's error, alerted once until a slot goes through again.
+            Err(why) => {
+                trouble(
+                    engine,
+                    format!(
+                        "scheduled backup attempt {attempt} of {attempts} could not start: {why}"
+                    ),
+                );
+                not_started = Some(why);
+            }
         }
         if attempt < attempts {
             tokio::time::sleep(settings.retry_delay).await;
@@ -380,7 +394,10 @@ pub async fn run_slot(engine: &Engine, settings: &Settings) -> Option<app::api::
             "Scheduled backup of {} failed after {attempts} attempt(s)",
             database.as_deref().unwrap_or("the database")
         ),
-        text: "Every attempt of the scheduled backup failed; the reasons are in the Backups history. The next scheduled run will try again.".into(),
+        text: match not_started {
+            Some(why) => format!("The last attempt of the scheduled backup could not start: {why}. The next scheduled run will try again."),
+            None => "Every attempt of the scheduled backup failed; the reasons are in the Backups history. The next scheduled run will try again.".into(),
+        },
         database,
     });
     None

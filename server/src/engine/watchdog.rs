@@ -164,6 +164,10 @@ pub fn dump_failure(failure: String, stderr: &str, lock_wait: Duration) -> Strin
             "pg_dump could not lock a table within {} (LIFEBOAT_LOCK_WAIT_TIMEOUT): another session holds a conflicting lock (an ALTER TABLE, a VACUUM FULL, a LOCK TABLE); try again when it is done — {failure}",
             shown(lock_wait)
         )
+    } else if crate::pgtools::dump::out_of_space(stderr) {
+        format!(
+            "no space left on the disk holding the backups: pg_dump could not write the rest of the backup, and its partial file was removed. Free space in the data directory (or give it more), or keep fewer backups (LIFEBOAT_RETENTION_KEEP) — {failure}"
+        )
     } else {
         failure
     }

@@ -54,11 +54,14 @@ pub fn scope_for(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Tokens never manage tokens or second factors, and never sign in: a leaked token
-/// cannot make itself a successor.
+/// Tokens never manage tokens or second factors (one's own, or someone's reset by an
+/// administrator), and never sign in: a leaked token cannot make itself a successor, nor
+/// take away someone's second factor.
 fn never_with_a_token(path: &str) -> bool {
     let rest = path.strip_prefix("/api/v1").unwrap_or(path);
-    rest.starts_with("/tokens") || (rest.starts_with("/auth/") && rest != "/auth/me")
+    rest.starts_with("/tokens")
+        || (rest.starts_with("/auth/") && rest != "/auth/me")
+        || (rest.starts_with("/users/") && rest.trim_end_matches('/').ends_with("/totp"))
 }
 
 /// Checks the presented token for this request; the token and its owner when it may be
@@ -169,6 +172,9 @@ mod tests {
         assert_eq!(scope_for(&Method::GET, "/api/v1/backupsx"), None);
         assert!(never_with_a_token("/api/v1/tokens"));
         assert!(never_with_a_token("/api/v1/auth/totp/disable"));
+        assert!(never_with_a_token("/api/v1/users/7/totp"));
+        assert!(never_with_a_token("/api/v1/users/7/totp/"));
+        assert!(!never_with_a_token("/api/v1/users/7"));
         assert!(!never_with_a_token("/api/v1/auth/me"));
     }
 

@@ -8,7 +8,10 @@ use super::sessions::{end_all_of, live_of};
 use super::state::AppState;
 use crate::store::audit::{self, Entry, Origin};
 use crate::users::{self, Link, User};
-use app::api::{audit_action, outcome, InvitationLink, Invited, NewPerson, Person, PersonChange};
+use app::api::{
+    audit_action, outcome, InvitationLink, Invited, NewPerson, Person, PersonChange,
+    SecondFactorReset,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
@@ -22,11 +25,13 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", patch(change).delete(remove))
         .route("/users/{id}/sessions", delete(end_sessions))
         .route("/users/{id}/reset-password", post(reset_password))
+        .route("/users/{id}/totp", delete(reset_second_factor))
 }
 
 /// An account as the People page shows it.
 pub async fn person(db: &SqlitePool, u: User) -> Result<Person, AppError> {
     let sessions = live_of(db, Some(u.id)).await?.len();
+    let two_factor = crate::second_factor::enabled(db, u.id).await?;
     Ok(Person {
         id: u.id,
         username: u.username,
@@ -35,6 +40,7 @@ pub async fn person(db: &SqlitePool, u: User) -> Result<Person, AppError> {
         disabled: u.disabled_at.is_some(),
         password_pending: !u.has_password,
         sessions,
+        two_factor,
     })
 }
 
@@ -136,6 +142,36 @@ async fn reset_password(
     Ok(Json(Invited {
         person: person(&st.db, user).await?,
         invitation,
+    }))
+}
+
+/// A person who lost their authenticator app and their recovery codes: an administrator
+/// removes their second factor and ends their sessions. They sign in with the password
+/// alone, or are taken to enrolment when two-factor sign-in is required.
+async fn reset_second_factor(
+    State(st): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+) -> Result<Json<SecondFactorReset>, AppError> {
+    let confirmed = admin.confirmed(&st)?;
+    let user = users::by_id(&st.db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no account {id}.")))?;
+    // One's own is turned off on the Security page, with a code: a session alone (even an
+    // administrator's) must not be enough.
+    if user.id == admin.id {
+        return Err(AppError::Conflict(
+            "Turn your own two-factor sign-in off on the Security page (it asks for a code)."
+                .into(),
+        ));
+    }
+    let was_enabled =
+        crate::second_factor::reset(&st.db, confirmed.origin(), user.id, &user.username).await?;
+    let sessions_ended = end_all_of(&st.db, id, None).await?;
+    Ok(Json(SecondFactorReset {
+        person: person(&st.db, user).await?,
+        was_enabled,
+        sessions_ended,
     }))
 }
 

@@ -201,6 +201,7 @@ async fn enrol(
     Ok(Json(TotpEnrolment {
         secret: e.secret,
         otpauth_uri: e.otpauth_uri,
+        qr_svg: e.qr_svg,
     }))
 }
 

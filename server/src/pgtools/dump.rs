@@ -49,6 +49,13 @@ pub fn lock_wait_timed_out(stderr: &str) -> bool {
     (s.contains("statement timeout") || s.contains("lock timeout")) && s.contains("lock table")
 }
 
+/// Whether pg_dump's error output says the disk it wrote the archive to is full
+/// (`could not write to output file: No space left on device`, ENOSPC; EDQUOT alike).
+pub fn out_of_space(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    s.contains("no space left on device") || s.contains("disk quota exceeded")
+}
+
 /// `pg_dump: dumping contents of table "public.orders"` → `public.orders`.
 pub fn dumped_table(line: &str) -> Option<String> {
     let rest = line.split("dumping contents of table ").nth(1)?;
@@ -214,6 +221,16 @@ fn feed_while_written(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_apart_from_other_dump_failures() {
+        assert!(out_of_space(
+            "pg_dump: error: could not write to output file: No space left on device"
+        ));
+        assert!(!out_of_space(
+            "pg_dump: error: connection to server failed: FATAL: role \"x\" does not exist"
+        ));
+    }
 
     #[test]
     fn table_names_come_out_of_pg_dump_verbose_lines() {

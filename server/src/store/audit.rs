@@ -77,8 +77,9 @@ pub async fn record(db: &SqlitePool, origin: &Origin, mut e: Entry<'_>) -> sqlx:
     .bind(e.target)
     .bind(e.outcome)
     .bind(sqlx::types::Json(&e.details))
-    .fetch_one(db)
-    .await?;
+    .fetch_all(db)
+    .await
+    .and_then(super::first)?;
     tracing::info!(
         target: "lifeboat::audit",
         action = e.action,

@@ -288,8 +288,9 @@ pub async fn insert(db: &SqlitePool, b: &NewBackup<'_>) -> sqlx::Result<i64> {
     .bind(b.started_at)
     .bind(b.actor)
     .bind(b.pinned)
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 /// The stored file of a successful attempt.

@@ -151,8 +151,9 @@ pub async fn insert_running(
     .bind(phase)
     .bind(started_at)
     .bind(actor)
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 /// Progress of a running job (advisory: the outcome is written by [`finish`]).

@@ -29,8 +29,20 @@ use std::time::Duration;
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// Opens (creating if needed) `DATA_DIR/lifeboat.db` and applies pending migrations.
+/// How long a write waits for another connection's write lock before it fails with
+/// "database is locked" (`LIFEBOAT_DB_BUSY_TIMEOUT`). The database is in WAL mode: reads
+/// never wait, only writes do.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens (creating if needed) `DATA_DIR/lifeboat.db` and applies pending migrations, with
+/// the default busy timeout.
 pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
+    open_with(data_dir, DEFAULT_BUSY_TIMEOUT).await
+}
+
+/// [`open`] with a write waiting at most `busy_timeout` for a lock held elsewhere (another
+/// `lifeboat` command, a tool holding the file) before it fails.
+pub async fn open_with(data_dir: &Path, busy_timeout: Duration) -> anyhow::Result<SqlitePool> {
     private::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let path = data_dir.join("lifeboat.db");
@@ -48,7 +60,7 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(busy_timeout);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
@@ -78,6 +90,14 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         )
     })?;
     Ok(pool)
+}
+
+/// The row an `INSERT … RETURNING` gave back. Such a statement is read to its end
+/// (`fetch_all`), never with `fetch_one`: SQLite commits it when it is stepped to its end,
+/// and `fetch_one` stops at the first row, so a commit that then fails (the disk full:
+/// SQLITE_FULL) would be lost, the row reported inserted while it was rolled back.
+pub(crate) fn first<T>(rows: Vec<T>) -> sqlx::Result<T> {
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Whether the database answers (for `/readyz`).

@@ -164,8 +164,9 @@ pub async fn insert(db: &SqlitePool, r: &NewRestore<'_>) -> sqlx::Result<i64> {
     .bind(r.strategy)
     .bind(r.strategy_reason)
     .bind(r.new_database)
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 pub async fn set_safety_backup(
@@ -330,8 +331,9 @@ pub async fn swap_begins(
     .bind(incoming)
     .bind(aside)
     .bind(Utc::now())
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 /// The swap is over (done or undone).

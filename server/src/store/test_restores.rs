@@ -87,8 +87,9 @@ pub async fn insert(db: &SqlitePool, t: &NewTestRestore<'_>) -> sqlx::Result<i64
     .bind(t.scratch_database)
     .bind(t.started_at)
     .bind(t.actor)
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 /// Records the scratch database of test restore `id` (its name holds the id).

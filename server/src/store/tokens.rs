@@ -46,8 +46,9 @@ pub async fn insert(db: &SqlitePool, r: &NewRow<'_>) -> sqlx::Result<i64> {
     .bind(r.prefix)
     .bind(r.created_at)
     .bind(r.expires_at)
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 pub async fn get(db: &SqlitePool, id: i64) -> sqlx::Result<Option<TokenRow>> {

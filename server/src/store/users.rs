@@ -85,8 +85,9 @@ pub async fn insert(
     .bind(role)
     .bind(now)
     .bind(now)
-    .fetch_one(db)
+    .fetch_all(db)
     .await
+    .and_then(super::first)
 }
 
 /// The password hash of account `id`, whatever its state.

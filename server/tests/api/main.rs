@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod confirm;
 mod crash_safety;
+mod full_disk;
 mod hang;
 mod health;
 mod limits;

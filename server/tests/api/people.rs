@@ -467,7 +467,7 @@ async fn background_polling_does_not_keep_an_idle_session_alive() {
     assert_eq!(me_status(&app, &app.client).await, 401);
 }
 
-fn lifeboat(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, serde_json::Value) {
+pub fn lifeboat(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, serde_json::Value) {
     use std::io::Write;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"));
     for (k, _) in std::env::vars() {

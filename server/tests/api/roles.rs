@@ -3,8 +3,8 @@
 //! it is let through (whatever the route then answers).
 
 use crate::support::{client_for, spawn_app, Options, TestApp, PASSWORD};
-use app::api::{Role, ROLE_REQUIRED};
-use std::collections::BTreeSet;
+use app::api::{Capability, Role, ROLE_REQUIRED};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who may call a route: anyone (signing in, first-run setup) or at least a role.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,6 +69,7 @@ const ACCESS: &[(&str, &str, Least)] = &[
     ("DELETE", "/users/{id}", ADMIN),
     ("DELETE", "/users/{id}/sessions", ADMIN),
     ("POST", "/users/{id}/reset-password", ADMIN),
+    ("DELETE", "/users/{id}/totp", ADMIN),
     ("POST", "/auth/second-factor", Anyone),
     ("GET", "/auth/totp", VIEWER),
     ("POST", "/auth/totp/enrol", VIEWER),
@@ -138,6 +139,41 @@ fn the_table_lists_every_route_of_the_router() {
     assert!(
         missing.is_empty() && extra.is_empty(),
         "routes without a role in the table: {missing:?}; listed but not routed: {extra:?}"
+    );
+}
+
+/// The SPA offers each control only to the roles the server lets through: every
+/// capability the pages gate (`app::api::Capability`) names routes of this table and asks
+/// for the same least role, and every route a viewer may not call is named by one.
+#[test]
+fn the_pages_ask_for_the_same_least_role_as_the_server() {
+    let least_of: BTreeMap<(&str, &str), Least> =
+        ACCESS.iter().map(|(m, p, l)| ((*m, *p), *l)).collect();
+    let mut named = BTreeSet::new();
+    for cap in Capability::ALL {
+        for route in cap.routes() {
+            let least = least_of
+                .get(route)
+                .unwrap_or_else(|| panic!("{cap} names {route:?}, which is not in the table"));
+            assert_eq!(
+                *least,
+                At(cap.least()),
+                "{cap}: the server's least role for {} {} is not the page's",
+                route.0,
+                route.1
+            );
+            named.insert(*route);
+        }
+    }
+    let unnamed: Vec<_> = ACCESS
+        .iter()
+        .filter(|(_, _, least)| matches!(least, At(r) if *r != Role::Viewer))
+        .map(|(m, p, _)| (*m, *p))
+        .filter(|route| !named.contains(route))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "routes a viewer may not call that no capability of the pages names: {unnamed:?}"
     );
 }
 

@@ -410,3 +410,55 @@ async fn the_cli_creates_lists_and_revokes_tokens() {
         "{created:?}"
     );
 }
+
+#[tokio::test]
+async fn a_token_that_never_expires_works_until_revoked() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let both = create(
+        &app,
+        serde_json::json!({
+            "name": "both",
+            "never_expires": true,
+            "expires_at": chrono::Utc::now() + chrono::Duration::days(1),
+        }),
+    )
+    .await;
+    assert_eq!(both.status(), 400);
+    let t = created(
+        &app,
+        serde_json::json!({ "name": "forever", "never_expires": true }),
+    )
+    .await;
+    assert_eq!(t.info.expires_at, None);
+    let listed: Vec<ApiToken> = app
+        .client
+        .get(app.url("/api/v1/tokens"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("tokens");
+    assert_eq!(listed[0].name, "forever");
+    assert_eq!(listed[0].expires_at, None);
+    let get = || {
+        bare()
+            .get(app.url("/api/v1/backups"))
+            .bearer_auth(t.token.clone())
+            .send()
+    };
+    assert_eq!(get().await.expect("get").status(), 200);
+    let created_event = app.audit_with("token.created").await;
+    assert_eq!(
+        created_event[0].details["expires_at"],
+        serde_json::Value::Null
+    );
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/tokens/{}", t.info.id)))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 204);
+    assert_eq!(get().await.expect("get").status(), 401);
+}

@@ -3,7 +3,7 @@
 //! throttling, turning it off, and requiring it for everyone.
 
 use crate::support::*;
-use app::api::{LoginAnswer, RecoveryCodes, TotpEnrolment, TotpStatus};
+use app::api::{LoginAnswer, RecoveryCodes, Role, SecondFactorReset, TotpEnrolment, TotpStatus};
 use server::second_factor::{code_at, step_of};
 
 fn now_step() -> i64 {
@@ -256,4 +256,231 @@ async fn when_required_a_person_without_one_enrols_before_getting_a_session() {
     // The next sign-in asks for a code.
     let client = after_password(&app).await;
     assert_eq!(me_status(&app, &client).await, 401);
+}
+
+/// The dark modules an enrolment's SVG draws: one `M{x} {y}h1v1H{x}V{y}` square each.
+fn dark_modules(svg: &str) -> std::collections::BTreeSet<(usize, usize)> {
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the SVG has a path");
+    path.split('M')
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let (xy, size) = m.split_once('h').expect("a square");
+            assert!(size.starts_with("1v1H"), "one module a square: {m}");
+            let (x, y) = xy.split_once(' ').expect("x y");
+            (x.parse().expect("x"), y.parse().expect("y"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn enrolment_shows_the_otpauth_uri_as_a_qr_code() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let e: TotpEnrolment = app
+        .client
+        .post(app.url("/api/v1/auth/totp/enrol"))
+        .send()
+        .await
+        .expect("enrol")
+        .json()
+        .await
+        .expect("enrolment");
+    let svg = e.qr_svg.expect("a QR code");
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    // The QR code of the URI returned, drawn here: same size (modules for this URI's
+    // length, plus the quiet zone of four) and the same dark modules.
+    let code = qrcode::QrCode::new(e.otpauth_uri.as_bytes()).expect("qr");
+    let quiet = server::second_factor::QR_QUIET_ZONE;
+    let side = code.width() + 2 * quiet;
+    assert!(
+        svg.contains(&format!(r#"viewBox="0 0 {side} {side}""#)),
+        "{side} modules a side: {svg}"
+    );
+    assert!(svg.contains(
+        r##"<rect x="0" y="0" width="{side}" height="{side}" fill="#ffffff"/>"##
+            .replace("{side}", &side.to_string())
+            .as_str()
+    ));
+    let expected: std::collections::BTreeSet<(usize, usize)> = code
+        .to_colors()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == qrcode::Color::Dark)
+        .map(|(i, _)| (i % code.width() + quiet, i / code.width() + quiet))
+        .collect();
+    assert!(expected.len() > 100);
+    assert_eq!(dark_modules(&svg), expected);
+    // The secret in the URI is the one shown for typing in.
+    assert!(e.otpauth_uri.contains(&format!("secret={}&", e.secret)));
+}
+
+/// `DELETE /api/v1/users/{id}/totp` by `client`.
+async fn reset_second_factor(
+    app: &TestApp,
+    client: &reqwest::Client,
+    id: i64,
+) -> reqwest::Response {
+    client
+        .delete(app.url(&format!("/api/v1/users/{id}/totp")))
+        .send()
+        .await
+        .expect("reset")
+}
+
+async fn user_id(app: &TestApp, name: &str) -> i64 {
+    server::users::find(&app.server.state.db, name)
+        .await
+        .expect("find")
+        .expect("the account")
+        .id
+}
+
+/// Logs `name` in on a new client and returns the answer.
+async fn login_answer(app: &TestApp, name: &str) -> (reqwest::Client, LoginAnswer) {
+    let client = client_for(&app.base);
+    let r = app.login_with(&client, name, PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    (client, r.json().await.expect("answer"))
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_lost_second_factor_and_the_password_alone_signs_in_again() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let victor = crate::roles::signed_in_as(&app, "victor", Role::Operator).await;
+    let (secret, _, codes) = enrol(&app, &victor).await;
+    let olivia = crate::roles::signed_in_as(&app, "olivia", Role::Operator).await;
+    let id = user_id(&app, "victor").await;
+    let (_, answer) = login_answer(&app, "victor").await;
+    assert!(answer.second_factor, "{answer:?}");
+
+    // An operator may not; an administrator may not reset their own (a code turns it off).
+    assert_eq!(reset_second_factor(&app, &olivia, id).await.status(), 403);
+    let own = user_id(&app, "admin").await;
+    assert_eq!(
+        reset_second_factor(&app, &app.client, own).await.status(),
+        409
+    );
+    assert_eq!(
+        reset_second_factor(&app, &app.client, 987_654)
+            .await
+            .status(),
+        404
+    );
+    // Nor may an administrator's API token (tokens never manage second factors).
+    let token: app::api::CreatedToken = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .json(&serde_json::json!({ "name": "admin script" }))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token");
+    let by_token = reqwest::Client::new()
+        .delete(app.url(&format!("/api/v1/users/{id}/totp")))
+        .bearer_auth(&token.token)
+        .send()
+        .await
+        .expect("reset with a token");
+    assert_eq!(by_token.status(), 403);
+    assert!(app.audit_with("totp.reset").await.is_empty());
+
+    let r = reset_second_factor(&app, &app.client, id).await;
+    assert_eq!(r.status(), 200);
+    let reset: SecondFactorReset = r.json().await.expect("reset");
+    assert!(reset.was_enabled && !reset.person.two_factor, "{reset:?}");
+    assert!(reset.sessions_ended >= 1, "{reset:?}");
+    // Victor's sessions ended.
+    assert_eq!(me_status(&app, &victor).await, 401);
+
+    // Audited: who and whose, never the secret or a recovery code.
+    let events = app.audit_with("totp.reset").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.as_deref(), Some("admin"));
+    assert_eq!(events[0].target.as_deref(), Some("victor"));
+    let row = serde_json::to_string(&events[0]).expect("json");
+    assert!(!row.contains(&secret), "{row}");
+    assert!(codes.iter().all(|c| !row.contains(c.as_str())), "{row}");
+
+    // The password alone signs in now; the old recovery codes are gone.
+    let (client, answer) = login_answer(&app, "victor").await;
+    assert!(
+        !answer.second_factor && !answer.enrolment_required && answer.me.is_some(),
+        "{answer:?}"
+    );
+    assert_eq!(me_status(&app, &client).await, 200);
+    let status: TotpStatus = client
+        .get(app.url("/api/v1/auth/totp"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status");
+    assert!(
+        !status.enabled && status.recovery_codes_left == 0,
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn after_a_reset_a_required_second_factor_is_enrolled_again_at_the_next_sign_in() {
+    let app = spawn_app(Options {
+        env: vec![("LIFEBOAT_REQUIRE_2FA", "true".into())],
+        ..Options::default()
+    })
+    .await;
+    app.add_user("admin", PASSWORD).await;
+    app.login("admin", PASSWORD).await;
+    enrol(&app, &app.client).await;
+    let victor = crate::roles::signed_in_as(&app, "victor", Role::Viewer).await;
+    enrol(&app, &victor).await;
+    assert_eq!(me_status(&app, &victor).await, 200);
+
+    let id = user_id(&app, "victor").await;
+    assert_eq!(
+        reset_second_factor(&app, &app.client, id).await.status(),
+        200
+    );
+    assert_eq!(me_status(&app, &victor).await, 401);
+    let (client, answer) = login_answer(&app, "victor").await;
+    assert!(
+        answer.enrolment_required && answer.me.is_none(),
+        "{answer:?}"
+    );
+    assert_eq!(me_status(&app, &client).await, 401);
+    enrol(&app, &client).await;
+    assert_eq!(me_status(&app, &client).await, 200);
+}
+
+#[tokio::test]
+async fn the_command_line_resets_a_second_factor() {
+    let app = TestApp::signed_in(Options::default()).await;
+    let victor = crate::roles::signed_in_as(&app, "victor", Role::Operator).await;
+    enrol(&app, &victor).await;
+    let (ok, out) =
+        crate::people::lifeboat(app.data_dir.path(), &["user", "reset-2fa", "victor"], "");
+    assert!(ok, "{out}");
+    assert_eq!(out["username"], "victor");
+    assert_eq!(out["two_factor_was_enabled"], true, "{out}");
+    assert_eq!(out["sessions_ended"], 1, "{out}");
+    assert_eq!(me_status(&app, &victor).await, 401);
+    let events = app.audit_with("totp.reset").await;
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0]
+            .actor
+            .as_deref()
+            .is_some_and(|a| a.starts_with("os:")),
+        "{events:?}"
+    );
+    let (_, answer) = login_answer(&app, "victor").await;
+    assert!(answer.me.is_some() && !answer.second_factor, "{answer:?}");
+    let (ok, out) =
+        crate::people::lifeboat(app.data_dir.path(), &["user", "reset-2fa", "nobody"], "");
+    assert!(!ok, "{out}");
 }

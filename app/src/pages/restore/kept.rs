@@ -2,9 +2,9 @@
 //! what they are, what they cost there, when Lifeboat drops them, and dropping one now.
 
 use super::ask::{Ask, Question};
-use crate::api::KeptDatabase;
+use crate::api::{Capability, KeptDatabase};
 use crate::client;
-use crate::components::{ticking_now, Loaded, StatusPill};
+use crate::components::{refusal, ticking_now, Loaded, StatusPill};
 use crate::format::{self, format_time};
 use crate::jobs::Backups;
 use leptos::prelude::*;
@@ -44,6 +44,8 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
         .into_any();
     }
     let now = ticking_now();
+    // Dropping is for administrators; an operator sees why the button is disabled.
+    let drop_refused = refusal(Capability::DropKept);
     view! {
         <div class="table-wrap">
             <table class="table">
@@ -75,7 +77,8 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                                 "the restored contents, rolled back"
                             };
                             let name = k.name.clone();
-                            let refusal = k.drop_refusal.clone();
+                            let role_refused = drop_refused.is_some();
+                            let why_not = drop_refused.clone().or_else(|| k.drop_refusal.clone());
                             let final_backup = FinalBackup {
                                 name: k.name.clone(),
                                 id: k.final_backup_id,
@@ -110,8 +113,9 @@ fn KeptTable(list: Vec<KeptDatabase>, dropping: RwSignal<Option<String>>) -> imp
                                         <button
                                             class="btn btn-quiet"
                                             data-testid="kept-drop"
-                                            disabled=refusal.is_some()
-                                            title=refusal.clone()
+                                            disabled=why_not.is_some()
+                                            aria-disabled=role_refused.then_some("true")
+                                            title=why_not.clone()
                                             on:click=move |_| dropping.set(Some(name.clone()))
                                         >
                                             "Drop"
@@ -142,6 +146,8 @@ struct FinalBackup {
 #[component]
 fn FinalBackupCell(f: FinalBackup) -> impl IntoView {
     let retry_shown = !matches!(f.status.as_deref(), Some("succeeded" | "running"));
+    let refused = refusal(Capability::FinalBackup);
+    let may = refused.is_none();
     let name = f.name.clone();
     let again = Action::new_local(move |_: &()| {
         let name = name.clone();
@@ -169,7 +175,9 @@ fn FinalBackupCell(f: FinalBackup) -> impl IntoView {
                     <button
                         class="btn btn-quiet btn-small"
                         data-testid="kept-final-again"
-                        disabled=move || again.pending().get()
+                        title=refused.clone()
+                        aria-disabled=(!may).then_some("true")
+                        disabled=move || !may || again.pending().get()
                         on:click=move |_| {
                             again.dispatch(());
                         }
