@@ -4,6 +4,11 @@
 #
 #   scripts/bench-backup.sh [SIZE_MB] [RUNS]      defaults: a database of about 1100 MB, 5 rounds
 #
+# With LIFEBOAT_TEST_PG_URL (and LIFEBOAT_TEST_PG_BIN_DIR) set, it uses that cluster and
+# builds nothing; with BENCH_REUSE=1 as well, a database `bench` already there is reused
+# instead of created (keep a cluster running between measurements, e.g.
+# `scripts/with-test-postgres.sh bash -c 'echo "$LIFEBOAT_TEST_PG_URL"; sleep 3600'`).
+#
 # Each round runs, in alternating order:
 #   debian   Debian's default: `pg_dump -Fc` (gzip level 6) with the oldest client found
 #   bare     bare `pg_dump -Fc` with the client and compression Lifeboat chose (read from
@@ -37,10 +42,15 @@ trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 db_url="${LIFEBOAT_TEST_PG_URL%/*}/bench"
 PGPASSWORD="$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).password)' "$db_url")"
 export PGPASSWORD
-psql -q "$LIFEBOAT_TEST_PG_URL" -c "CREATE DATABASE bench" >/dev/null
-orders=$(((size_mb > 10 ? size_mb - 8 : 2) * 1000 * 100 / 46))
-echo "creating a database of about ${size_mb} MB (${orders} orders, with customers and events)…"
-psql -q -v rows="$orders" -f scripts/bench-data.sql "$db_url" >/dev/null
+if [[ -n "${BENCH_REUSE:-}" ]] &&
+  [[ "$(psql -At "$LIFEBOAT_TEST_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = 'bench'")" == 1 ]]; then
+  echo "reusing the database bench (BENCH_REUSE)"
+else
+  psql -q "$LIFEBOAT_TEST_PG_URL" -c "CREATE DATABASE bench" >/dev/null
+  orders=$(((size_mb > 10 ? size_mb - 8 : 2) * 1000 * 100 / 46))
+  echo "creating a database of about ${size_mb} MB (${orders} orders, with customers and events)…"
+  psql -q -v rows="$orders" -f scripts/bench-data.sql "$db_url" >/dev/null
+fi
 psql -At "$db_url" -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size('bench'))"
 
 # Lifeboat, serving, with an administrator for the API calls. No compression setting and

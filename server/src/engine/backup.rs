@@ -9,14 +9,14 @@
 //! invalid configuration, interruption — ends with one journal row and one audit entry.
 
 use super::preflight::{self, Ready};
+use super::read_back::ReadBack;
 use super::run::{self, AbortOnDrop, JobHandle, Outcome};
 use super::watchdog::{self, Watchdog};
 use super::Engine;
 use crate::pgtools::child::Step;
 use crate::pgtools::dump::{dumped_table, table_weights};
 use crate::pgtools::rows::{self, RowCounts};
-use crate::pgtools::{self, archive, ChildError};
-use crate::storage::digest::{Every, HashReader};
+use crate::pgtools::{self, ChildError};
 use crate::storage::{self, human_bytes, DatabaseLock};
 use crate::store::audit::{self, Entry, Origin};
 use crate::store::backups::{self as journal, BackupKind, BackupStatus, NewBackup, StoredFile};
@@ -324,7 +324,7 @@ impl Run {
             .dump(handle, ready, target, &tmp, &weights, expected_bytes)
             .await;
         self.timings.push(run::timing(phase::DUMP, t));
-        let decoded = dumped?;
+        let (decoded, read_back) = dumped?;
         // pg_dump created the archive with whatever umask Lifeboat runs with: private now,
         // before anything else happens to it.
         storage::private::make_private(&tmp)
@@ -339,7 +339,7 @@ impl Run {
                 j.current_item = Some("reading the archive back".into());
             })
             .await;
-        let verified = self.verify(handle, ready, &tmp, decoded).await;
+        let verified = self.verify(handle, ready, &tmp, decoded, read_back).await;
         self.timings.push(run::timing(phase::VERIFY, t));
         let (size, sha256) = verified?;
 
@@ -382,7 +382,8 @@ impl Run {
 
     /// Runs `pg_dump -Fc` into `tmp`, following its `--verbose` output for progress, while
     /// `decode_while_written` reads the file as it grows and has `pg_restore` decode
-    /// every entry and data block. Returns how many bytes were decoded.
+    /// every entry and data block. Returns how many bytes were decoded, and the read-back
+    /// of the file, started when pg_dump ended.
     async fn dump(
         &mut self,
         handle: &mut JobHandle,
@@ -391,7 +392,7 @@ impl Run {
         tmp: &Path,
         weights: &HashMap<String, i64>,
         expected_bytes: f64,
-    ) -> Result<u64, Stop> {
+    ) -> Result<(u64, ReadBack), Stop> {
         let timeouts = self.engine.timeouts;
         let app_name = watchdog::application_name(handle.id, "pg_dump");
         // The password goes through a 0600 password file, never the command line.
@@ -498,62 +499,54 @@ impl Run {
             })
             .await;
         let _ = written.send(true);
+        // The file is complete: its read-back runs while the decoder finishes its last
+        // blocks (it lags behind pg_dump, at low priority).
+        let read_back = ReadBack::start(tmp);
         let mut decoder = decoder;
-        let (decoded, counts) = (&mut decoder.0)
-            .await
+        let mut cancel = handle.cancel_signal();
+        // A cancel drops the decoder, which kills its pg_restore.
+        let decoding = tokio::select! {
+            decoding = &mut decoder.0 => decoding,
+            () = cancel_requested(&mut cancel) => return Err(Stop::cancelled()),
+        };
+        let (decoded, counts) = decoding
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
         self.row_counts = Some(counts);
-        Ok(decoded)
+        Ok((decoded, read_back))
     }
 
-    /// The read-back: fsync, then one read of the stored bytes that hashes them (SHA-256),
-    /// checks the header, and checks that the file is exactly as long as what was decoded
-    /// while it was written (so nothing was cut off or appended since); then
-    /// `pg_restore --list` checks the table of contents pg_dump rewrote at the end.
+    /// The read-back (fsync, then one read of the stored bytes that hashes them with
+    /// SHA-256 and checks the header; started when pg_dump ended) awaited, the file found
+    /// exactly as long as what was decoded while it was written (so nothing was cut off or
+    /// appended since); then `pg_restore --list` checks the table of contents pg_dump
+    /// rewrote at the end.
     async fn verify(
         &mut self,
         handle: &mut JobHandle,
         ready: &Ready,
         tmp: &Path,
         decoded: u64,
+        mut read_back: ReadBack,
     ) -> Result<(i64, String), Stop> {
-        storage::fsync_file(tmp)
-            .map_err(|e| Stop::failed(format!("fsync of the dump failed: {e}")))?;
-        let size = std::fs::metadata(tmp)
-            .map_err(|e| Stop::failed(format!("the dump file is missing: {e}")))?
-            .len();
-        let mut reader = HashReader::open(tmp)
-            .await
-            .map_err(|e| Stop::failed(format!("cannot read the dump back: {e}")))?;
-        let mut every = Every::default();
-        loop {
-            if handle.is_cancelled() {
-                return Err(Stop::cancelled());
-            }
-            let first = reader.read() == 0;
-            let block = reader
-                .next_block()
-                .await
-                .map_err(|e| Stop::failed(format!("reading the dump back failed: {e}")))?;
-            let Some(block) = block else { break };
-            if first {
-                match archive::parse_header(block) {
-                    Ok(h) => self.archive_version = Some(h.version()),
-                    Err(e) => {
-                        return Err(Stop::failed(format!(
-                            "verification failed: the dump is not a valid archive: {e}"
-                        )))
-                    }
+        let mut cancel = handle.cancel_signal();
+        let mut every = tokio::time::interval(Duration::from_millis(250));
+        let read = loop {
+            tokio::select! {
+                read = &mut read_back.task.0 => break read,
+                () = cancel_requested(&mut cancel) => return Err(Stop::cancelled()),
+                _ = every.tick() => {
+                    let (done, size) = read_back.progress();
+                    let pct = VERIFY_SPAN.0
+                        + (VERIFY_SPAN.1 - VERIFY_SPAN.0) * (done as f64 / size.max(1) as f64);
+                    handle.update(|j| j.percent = pct).await;
                 }
             }
-            if every.due() {
-                let pct = VERIFY_SPAN.0
-                    + (VERIFY_SPAN.1 - VERIFY_SPAN.0) * (reader.read() as f64 / size.max(1) as f64);
-                handle.update(|j| j.percent = pct).await;
-            }
-        }
-        let digest = reader.finish();
+        };
+        let (digest, size, version) = read
+            .map_err(|e| Stop::failed(format!("reading the dump back stopped: {e}")))?
+            .map_err(Stop::failed)?;
+        self.archive_version = Some(version);
         if digest.size != size || digest.size != decoded {
             return Err(Stop::failed(format!(
                 "verification failed: the file has {} bytes, but {decoded} were decoded while it was written",
@@ -850,6 +843,13 @@ fn verified(stored: &StoredFile) -> String {
 fn dump_percent(done_weight: i64, current_weight: i64, total: i64, within: f64) -> f64 {
     let share = (done_weight as f64 + current_weight as f64 * within) / total.max(1) as f64;
     DUMP_SPAN.0 + (DUMP_SPAN.1 - DUMP_SPAN.0) * share.clamp(0.0, 1.0)
+}
+
+/// Resolves once the job's cancellation is asked for (never if its switch is gone).
+async fn cancel_requested(cancel: &mut tokio::sync::watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 #[cfg(test)]

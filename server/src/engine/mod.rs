@@ -14,6 +14,7 @@ pub mod fault;
 pub mod offsite_sync;
 pub mod preflight;
 pub mod pruning;
+pub mod read_back;
 pub mod recovery;
 pub mod restore;
 pub mod run;

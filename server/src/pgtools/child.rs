@@ -86,13 +86,50 @@ pub fn isolate_env(cmd: &mut Command) {
     }
 }
 
+/// The size [`widen_pipe`] asks for: 1 MiB, the most an unprivileged process may set by
+/// default (`/proc/sys/fs/pipe-max-size`), against 64 KiB: fewer, larger reads and writes
+/// where a child's output or input streams.
+pub const WIDE_PIPE: usize = 1 << 20;
+
+/// Enlarges a pipe's buffer to [`WIDE_PIPE`]; a system that refuses keeps the usual one.
+pub fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
+    let _ = rustix::pipe::fcntl_setpipe_size(pipe, WIDE_PIPE);
+}
+
+/// Runs `work` on a thread of its own, at the lowest CPU priority when `low_priority`
+/// ([`LOW_PRIORITY_NICE`]; Linux sets it per thread, so the rest of Lifeboat keeps its
+/// own): for the blocking work beside a child, such as feeding its input or reading its
+/// output. Its result arrives on the receiver.
+pub fn thread_beside<T: Send + 'static>(
+    name: &str,
+    low_priority: bool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<T>> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            if low_priority {
+                let me = rustix::thread::gettid();
+                let _ = rustix::process::setpriority_process(Some(me), LOW_PRIORITY_NICE);
+            }
+            let _ = done.send(work());
+        })?;
+    Ok(result)
+}
+
 /// A tool's command line, ready to start.
 pub struct Child {
     cmd: Command,
     path: PathBuf,
     name: &'static str,
     passfile: Option<RemoveOnDrop>,
+    low_priority: bool,
 }
+
+/// The niceness of a [`Child::low_priority`] child: the scheduler gives it only the CPU
+/// time that the others leave.
+pub const LOW_PRIORITY_NICE: i32 = 19;
 
 impl Child {
     /// `name` is how messages call the tool (`pg_dump`, `pg_restore`).
@@ -109,7 +146,15 @@ impl Child {
             path: path.to_path_buf(),
             name,
             passfile: None,
+            low_priority: false,
         }
+    }
+
+    /// Runs the child at the lowest CPU priority ([`LOW_PRIORITY_NICE`]): work that
+    /// may lag behind (it catches up on idle cores) and must not slow the others.
+    pub fn low_priority(mut self) -> Child {
+        self.low_priority = true;
+        self
     }
 
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Child {
@@ -169,6 +214,16 @@ impl Child {
             path: self.path.display().to_string(),
             source,
         })?;
+        if self.low_priority {
+            // Right after the start: the first milliseconds at normal priority do no harm.
+            // A failure (a system that refuses it) only costs speed.
+            if let Some(pid) = child
+                .id()
+                .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+            {
+                let _ = rustix::process::setpriority_process(Some(pid), LOW_PRIORITY_NICE);
+            }
+        }
         let stderr = child.stderr.take().ok_or(ChildError::Pipe(self.name))?;
         Ok(Running {
             child,
@@ -540,6 +595,48 @@ pub fn error_lines(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The niceness in a `/proc/…/stat` line (its 19th field).
+    fn niceness(stat: &str) -> i32 {
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        after_name
+            .split(' ')
+            .nth(16)
+            .expect("nice")
+            .parse()
+            .expect("a number")
+    }
+
+    #[tokio::test]
+    async fn a_low_priority_child_runs_at_the_lowest_cpu_priority_and_others_do_not() {
+        let sleep = Path::new("/bin/sleep");
+        let mut low = Child::new(sleep, "sleep")
+            .arg("30")
+            .low_priority()
+            .spawn()
+            .expect("start");
+        let mut usual = Child::new(sleep, "sleep").arg("30").spawn().expect("start");
+        let stat = |r: &Running| {
+            let pid = r.child.id().expect("running");
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat")
+        };
+        let own = niceness(&std::fs::read_to_string("/proc/self/stat").expect("stat"));
+        assert_eq!(niceness(&stat(&low)), LOW_PRIORITY_NICE.max(own));
+        assert_eq!(niceness(&stat(&usual)), own);
+        let _ = low.child.kill().await;
+        let _ = usual.child.kill().await;
+    }
+
+    #[tokio::test]
+    async fn only_a_low_priority_thread_beside_a_child_gets_the_lowest_cpu_priority() {
+        let own = || niceness(&std::fs::read_to_string("/proc/thread-self/stat").expect("stat"));
+        let before = own();
+        let low = thread_beside("low", true, own).expect("thread");
+        let usual = thread_beside("usual", false, own).expect("thread");
+        assert_eq!(low.await.expect("result"), LOW_PRIORITY_NICE.max(before));
+        assert_eq!(usual.await.expect("result"), before);
+        assert_eq!(own(), before, "the caller's thread keeps its priority");
+    }
 
     #[test]
     fn only_what_a_client_tool_needs_is_inherited() {

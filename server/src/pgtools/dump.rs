@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How a dump waits: at most `lock_wait` for each table's lock (`--lock-wait-timeout`),
 /// its server session named `application_name`.
@@ -115,13 +114,18 @@ pub async fn table_weights(
 /// it comes and each table's rows counted. Returns the number of bytes decoded and the
 /// rows. pg_dump writes the custom format sequentially and at the end only
 /// rewrites the table of contents in place (same size), which the read-back checks.
+///
+/// The decode only takes the CPU time that pg_dump and the server's COPY leave (it catches
+/// up when the dump is done): pg_restore and the two threads that feed it and read its
+/// output run at the lowest priority. The file goes into pg_restore's pipe with
+/// `splice` (page references, not copies), through 1 MiB pipes.
 pub async fn decode_while_written(
     tmp: PathBuf,
     pg_restore: PathBuf,
     mut written: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(u64, RowCounts), String> {
-    let mut file = loop {
-        match tokio::fs::File::open(&tmp).await {
+    let file = loop {
+        match std::fs::File::open(&tmp) {
             Ok(f) => break f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if *written.borrow() {
@@ -133,50 +137,85 @@ pub async fn decode_while_written(
         }
     };
     let (mut decoder, counting) =
-        super::restore::counting_decoder(&pg_restore, Stdio::piped()).map_err(|e| e.to_string())?;
-    let Some(mut stdin) = decoder.take_stdin() else {
+        super::restore::counting_decoder(&pg_restore, Stdio::piped(), true)
+            .map_err(|e| e.to_string())?;
+    let Some(stdin) = decoder.take_stdin().and_then(|s| s.into_owned_fd().ok()) else {
         return Err("pg_restore's pipes are not available".into());
     };
-    let feed = async move {
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total: u64 = 0;
-        let mut pipe_open = true;
-        loop {
-            // Read the flag first: an empty read after pg_dump finished is the real end.
-            let finished = *written.borrow();
-            let n = file
-                .read(&mut buf)
-                .await
-                .map_err(|e| format!("reading the dump while it is written failed: {e}"))?;
-            if n > 0 {
-                total += n as u64;
-                // pg_restore may stop early on a damaged archive: its exit status tells.
-                if pipe_open && stdin.write_all(&buf[..n]).await.is_err() {
-                    pipe_open = false;
-                }
-                continue;
-            }
-            if finished {
-                break;
-            }
-            if let Ok(Err(_)) =
-                tokio::time::timeout(Duration::from_millis(100), written.changed()).await
-            {
-                return Err("the dump stopped".into());
-            }
-        }
-        // End of input: pg_restore finishes.
-        drop(stdin);
-        Ok::<u64, String>(total)
-    };
-    let (fed, finished) = tokio::join!(feed, decoder.wait());
-    let total = fed?;
+    super::child::widen_pipe(&stdin);
+    let feeding = super::child::thread_beside("pg_restore feed", true, move || {
+        feed_while_written(&file, stdin, &written)
+    })
+    .map_err(|e| format!("cannot start feeding pg_restore: {e}"))?;
+    let finished = decoder.wait().await;
+    let total = feeding
+        .await
+        .map_err(|e| format!("feeding pg_restore stopped: {e}"))??;
     let counts = counting
         .await
         .map_err(|e| format!("counting the rows stopped: {e}"))?
         .map_err(|e| format!("cannot read pg_restore's output: {e}"))?;
     finished.map_err(|e| e.to_string())?.check()?;
     Ok((total, counts))
+}
+
+/// How long the feed waits at the end of the file before it looks again.
+const AT_THE_END: Duration = Duration::from_millis(20);
+
+/// Splices `file` into `pipe` as it grows, until `written` says it is complete (or its
+/// sender is gone: the dump stopped). Returns the bytes the file held. When the pipe's
+/// reader is gone (pg_restore stopped on a damaged archive: its exit status tells), the
+/// rest is only read, to count it.
+fn feed_while_written(
+    file: &std::fs::File,
+    pipe: std::os::fd::OwnedFd,
+    written: &tokio::sync::watch::Receiver<bool>,
+) -> Result<u64, String> {
+    use rustix::pipe::{splice, SpliceFlags};
+    use std::io::Read;
+    let mut total: u64 = 0;
+    let mut pipe = Some(pipe);
+    let mut spare = Vec::new();
+    loop {
+        // Read the flag first: an empty read after pg_dump finished is the real end.
+        let finished = *written.borrow();
+        let moved = match &pipe {
+            Some(p) => match splice(
+                file,
+                None,
+                p,
+                None,
+                super::child::WIDE_PIPE,
+                SpliceFlags::MORE,
+            ) {
+                Ok(n) => n,
+                Err(rustix::io::Errno::PIPE) => {
+                    pipe = None;
+                    continue;
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(format!("feeding the dump to pg_restore failed: {e}")),
+            },
+            None => {
+                spare.resize(1 << 20, 0);
+                (&*file)
+                    .read(&mut spare)
+                    .map_err(|e| format!("reading the dump while it is written failed: {e}"))?
+            }
+        };
+        if moved > 0 {
+            total += moved as u64;
+            continue;
+        }
+        if finished {
+            // End of input (the pipe closes here): pg_restore finishes.
+            return Ok(total);
+        }
+        if written.has_changed().is_err() {
+            return Err("the dump stopped".into());
+        }
+        std::thread::sleep(AT_THE_END);
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! What Lifeboat knows of `pg_restore`: the options a restore uses, its progress lines,
 //! the table of contents (`--list`), and the full decode that proves an archive readable.
 
-use super::child::{Child, ChildError, Downstream, Running};
-use super::rows::{count_copy_blocks, RowCounts};
+use super::child::{thread_beside, widen_pipe, Child, ChildError, Downstream, Running};
+use super::rows::{count_copy_blocks_from, RowCounts};
 use crate::target::TargetUrl;
 use app::api::RestoreOptions;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,6 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// The pg_restore a restore runs, and the psql its script goes through when the server
 /// is older than PostgreSQL 17 and the pg_restore is not ([`super::choose::needs_filter`]).
@@ -204,7 +203,7 @@ pub async fn list_archive(
 pub async fn full_read(pg_restore: &Path, path: &Path) -> Result<RowCounts, String> {
     let input = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
     let (running, counting) =
-        counting_decoder(pg_restore, Stdio::from(input)).map_err(|e| e.to_string())?;
+        counting_decoder(pg_restore, Stdio::from(input), false).map_err(|e| e.to_string())?;
     let finished = running.wait().await.map_err(|e| e.to_string())?;
     let counts = counting
         .await
@@ -216,22 +215,36 @@ pub async fn full_read(pg_restore: &Path, path: &Path) -> Result<RowCounts, Stri
 
 /// `pg_restore --file=-` reading the archive from `input`: it decodes each entry and data
 /// block, and fails on a corrupt or truncated stream; its SQL script is read as it comes
-/// by a [`CopyCounter`](super::rows::CopyCounter), which learns each table's rows (the
-/// task's result).
+/// by a [`CopyCounter`](super::rows::CopyCounter), on a thread of its own, which learns
+/// each table's rows (the receiver's result). `low_priority`: both take only the CPU
+/// time others leave ([`Child::low_priority`], [`thread_beside`]).
 pub fn counting_decoder(
     pg_restore: &Path,
     input: Stdio,
-) -> Result<(Running, JoinHandle<std::io::Result<RowCounts>>), ChildError> {
-    let mut running = Child::new(pg_restore, "pg_restore")
+    low_priority: bool,
+) -> Result<(Running, Counting), ChildError> {
+    let mut child = Child::new(pg_restore, "pg_restore")
         .arg("--file=-")
         .stdin(input)
-        .stdout_piped()
-        .spawn()?;
+        .stdout_piped();
+    if low_priority {
+        child = child.low_priority();
+    }
+    let mut running = child.spawn()?;
     let stdout = running
         .take_stdout()
+        .and_then(|s| s.into_owned_fd().ok())
         .ok_or(ChildError::Pipe("pg_restore"))?;
-    Ok((running, tokio::spawn(count_copy_blocks(stdout))))
+    widen_pipe(&stdout);
+    let counting = thread_beside("pg_restore rows", low_priority, move || {
+        count_copy_blocks_from(std::fs::File::from(stdout))
+    })
+    .map_err(|_| ChildError::Pipe("pg_restore"))?;
+    Ok((running, counting))
 }
+
+/// The rows per table that a [`counting_decoder`] learns, when its output ends.
+pub type Counting = tokio::sync::oneshot::Receiver<std::io::Result<RowCounts>>;
 
 /// The pg_restore options for these choices (connection options aside).
 pub fn restore_args(o: &RestoreOptions) -> Vec<&'static str> {
