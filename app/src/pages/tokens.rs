@@ -142,8 +142,7 @@ pub fn ApiTokens() -> impl IntoView {
         ev.prevent_default();
         let Some(now) = crate::format::now() else {
             problem.set(Some(
-                "This browser does not tell the time, so no expiry can be counted from now."
-                    .into(),
+                "This browser does not tell the time, so no expiry can be counted from now.".into(),
             ));
             return;
         };
