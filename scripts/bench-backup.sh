@@ -53,14 +53,18 @@ else
 fi
 psql -At "$db_url" -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size('bench'))"
 
-# Lifeboat, serving, with an administrator for the API calls. No compression setting and
-# no client directory: what a user gets by default (the clients bootstrap installed are on
-# the search path through scripts/env.sh).
+# Lifeboat, serving, with an administrator for the API calls. No compression setting: what
+# a user gets by default.
 unset LIFEBOAT_COMPRESSION
 export LIFEBOAT_DATA_DIR="$work/data" LIFEBOAT_TARGET_URL="$db_url"
 export LIFEBOAT_ADDR=127.0.0.1:3917 LIFEBOAT_ADMIN_PASSWORD="benchmark-password" LIFEBOAT_LOG=warn
 # Nothing of Lifeboat's own in the background while it is measured.
 export LIFEBOAT_SCHEDULE=off LIFEBOAT_SCHEDULE_OFF_OK=true LIFEBOAT_TEST_RESTORE_EVERY=off
+# The client directories `make run` gives Lifeboat (scripts/run.sh), so that it chooses
+# among the same clients a user's Lifeboat does.
+source scripts/env.sh
+LIFEBOAT_PG_BIN_DIR="$(pg_client_dirs)"
+[[ -n "$LIFEBOAT_PG_BIN_DIR" ]] && export LIFEBOAT_PG_BIN_DIR || unset LIFEBOAT_PG_BIN_DIR
 target/release/lifeboat serve 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:3917/healthz >/dev/null && break; sleep 0.2; done

@@ -52,6 +52,16 @@ pg18_bindir() {
   [[ -x "$d/pg_dump" && -x "$d/pg_restore" ]] && echo "$d"
 }
 
+# Every PostgreSQL client directory there is, as a LIFEBOAT_PG_BIN_DIR list: the
+# distribution's (newest first) and the PostgreSQL 18 client tools above. Lifeboat picks one
+# per operation (the newest pg_dump; a pg_restore that reads the archive).
+pg_client_dirs() {
+  local dirs pg18
+  dirs="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | paste -sd: -)"
+  pg18="$(pg18_bindir || true)"
+  echo "${dirs}${dirs:+${pg18:+:}}${pg18}"
+}
+
 # The name of the wasm bundle, as cargo-leptos sets it when it builds. Exported for every
 # cargo command so that a plain `cargo build`/`cargo test` compiles Leptos exactly as
 # cargo-leptos does: Leptos bakes this name into the server at compile time (without it,

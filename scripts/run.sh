@@ -14,9 +14,7 @@ export LIFEBOAT_ADDR="${LIFEBOAT_ADDR:-127.0.0.1:3000}"
 # Lifeboat picks per operation (the newest pg_dump; a pg_restore that reads the archive).
 if [[ -z "${LIFEBOAT_PG_BIN_DIR:-}" ]]; then
   source scripts/env.sh
-  dirs="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | paste -sd: -)"
-  pg18="$(pg18_bindir || true)"
-  LIFEBOAT_PG_BIN_DIR="${dirs}${dirs:+${pg18:+:}}${pg18}"
+  LIFEBOAT_PG_BIN_DIR="$(pg_client_dirs)"
   [[ -n "$LIFEBOAT_PG_BIN_DIR" ]] && export LIFEBOAT_PG_BIN_DIR || unset LIFEBOAT_PG_BIN_DIR
 fi
 # exec: Ctrl+C and SIGTERM reach Lifeboat itself, which stops the demo database cleanly.
