@@ -132,17 +132,23 @@ detail="$work/first.json"
 api "http://127.0.0.1:3917/api/v1/backups/$first_id" >"$detail"
 clear_lifeboat_files
 # The same client: a pg_dump of the version Lifeboat recorded, found where Lifeboat looks
-# (PATH, then /usr/lib/postgresql/*/bin).
+# (LIFEBOAT_PG_BIN_DIR, PATH, then /usr/lib/postgresql/*/bin).
 version=$(json 'd.get("pg_dump_version") or ""' <"$detail")
 compression=$(json 'd.get("compression") or ""' <"$detail")
+candidates=()
+IFS=: read -r -a bin_dirs <<<"${LIFEBOAT_PG_BIN_DIR:-}"
+for d in "${bin_dirs[@]}"; do candidates+=("$d/pg_dump"); done
 client_dir=""
-for c in $(type -ap pg_dump) /usr/lib/postgresql/*/bin/pg_dump; do
+for c in "${candidates[@]}" $(type -ap pg_dump) /usr/lib/postgresql/*/bin/pg_dump; do
   if [[ -x "$c" ]] && "$c" --version 2>/dev/null | grep -q " ${version}\b"; then
     client_dir="$(dirname "$c")"
     break
   fi
 done
-[[ -n "$client_dir" ]] || client_dir="$debian_bin"
+if [[ -z "$client_dir" ]]; then
+  echo "no pg_dump ${version:-?} found where Lifeboat looks: the bare runs would not use the same client" >&2
+  exit 1
+fi
 # pg_dump before 16 takes only a gzip level (0 for none).
 same_args=()
 major="${version%%.*}"
