@@ -125,3 +125,17 @@ export function freshDatabase(name: string, owner?: string, password?: string): 
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** Signs `user` in on `lb`'s login page and waits until the page names them. */
+export async function signIn(page: Page, lb: Lifeboat, user: string, password: string) {
+  await page.goto(lb.base + "/login");
+  await page.getByLabel("Username").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("current-user")).toHaveText(user);
+}
+
+/** The main navigation of a signed-in page. */
+export function mainNav(page: Page) {
+  return page.getByRole("navigation", { name: "Main" });
+}

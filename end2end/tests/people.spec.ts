@@ -4,7 +4,7 @@
 // changes the password on "Your account"; the admin then signs the operator out
 // everywhere, and the operator's page returns to sign-in.
 import { test, expect, Page } from "@playwright/test";
-import { psql, startLifeboat, Lifeboat } from "./lifeboat";
+import { psql, startLifeboat, Lifeboat, signIn, mainNav } from "./lifeboat";
 
 let lb: Lifeboat;
 const DB = "e2e_people";
@@ -29,28 +29,16 @@ test.afterAll(async () => {
   await lb?.stop();
 });
 
-async function signIn(page: Page, user: string, password: string) {
-  await page.goto(lb.base + "/login");
-  await page.getByLabel("Username").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("current-user")).toHaveText(user);
-}
-
-function nav(page: Page) {
-  return page.getByRole("navigation", { name: "Main" });
-}
-
 test("an admin invites an operator, who backs up and changes the password, then is signed out", async ({
   browser,
 }) => {
   test.setTimeout(180_000);
   const adminContext = await browser.newContext();
   const admin = await adminContext.newPage();
-  await signIn(admin, "admin", ADMIN_PASSWORD);
+  await signIn(admin, lb, "admin", ADMIN_PASSWORD);
 
   // --- The admin adds a person and gets a one-time link ----------------------------------
-  await nav(admin).getByRole("link", { name: "People" }).click();
+  await mainNav(admin).getByRole("link", { name: "People" }).click();
   await expect(admin).toHaveURL(/\/people$/);
   await expect(admin.getByTestId("person-admin")).toBeVisible();
   const form = admin.getByTestId("invite-form");
@@ -76,12 +64,12 @@ test("an admin invites an operator, who backs up and changes the password, then 
   await operator.goto(url.replace(/^https?:\/\/[^/]+/, lb.base));
   await expect(operator.getByRole("alert")).toContainText("already been used");
 
-  await signIn(operator, "olivia", OPERATOR_PASSWORD);
+  await signIn(operator, lb, "olivia", OPERATOR_PASSWORD);
   await expect(admin.getByTestId("person-olivia")).toBeVisible();
 
   // --- No People, no Settings --------------------------------------------------------------
-  await expect(nav(operator).getByRole("link", { name: "People" })).toHaveCount(0);
-  await expect(nav(operator).getByRole("link", { name: "Settings" })).toHaveCount(0);
+  await expect(mainNav(operator).getByRole("link", { name: "People" })).toHaveCount(0);
+  await expect(mainNav(operator).getByRole("link", { name: "Settings" })).toHaveCount(0);
   await operator.goto(lb.base + "/people");
   await expect(operator.getByRole("alert")).toContainText("Administrator role");
   await operator.goto(lb.base + "/settings");
@@ -97,7 +85,7 @@ test("an admin invites an operator, who backs up and changes the password, then 
   ).toHaveCount(1, { timeout: 90_000 });
 
   // --- …and changes the password -----------------------------------------------------------
-  await nav(operator).getByRole("link", { name: "Your account" }).click();
+  await mainNav(operator).getByRole("link", { name: "Your account" }).click();
   await expect(operator).toHaveURL(/\/account$/);
   await expect(operator.getByTestId("sessions-table")).toContainText("(this session)");
   const pw = operator.getByTestId("password-form");
@@ -118,7 +106,7 @@ test("an admin invites an operator, who backs up and changes the password, then 
   // The operator's next step lands on the sign-in page, remembering where it was.
   await operator.reload();
   await expect(operator).toHaveURL(/\/login\?next=%2Faccount/);
-  await signIn(operator, "olivia", OPERATOR_NEW_PASSWORD);
+  await signIn(operator, lb, "olivia", OPERATOR_NEW_PASSWORD);
 
   // Everything above is in the audit log, filtered by who acted.
   await admin.goto(lb.base + "/audit?actor=olivia");

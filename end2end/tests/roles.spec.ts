@@ -4,7 +4,7 @@
 // and Back up now disabled and saying why, and /restore says which role it needs; the
 // operator downloads it, and has no Settings.
 import { test, expect, Page, APIRequestContext } from "@playwright/test";
-import { psql, startLifeboat, Lifeboat } from "./lifeboat";
+import { psql, startLifeboat, Lifeboat, signIn, mainNav } from "./lifeboat";
 
 let lb: Lifeboat;
 const DB = "e2e_roles";
@@ -28,18 +28,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await lb?.stop();
 });
-
-async function signIn(page: Page, user: string, password: string) {
-  await page.goto(lb.base + "/login");
-  await page.getByLabel("Username").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("current-user")).toHaveText(user);
-}
-
-function nav(page: Page) {
-  return page.getByRole("navigation", { name: "Main" });
-}
 
 const CHANGE = { "X-Requested-With": "lifeboat" };
 
@@ -69,7 +57,7 @@ test("a viewer sees backups but cannot download, restore or back up; an operator
   // --- The admin adds a viewer and an operator, and takes a backup -----------------------
   const adminContext = await browser.newContext();
   const admin = await adminContext.newPage();
-  await signIn(admin, "admin", ADMIN_PASSWORD);
+  await signIn(admin, lb, "admin", ADMIN_PASSWORD);
   await addPerson(admin.request, "vera", "viewer", VIEWER_PASSWORD);
   await addPerson(admin.request, "otto", "operator", OPERATOR_PASSWORD);
   await admin.goto(lb.base + "/backups");
@@ -85,10 +73,10 @@ test("a viewer sees backups but cannot download, restore or back up; an operator
   // --- The viewer: the backup is listed, nothing that changes it or reads its file --------
   const viewerContext = await browser.newContext();
   const viewer = await viewerContext.newPage();
-  await signIn(viewer, "vera", VIEWER_PASSWORD);
-  await expect(nav(viewer).getByRole("link", { name: "Restore", exact: true })).toHaveCount(0);
-  await expect(nav(viewer).getByRole("link", { name: "Settings" })).toHaveCount(0);
-  await expect(nav(viewer).getByRole("link", { name: "People" })).toHaveCount(0);
+  await signIn(viewer, lb, "vera", VIEWER_PASSWORD);
+  await expect(mainNav(viewer).getByRole("link", { name: "Restore", exact: true })).toHaveCount(0);
+  await expect(mainNav(viewer).getByRole("link", { name: "Settings" })).toHaveCount(0);
+  await expect(mainNav(viewer).getByRole("link", { name: "People" })).toHaveCount(0);
 
   const backUp = viewer.getByTestId("backup-now");
   await expect(backUp).toBeDisabled();
@@ -141,9 +129,9 @@ test("a viewer sees backups but cannot download, restore or back up; an operator
   // --- The operator: downloads, no Settings, no delete ---------------------------------------
   const operatorContext = await browser.newContext();
   const operator = await operatorContext.newPage();
-  await signIn(operator, "otto", OPERATOR_PASSWORD);
-  await expect(nav(operator).getByRole("link", { name: "Settings" })).toHaveCount(0);
-  await expect(nav(operator).getByRole("link", { name: "Restore", exact: true })).toBeVisible();
+  await signIn(operator, lb, "otto", OPERATOR_PASSWORD);
+  await expect(mainNav(operator).getByRole("link", { name: "Settings" })).toHaveCount(0);
+  await expect(mainNav(operator).getByRole("link", { name: "Restore", exact: true })).toBeVisible();
   await expect(operator.getByTestId("backup-now")).toBeEnabled();
   await operator.goto(lb.base + "/backups");
   await expect(operator.getByTestId("viewer-note")).toHaveCount(0);

@@ -4,7 +4,7 @@
 // and the same call is then refused. Also: the Security page's enrolment shows a QR code
 // that the browser can draw, and the Account page fits a laptop and a phone.
 import { test, expect, Page } from "@playwright/test";
-import { startLifeboat, Lifeboat } from "./lifeboat";
+import { startLifeboat, Lifeboat, signIn } from "./lifeboat";
 
 let lb: Lifeboat;
 const ADMIN_PASSWORD = "a long enough passphrase";
@@ -16,14 +16,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await lb?.stop();
 });
-
-async function signIn(page: Page) {
-  await page.goto(lb.base + "/login");
-  await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("current-user")).toHaveText("admin");
-}
 
 /** The page fits its width (no sideways scrolling) in light and dark. */
 async function expectFits(page: Page, what: string) {
@@ -42,7 +34,7 @@ test("a token made on the Account page is shown once, works as a Bearer token, a
   page,
   request,
 }) => {
-  await signIn(page);
+  await signIn(page, lb, "admin", ADMIN_PASSWORD);
   await page.goto(lb.base + "/account");
   const section = page.getByTestId("api-tokens");
   await expect(section.getByTestId("no-tokens")).toBeVisible();
@@ -105,7 +97,7 @@ test("a token made on the Account page is shown once, works as a Bearer token, a
 });
 
 test("enrolment on the Security page shows a QR code to scan", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, lb, "admin", ADMIN_PASSWORD);
   await page.goto(lb.base + "/security");
   await page.getByRole("button", { name: "Set up an authenticator app" }).click();
   const qr = page.getByRole("img", { name: "QR code for your authenticator app" });
