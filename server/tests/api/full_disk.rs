@@ -49,25 +49,6 @@ impl TestApp {
         );
     }
 
-    /// `/readyz?refresh=1`'s `schedule` check: (ok, detail).
-    async fn schedule_check(&self) -> (bool, String) {
-        let ready: app::api::ReadyReport = self
-            .client
-            .get(self.url("/readyz?refresh=1"))
-            .send()
-            .await
-            .expect("readyz")
-            .json()
-            .await
-            .expect("json");
-        let c = ready
-            .checks
-            .into_iter()
-            .find(|c| c.name == "schedule")
-            .expect("a schedule check");
-        (c.ok, c.detail)
-    }
-
     /// Waits (up to 10 s) for the status strip to show no scheduler problem: it clears
     /// once the slot is recorded, just after the slot's backup and retention.
     async fn scheduler_problem_clears(&self) {

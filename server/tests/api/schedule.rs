@@ -394,26 +394,9 @@ async fn the_scheduler_survives_an_error_of_its_own_and_says_so() {
     let status: BackupStatus = app.backup_status().await;
     let problem = status.scheduler_problem.expect("a problem shown");
     assert!(problem.contains("injected"), "{problem}");
-    let ready: app::api::ReadyReport = app
-        .client
-        .get(app.url("/readyz?refresh=1"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
-    let schedule = ready
-        .checks
-        .iter()
-        .find(|c| c.name == "schedule")
-        .expect("check");
-    assert!(schedule.ok, "{:?}", schedule.detail);
-    assert!(
-        schedule.detail.contains("keeps going"),
-        "{}",
-        schedule.detail
-    );
+    let (ok, detail) = app.schedule_check().await;
+    assert!(ok, "{detail:?}");
+    assert!(detail.contains("keeps going"), "{detail}");
 
     // Once the slot can be recorded again, the problem is gone.
     for event in ["INSERT", "UPDATE"] {

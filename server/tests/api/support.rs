@@ -261,6 +261,25 @@ impl TestApp {
     }
 
     /// `GET /api/v1/backups/status`: what the status strip shows.
+    /// `/readyz?refresh=1`'s `schedule` check: (ok, detail).
+    pub async fn schedule_check(&self) -> (bool, String) {
+        let ready: app::api::ReadyReport = self
+            .client
+            .get(self.url("/readyz?refresh=1"))
+            .send()
+            .await
+            .expect("readyz")
+            .json()
+            .await
+            .expect("json");
+        let c = ready
+            .checks
+            .into_iter()
+            .find(|c| c.name == "schedule")
+            .expect("a schedule check");
+        (c.ok, c.detail)
+    }
+
     pub async fn backup_status(&self) -> app::api::BackupStatus {
         self.client
             .get(self.url("/api/v1/backups/status"))
