@@ -1,7 +1,8 @@
 //! Property harness for what reads an uploaded file's first bytes: the custom-format
 //! archive header and origin parser (`pgtools::archive`), upload sniffing
 //! (`engine::upload::sniff`, `readable_by`) and the table-of-contents summary. Anyone who
-//! may upload chooses these bytes.
+//! may upload chooses these bytes. Also the in-process decode of a backup being written
+//! (`pgtools::custom`), which a damaged disk could feed anything.
 //!
 //! Inputs: random bytes; random bytes after `PGDMP`; real `pg_dump -Fc` archives
 //! (PostgreSQL 15 compressed and not, PostgreSQL 18, in `fixtures/`) with bit flips,
@@ -209,6 +210,13 @@ fn check_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
                 }
             }
         }
+    }
+
+    // The in-process decode of a backup being written: damaged bytes are refused with a
+    // short message naming where, never a panic or a hang.
+    match server::pgtools::custom::decode(bytes) {
+        Ok(_) => prop_assert!(bytes.starts_with(b"PGDMP")),
+        Err(why) => prop_assert!(!why.is_empty() && why.len() < 16 * 1024, "{why}"),
     }
 
     // pg_restore --list output names what the archive holds: any text must do.

@@ -381,8 +381,8 @@ impl Run {
     }
 
     /// Runs `pg_dump -Fc` into `tmp`, following its `--verbose` output for progress, while
-    /// `decode_while_written` reads the file as it grows and has `pg_restore` decode
-    /// every entry and data block. Returns how many bytes were decoded, and the read-back
+    /// `decode_while_written` reads the file as it grows and decodes every entry and
+    /// data block. Returns how many bytes were decoded, and the read-back
     /// of the file, started when pg_dump ended.
     async fn dump(
         &mut self,
@@ -411,11 +411,15 @@ impl Run {
         .map_err(|e| Stop::failed(e.to_string()))?;
         let mut watchdog = Watchdog::new(timeouts.stall);
         let (written, written_rx) = tokio::sync::watch::channel(false);
+        // The read-back starts when pg_dump has closed the complete file, while pg_dump
+        // fsyncs it and the decoder finishes its last blocks.
+        let read_back = ReadBack::start(tmp, written_rx.clone());
         // Aborted (and its pg_restore killed) if the dump fails or is cancelled.
         let decoder = AbortOnDrop(tokio::spawn(pgtools::dump::decode_while_written(
             tmp.to_path_buf(),
             ready.pg_restore.path.clone(),
             written_rx,
+            pgtools::custom::decodes(ready.pg_dump.major, self.engine.compression.method),
         )));
         let total: i64 = weights.values().sum::<i64>().max(1);
         let mut done_weight: i64 = 0;
@@ -499,9 +503,6 @@ impl Run {
             })
             .await;
         let _ = written.send(true);
-        // The file is complete: its read-back runs while the decoder finishes its last
-        // blocks (it lags behind pg_dump, at low priority).
-        let read_back = ReadBack::start(tmp);
         let mut decoder = decoder;
         let mut cancel = handle.cancel_signal();
         // A cancel drops the decoder, which kills its pg_restore.
@@ -519,7 +520,7 @@ impl Run {
     /// The read-back (fsync, then one read of the stored bytes that hashes them with
     /// SHA-256 and checks the header; started when pg_dump ended) awaited, the file found
     /// exactly as long as what was decoded while it was written (so nothing was cut off or
-    /// appended since); then `pg_restore --list` checks the table of contents pg_dump
+    /// appended since); beside it, `pg_restore --list` checks the table of contents pg_dump
     /// rewrote at the end.
     async fn verify(
         &mut self,
@@ -531,6 +532,12 @@ impl Run {
     ) -> Result<(i64, String), Stop> {
         let mut cancel = handle.cancel_signal();
         let mut every = tokio::time::interval(Duration::from_millis(250));
+        // pg_dump has ended: its table of contents is final, and pg_restore reads it while
+        // the read-back finishes.
+        let (pg_restore, archive) = (ready.pg_restore.path.clone(), tmp.to_path_buf());
+        let mut listed = AbortOnDrop(tokio::spawn(async move {
+            pgtools::restore::list_archive(&pg_restore, &archive, |_| {}).await
+        }));
         let read = loop {
             tokio::select! {
                 read = &mut read_back.task.0 => break read,
@@ -553,8 +560,9 @@ impl Run {
                 digest.size
             )));
         }
-        pgtools::restore::list_archive(&ready.pg_restore.path, tmp, |_| {})
+        (&mut listed.0)
             .await
+            .map_err(|e| Stop::failed(format!("pg_restore --list stopped: {e}")))?
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
         Ok((digest.size as i64, digest.sha256))
     }

@@ -97,9 +97,13 @@ pub fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
 }
 
 /// Runs `work` on a thread of its own, at the lowest CPU priority when `low_priority`
-/// ([`LOW_PRIORITY_NICE`]; Linux sets it per thread, so the rest of Lifeboat keeps its
-/// own): for the blocking work beside a child, such as feeding its input or reading its
-/// output. Its result arrives on the receiver.
+/// (Linux sets it per thread, so the rest of Lifeboat keeps its own): for the blocking
+/// work beside a child, such as feeding its input or reading its output, or decoding a
+/// dump. Its result arrives on the receiver. The lowest priority is the `SCHED_IDLE`
+/// policy (the thread runs only on a CPU nothing else wants, and any other task that
+/// wakes up takes the CPU from it at once, where a nice 19 thread would finish its time
+/// slice), and [`LOW_PRIORITY_NICE`] as well (all that remains where the policy cannot
+/// be set).
 pub fn thread_beside<T: Send + 'static>(
     name: &str,
     low_priority: bool,
@@ -110,6 +114,12 @@ pub fn thread_beside<T: Send + 'static>(
         .name(name.to_string())
         .spawn(move || {
             if low_priority {
+                use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+                let _ = thread_priority::set_thread_priority_and_policy(
+                    thread_priority::thread_native_id(),
+                    thread_priority::ThreadPriority::Min,
+                    ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+                );
                 let me = rustix::thread::gettid();
                 let _ = rustix::process::setpriority_process(Some(me), LOW_PRIORITY_NICE);
             }
@@ -627,13 +637,30 @@ mod tests {
         let _ = usual.child.kill().await;
     }
 
+    /// The scheduling policy in a stat line (5 is SCHED_IDLE).
+    fn policy(stat: &str) -> u32 {
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        after_name
+            .split(' ')
+            .nth(38)
+            .expect("policy")
+            .parse()
+            .expect("a number")
+    }
+
     #[tokio::test]
     async fn only_a_low_priority_thread_beside_a_child_gets_the_lowest_cpu_priority() {
-        let own = || niceness(&std::fs::read_to_string("/proc/thread-self/stat").expect("stat"));
+        let own = || {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+            (niceness(&stat), policy(&stat))
+        };
         let before = own();
         let low = thread_beside("low", true, own).expect("thread");
         let usual = thread_beside("usual", false, own).expect("thread");
-        assert_eq!(low.await.expect("result"), LOW_PRIORITY_NICE.max(before));
+        assert_eq!(
+            low.await.expect("result"),
+            (LOW_PRIORITY_NICE.max(before.0), 5)
+        );
         assert_eq!(usual.await.expect("result"), before);
         assert_eq!(own(), before, "the caller's thread keeps its priority");
     }

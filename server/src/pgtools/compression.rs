@@ -31,6 +31,12 @@ impl Method {
             Method::None => "none",
         }
     }
+
+    /// Whether Lifeboat decodes this compression's archives itself while they are written
+    /// ([`super::custom`]); lz4 and zstd go to pg_restore.
+    pub fn decoded_in_process(self) -> bool {
+        matches!(self, Method::Gzip | Method::None)
+    }
 }
 
 /// When nothing is set and the client has zstd: fast, and much smaller than none.

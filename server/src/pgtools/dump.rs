@@ -109,20 +109,22 @@ pub async fn table_weights(
 }
 
 /// Reads `tmp` while pg_dump writes it (waiting at the end of the file until `written`
-/// says pg_dump is done) and feeds every byte to `pg_restore --file=-`, which decodes each
-/// entry and data block: a corrupt or truncated stream fails it. Its SQL script is read as
-/// it comes and each table's rows counted. Returns the number of bytes decoded and the
-/// rows. pg_dump writes the custom format sequentially and at the end only
-/// rewrites the table of contents in place (same size), which the read-back checks.
+/// says pg_dump is done) and decodes every entry and data block: a corrupt or truncated
+/// stream fails it, and each table's rows are counted. Returns the number of bytes
+/// decoded and the rows. pg_dump writes the custom format sequentially and at the end
+/// only rewrites the table of contents in place (same size), which the read-back checks.
 ///
-/// The decode only takes the CPU time that pg_dump and the server's COPY leave (it catches
-/// up when the dump is done): pg_restore and the two threads that feed it and read its
-/// output run at the lowest priority. The file goes into pg_restore's pipe with
+/// `in_process` (gzip or no compression): the archive is decoded here
+/// ([`super::custom::decode`]); otherwise every byte goes to `pg_restore --file=-`, whose
+/// SQL script is read as it comes. Either way the decode takes only the CPU time that
+/// pg_dump and the server's COPY leave (it catches up when the dump is done): its threads
+/// and pg_restore run at the lowest priority. The file goes into pg_restore's pipe with
 /// `splice` (page references, not copies), through 1 MiB pipes.
 pub async fn decode_while_written(
     tmp: PathBuf,
     pg_restore: PathBuf,
     mut written: tokio::sync::watch::Receiver<bool>,
+    in_process: bool,
 ) -> Result<(u64, RowCounts), String> {
     let file = loop {
         match std::fs::File::open(&tmp) {
@@ -136,6 +138,22 @@ pub async fn decode_while_written(
             Err(e) => return Err(format!("cannot read the dump while it is written: {e}")),
         }
     };
+    if in_process {
+        let decoding = super::child::thread_beside("archive decode", true, move || {
+            let mut growing = Growing {
+                file,
+                written,
+                read: 0,
+            };
+            let rows =
+                super::custom::decode(std::io::BufReader::with_capacity(1 << 20, &mut growing))?;
+            Ok((growing.read, rows))
+        })
+        .map_err(|e| format!("cannot start the decode: {e}"))?;
+        return decoding
+            .await
+            .map_err(|e| format!("the decode stopped: {e}"))?;
+    }
     let (mut decoder, counting) =
         super::restore::counting_decoder(&pg_restore, Stdio::piped(), true)
             .map_err(|e| e.to_string())?;
@@ -159,8 +177,50 @@ pub async fn decode_while_written(
     Ok((total, counts))
 }
 
-/// How long the feed waits at the end of the file before it looks again.
+/// How long a reader waits at the end of the file before it looks again.
 const AT_THE_END: Duration = Duration::from_millis(20);
+
+/// At the end of the file being written, having read nothing: `Ok(true)` when that is
+/// the real end (`finished`: pg_dump was done before the read), `Ok(false)` after a short
+/// wait for more, an error when the dump stopped (`written`'s sender is gone).
+fn wait_at_the_end(
+    written: &tokio::sync::watch::Receiver<bool>,
+    finished: bool,
+) -> Result<bool, String> {
+    if finished {
+        return Ok(true);
+    }
+    if written.has_changed().is_err() {
+        return Err("the dump stopped".into());
+    }
+    std::thread::sleep(AT_THE_END);
+    Ok(false)
+}
+
+/// The dump file read as pg_dump writes it: at its end, a read waits for more until
+/// `written` says it is complete. `read` counts the bytes.
+struct Growing {
+    file: std::fs::File,
+    written: tokio::sync::watch::Receiver<bool>,
+    read: u64,
+}
+
+impl std::io::Read for Growing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            // Read the flag first: an empty read after pg_dump finished is the real end.
+            let finished = *self.written.borrow();
+            let n = self.file.read(buf)?;
+            if n > 0 {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            if wait_at_the_end(&self.written, finished).map_err(std::io::Error::other)? {
+                return Ok(0);
+            }
+        }
+    }
+}
 
 /// Splices `file` into `pipe` as it grows, until `written` says it is complete (or its
 /// sender is gone: the dump stopped). Returns the bytes the file held. When the pipe's
@@ -207,14 +267,10 @@ fn feed_while_written(
             total += moved as u64;
             continue;
         }
-        if finished {
-            // End of input (the pipe closes here): pg_restore finishes.
+        // End of input (the pipe closes when this returns): pg_restore finishes.
+        if wait_at_the_end(written, finished)? {
             return Ok(total);
         }
-        if written.has_changed().is_err() {
-            return Err("the dump stopped".into());
-        }
-        std::thread::sleep(AT_THE_END);
     }
 }
 

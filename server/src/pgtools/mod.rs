@@ -11,6 +11,7 @@ pub mod archive;
 pub mod child;
 pub mod choose;
 pub mod compression;
+pub mod custom;
 pub mod dump;
 pub mod restore;
 pub mod rows;

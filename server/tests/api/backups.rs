@@ -363,7 +363,7 @@ async fn garbage_written_by_pg_dump_is_caught_while_it_is_written() {
         &app,
         &job,
         job_status::FAILED,
-        "verification failed: pg_restore",
+        "verification failed: the archive",
     )
     .await;
     let msg = job.message.unwrap_or_default();

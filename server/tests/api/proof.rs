@@ -144,3 +144,75 @@ async fn an_upload_keeps_the_counts_its_validation_learnt() {
         .iter()
         .any(|p| p.table == "public.orders" && p.restored_rows == Some(2_500)));
 }
+
+/// Tables whose COPY text is awkward to count: escaped newlines, tabs, carriage returns
+/// and backslashes, a value that is `\.` alone, empty strings and NULLs, quoted names with
+/// dots and spaces, an empty table, a wide jsonb table, and a large object.
+const AWKWARD: &str = r#"
+CREATE SCHEMA "odd.schema";
+CREATE TABLE "odd.schema"."a ""quoted"" table" (id int, t text, b bytea);
+INSERT INTO "odd.schema"."a ""quoted"" table"
+  SELECT g, E'line\nnext\ttab\\back\r' || g, decode(md5(g::text), 'hex') FROM generate_series(1, 2500) g;
+INSERT INTO "odd.schema"."a ""quoted"" table" VALUES (0, E'\\.', NULL), (-1, '', ''), (-2, NULL, NULL);
+CREATE TABLE empty (x int);
+CREATE TABLE wide (id int, j jsonb);
+INSERT INTO wide SELECT g, jsonb_build_object('k', g, 'v', repeat('x', g % 300)) FROM generate_series(1, 40000) g;
+SELECT lo_from_bytea(0, decode(repeat('ab', 50000), 'hex'));
+"#;
+
+#[tokio::test]
+async fn the_counts_learnt_while_a_backup_is_written_are_pg_restores_for_each_client_and_compression(
+) {
+    let url = create_database("lb_proof_awkward").await;
+    sql(&url, AWKWARD).await;
+    let expected = serde_json::json!([
+        { "schema": "odd.schema", "table": "a \"quoted\" table", "rows": 2503 },
+        { "schema": "public", "table": "empty", "rows": 0 },
+        { "schema": "public", "table": "wide", "rows": 40000 },
+    ]);
+    let pg15 = pg_bin_dir().expect("LIFEBOAT_TEST_PG_BIN_DIR");
+    let pg18 = std::env::var("LIFEBOAT_TEST_PG18_BIN_DIR").expect(
+        "LIFEBOAT_TEST_PG18_BIN_DIR: PostgreSQL 18 client tools (scripts/bootstrap.sh installs them)",
+    );
+    for dir in [pg15, pg18] {
+        // gzip is decoded in-process while the file is written; so is no compression.
+        for compression in ["gzip:1", "none"] {
+            let app = TestApp::signed_in(Options {
+                env: vec![
+                    ("LIFEBOAT_PG_BIN_DIR", dir.clone()),
+                    ("LIFEBOAT_COMPRESSION", compression.to_string()),
+                ],
+                target: Some(url.clone()),
+            })
+            .await;
+            let r = app.start_backup().await;
+            assert_eq!(r.status(), 202);
+            let s: StartedJob = r.json().await.expect("started");
+            let job = app.wait(s.job_id).await;
+            assert_eq!(job.status, job_status::SUCCEEDED, "{:?}", job.message);
+            let id = s.backup_id.expect("backup id");
+            let kept = kept_counts(&app, id).await;
+            assert_eq!(kept, expected, "{dir} {compression}");
+
+            // pg_restore decoding the stored file counts the same.
+            let d = app.backup_detail(id).await;
+            let file = app
+                .data_dir
+                .path()
+                .join(d.backup.location.expect("location"));
+            let (_, cancel) = tokio::sync::watch::channel(false);
+            let counted = server::pgtools::rows::count_rows(
+                &std::path::Path::new(&dir).join("pg_restore"),
+                &file,
+                cancel,
+            )
+            .await
+            .expect("pg_restore counts");
+            assert_eq!(
+                server::pgtools::rows::to_json(&counted),
+                kept,
+                "{dir} {compression}"
+            );
+        }
+    }
+}
