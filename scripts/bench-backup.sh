@@ -187,7 +187,7 @@ for i in $(seq "$runs"); do
     "$i" "$t_debian" $((s_debian / 1048576)) "$t_bare" $((s_bare / 1048576)) "$t_lb" $((s_lb / 1048576)) \
     "${r_debian[-1]}" "${r_size[-1]}" "${r_bare[-1]}" $((before / 1024)) $((hwm / 1024))
   echo "         lifeboat phases (ms): ${phases[-1]}"
-  echo "         CPU s: bare pg_dump $c_bare | lifeboat's children (pg_dump, decoding pg_restore, probes) $c_kids, lifeboat itself $c_own"
+  echo "         CPU s: bare pg_dump $c_bare | lifeboat's children (pg_dump, probes; pg_restore when it decodes) $c_kids, lifeboat itself (its decode, read-back) $c_own"
 done
 
 # The middle value; with an even count, the mean of the two middle ones.
