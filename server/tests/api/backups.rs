@@ -374,6 +374,41 @@ async fn garbage_written_by_pg_dump_is_caught_while_it_is_written() {
 }
 
 #[tokio::test]
+async fn a_write_after_pg_dump_closed_its_file_is_read_back_again() {
+    let url = sample_database("lb_backup_rewritten", 5_000).await;
+    // pg_dump closes the complete file (the read-back starts then), and a second later,
+    // before it ends, one byte of the header changes: the creation time's seconds
+    // (a format-1.14 archive: compression int at 11, then the seconds' sign byte at 16 and
+    // value at 17), which nothing else checks. The size stays the same.
+    let rewriting = fake_pg_dump(
+        "\"$REAL\" \"$@\" || exit $?\nsleep 1\nb=$(od -An -tu1 -j17 -N1 \"$OUT\" | tr -d ' ')\nif [ \"$b\" = 59 ]; then v='\\072'; else v='\\073'; fi\nprintf \"$v\" | dd of=\"$OUT\" bs=1 seek=17 conv=notrunc status=none",
+    );
+    let app = TestApp::signed_in(with_target(
+        &url,
+        vec![(
+            "LIFEBOAT_PG_BIN_DIR",
+            rewriting.path().display().to_string(),
+        )],
+    ))
+    .await;
+    let s = started(app.start_backup().await).await;
+    let job = app.wait(s.job_id).await;
+    assert_eq!(job.status, job_status::SUCCEEDED, "{:?}", job.message);
+    let d = app.backup_detail(s.backup_id.expect("id")).await;
+    let path = app
+        .data_dir
+        .path()
+        .join(d.backup.location.expect("location"));
+    let seconds = std::fs::read(&path).expect("read")[17];
+    assert!(
+        seconds == 58 || seconds == 59,
+        "the byte was rewritten: {seconds}"
+    );
+    // The checksum recorded is the stored file's, not the one read before the write.
+    assert_eq!(sha256_file(&path), d.backup.sha256.expect("sha"));
+}
+
+#[tokio::test]
 async fn postgres_stopped_mid_dump_fails_the_backup() {
     let bin = server::dev::pgcluster::PgBin::discover().expect("pg binaries");
     let dir = tempfile::tempdir().expect("tmp");

@@ -216,3 +216,72 @@ async fn the_counts_learnt_while_a_backup_is_written_are_pg_restores_for_each_cl
         }
     }
 }
+
+/// `pg_dump -Fc` of `url` (the test cluster's client) into memory.
+fn dump_bytes(url: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("full.dump");
+    let pg_dump =
+        std::path::Path::new(&pg_bin_dir().expect("LIFEBOAT_TEST_PG_BIN_DIR")).join("pg_dump");
+    let status = std::process::Command::new(pg_dump)
+        .arg("-Fc")
+        .arg(format!("--file={}", out.display()))
+        .arg(url)
+        .status()
+        .expect("pg_dump");
+    assert!(status.success());
+    std::fs::read(out).expect("read dump")
+}
+
+#[tokio::test]
+async fn both_decoders_follow_a_growing_file_alike_and_refuse_one_cut_short() {
+    use server::pgtools::dump::decode_while_written;
+    use std::io::Write;
+    let url = sample_database("lb_proof_growing", 20_000).await;
+    let bytes = dump_bytes(&url);
+    let pg_restore = std::path::Path::new(&pg_bin_dir().expect("bin")).join("pg_restore");
+    let dir = tempfile::tempdir().expect("tmp");
+    // In-process, then pg_restore (the decoder for lz4, zstd and clients newer than 18).
+    for in_process in [true, false] {
+        for cut in [None, Some(bytes.len() / 2)] {
+            let tmp = dir
+                .path()
+                .join(format!("growing-{in_process}-{cut:?}.dump"));
+            let (written, rx) = tokio::sync::watch::channel(false);
+            let decoding = tokio::spawn(decode_while_written(
+                tmp.clone(),
+                pg_restore.clone(),
+                rx,
+                in_process,
+            ));
+            // Written in pieces, as pg_dump does, with the reader waiting at the end.
+            let whole = &bytes[..cut.unwrap_or(bytes.len())];
+            let mut file = std::fs::File::create(&tmp).expect("create");
+            for piece in whole.chunks(64 * 1024) {
+                file.write_all(piece).expect("write");
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            }
+            drop(file);
+            let _ = written.send(true);
+            let result = decoding.await.expect("task");
+            match cut {
+                None => {
+                    let (read, rows) = result.expect("decoded");
+                    assert_eq!(read, bytes.len() as u64, "in-process {in_process}");
+                    let rows = server::pgtools::rows::to_json(&rows);
+                    assert_eq!(
+                        rows_of(&rows, "orders"),
+                        Some(20_000),
+                        "in-process {in_process}"
+                    );
+                    assert_eq!(rows_of(&rows, "customers"), Some(1_000));
+                    assert_eq!(rows_of(&rows, "marker"), Some(1));
+                }
+                Some(at) => {
+                    let e = result.expect_err("a file cut short is refused");
+                    assert!(!e.is_empty(), "in-process {in_process}, cut at {at}");
+                }
+            }
+        }
+    }
+}
