@@ -102,8 +102,9 @@ pub fn decode(input: impl BufRead) -> Result<RowCounts, String> {
                 let in_copy = counting.is_some();
                 inflater.data(&mut s, counting, &what)?;
                 if in_copy {
-                    // pg_dump ends COPY data with its end marker; pg_restore adds one
-                    // when it is missing, and so does this.
+                    // pg_dump ends COPY data with its end marker; should one be missing,
+                    // the block ends here all the same (outside a block this line is
+                    // nothing), so the next table's rows are not added to this one.
                     rows.feed(b"\\.\n");
                 }
             }
