@@ -382,8 +382,8 @@ impl Run {
 
     /// Runs `pg_dump -Fc` into `tmp`, following its `--verbose` output for progress, while
     /// `decode_while_written` reads the file as it grows and decodes every entry and
-    /// data block. Returns how many bytes were decoded, and the read-back
-    /// of the file, started when pg_dump ended.
+    /// data block. Returns how many bytes were decoded, and the read-back of the file
+    /// (started when pg_dump closed it, or at its end).
     async fn dump(
         &mut self,
         handle: &mut JobHandle,
@@ -414,7 +414,8 @@ impl Run {
         // The read-back starts when pg_dump has closed the complete file, while pg_dump
         // fsyncs it and the decoder finishes its last blocks.
         let read_back = ReadBack::start(tmp, written_rx.clone());
-        // Aborted (and its pg_restore killed) if the dump fails or is cancelled.
+        // Aborted if the dump fails or is cancelled: its pg_restore is killed, and its
+        // decoding thread ends when `written` is dropped.
         let decoder = AbortOnDrop(tokio::spawn(pgtools::dump::decode_while_written(
             tmp.to_path_buf(),
             ready.pg_restore.path.clone(),
@@ -517,8 +518,8 @@ impl Run {
         Ok((decoded, read_back))
     }
 
-    /// The read-back (fsync, then one read of the stored bytes that hashes them with
-    /// SHA-256 and checks the header; started when pg_dump ended) awaited, the file found
+    /// The read-back (one read of the stored bytes that hashes them with SHA-256 and
+    /// checks the header, then fsync; see [`ReadBack`]) awaited, the file found
     /// exactly as long as what was decoded while it was written (so nothing was cut off or
     /// appended since); beside it, `pg_restore --list` checks the table of contents pg_dump
     /// rewrote at the end.

@@ -122,7 +122,9 @@ struct CloseWatch {
 const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl CloseWatch {
-    /// Watches `tmp` once it exists and blocks until pg_dump closes it after writing.
+    /// Watches `tmp` once it exists and blocks until pg_dump closes it after writing,
+    /// looking every [`LOOK_EVERY`]: it runs on the blocking pool (`spawn_blocking`),
+    /// never on an async worker.
     /// `None` when inotify cannot watch it, or pg_dump ended (or failed) first: the
     /// read-back then starts when pg_dump has ended.
     fn until_closed(tmp: &Path, ended: &watch::Receiver<bool>) -> Option<CloseWatch> {

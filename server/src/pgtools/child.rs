@@ -606,15 +606,24 @@ pub fn error_lines(stderr: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The niceness in a `/proc/…/stat` line (its 19th field).
-    fn niceness(stat: &str) -> i32 {
+    /// Field `n` (counted from 1, as proc(5) does) of a `/proc/…/stat` line, as a number.
+    fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> T {
+        // Fields 1 and 2 (pid, name) end at the name's last `)`; the name may hold spaces.
         let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
-        after_name
-            .split(' ')
-            .nth(16)
-            .expect("nice")
-            .parse()
-            .expect("a number")
+        match after_name.split(' ').nth(n - 3).map(str::parse) {
+            Some(Ok(v)) => v,
+            _ => panic!("field {n} of {stat:?} is not a number"),
+        }
+    }
+
+    /// The niceness in a stat line (field 19).
+    fn niceness(stat: &str) -> i32 {
+        stat_field(stat, 19)
+    }
+
+    /// The scheduling policy in a stat line (field 41; 5 is SCHED_IDLE).
+    fn policy(stat: &str) -> u32 {
+        stat_field(stat, 41)
     }
 
     #[tokio::test]
@@ -635,17 +644,6 @@ mod tests {
         assert_eq!(niceness(&stat(&usual)), own);
         let _ = low.child.kill().await;
         let _ = usual.child.kill().await;
-    }
-
-    /// The scheduling policy in a stat line (5 is SCHED_IDLE).
-    fn policy(stat: &str) -> u32 {
-        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
-        after_name
-            .split(' ')
-            .nth(38)
-            .expect("policy")
-            .parse()
-            .expect("a number")
     }
 
     #[tokio::test]

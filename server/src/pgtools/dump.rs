@@ -183,6 +183,8 @@ const AT_THE_END: Duration = Duration::from_millis(20);
 /// At the end of the file being written, having read nothing: `Ok(true)` when that is
 /// the real end (`finished`: pg_dump was done before the read), `Ok(false)` after a short
 /// wait for more, an error when the dump stopped (`written`'s sender is gone).
+/// It blocks: only for the decode's own OS threads ([`super::child::thread_beside`]),
+/// never async code.
 fn wait_at_the_end(
     written: &tokio::sync::watch::Receiver<bool>,
     finished: bool,
@@ -198,7 +200,8 @@ fn wait_at_the_end(
 }
 
 /// The dump file read as pg_dump writes it: at its end, a read waits for more until
-/// `written` says it is complete. `read` counts the bytes.
+/// `written` says it is complete. `read` counts the bytes. Its reads block (see
+/// [`wait_at_the_end`]): it is read on a thread of its own.
 struct Growing {
     file: std::fs::File,
     written: tokio::sync::watch::Receiver<bool>,
