@@ -474,7 +474,7 @@ impl Run {
                 handle.update(|j| j.percent = pct).await;
             }
         }
-        let digest = reader.finish();
+        let digest = reader.finish().map_err(unreadable)?;
         if digest.sha256 != self.source.sha256 || digest.size != self.source.size as u64 {
             return Err(Stop::failed(format!(
                 "{} has changed since it was recorded (sha256 {} expected, {} found): nothing was restored",
