@@ -1,11 +1,12 @@
 //! The backup job: preflight → dump → verify → store → done.
 //!
 //! A backup is only recorded as succeeded when `pg_dump` exited 0, every byte it wrote
-//! was decoded by `pg_restore` (as the file grew; its rows counted per table on the way,
-//! for the proof of a later restore), the file was fsynced, read back in full
-//! and hashed (and found exactly as long as what was decoded), its table of contents
-//! listed, then renamed into place, the directory fsynced, and the `.json` sidecar
-//! written the same way. Every outcome — success, failure, cancel,
+//! was decoded (as the file grew, by Lifeboat or by `pg_restore`; its rows counted per
+//! table on the way, for the proof of a later restore), the file was fsynced by Lifeboat
+//! (pg_dump runs with `--no-sync`), read back in full and hashed (and found exactly as
+//! long as what was decoded), its final table of contents listed by `pg_restore`, then
+//! renamed into place, the directory fsynced, and the `.json` sidecar written the same
+//! way. Every outcome — success, failure, cancel,
 //! invalid configuration, interruption — ends with one journal row and one audit entry.
 
 use super::preflight::{self, Ready};
@@ -308,21 +309,7 @@ impl Run {
                 j.current_item = None;
             })
             .await;
-        let weights = match table_weights(target, &mut handle.cancel_signal()).await {
-            Ok(Some(weights)) => weights,
-            Ok(None) => return Err(Stop::cancelled()),
-            Err(_) => HashMap::new(),
-        };
-        // How big the archive will be, to advance the bar inside a large table: the last
-        // backup's size, or a typical compression of the tables' size for a first one.
-        let expected_bytes = match journal::last_success(&self.engine.db, &self.database).await {
-            Ok(Some(b)) => b.size_bytes.unwrap_or(0) as f64,
-            _ => weights.values().sum::<i64>() as f64 * 0.35,
-        }
-        .max(1.0);
-        let dumped = self
-            .dump(handle, ready, target, &tmp, &weights, expected_bytes)
-            .await;
+        let dumped = self.dump(handle, ready, target, &tmp).await;
         self.timings.push(run::timing(phase::DUMP, t));
         let (decoded, read_back) = dumped?;
         // pg_dump created the archive with whatever umask Lifeboat runs with: private now,
@@ -339,7 +326,7 @@ impl Run {
                 j.current_item = Some("reading the archive back".into());
             })
             .await;
-        let verified = self.verify(handle, ready, &tmp, decoded, read_back).await;
+        let verified = self.verify(handle, decoded, read_back).await;
         self.timings.push(run::timing(phase::VERIFY, t));
         let (size, sha256) = verified?;
 
@@ -390,15 +377,13 @@ impl Run {
         ready: &Ready,
         target: &TargetUrl,
         tmp: &Path,
-        weights: &HashMap<String, i64>,
-        expected_bytes: f64,
     ) -> Result<(u64, ReadBack), Stop> {
         let timeouts = self.engine.timeouts;
         let app_name = watchdog::application_name(handle.id, "pg_dump");
         // The password goes through a 0600 password file, never the command line.
         let compress = self.engine.compression.argument(ready.pg_dump.major);
         let running = pgtools::dump::start(
-            &ready.pg_dump.path,
+            &ready.pg_dump,
             target,
             tmp,
             tmp.with_extension("pgpass"),
@@ -411,9 +396,10 @@ impl Run {
         .map_err(|e| Stop::failed(e.to_string()))?;
         let mut watchdog = Watchdog::new(timeouts.stall);
         let (written, written_rx) = tokio::sync::watch::channel(false);
-        // The read-back starts when pg_dump has closed the complete file, while pg_dump
-        // fsyncs it and the decoder finishes its last blocks.
-        let read_back = ReadBack::start(tmp, written_rx.clone());
+        // The read-back (with the fsync pg_dump leaves to Lifeboat, and `pg_restore
+        // --list`) starts when pg_dump has closed the complete file, while the decoder
+        // finishes its last blocks.
+        let read_back = ReadBack::start(tmp, &ready.pg_restore.path, written_rx.clone());
         // Aborted if the dump fails or is cancelled: its pg_restore is killed, and its
         // decoding thread ends when `written` is dropped.
         let decoder = AbortOnDrop(tokio::spawn(pgtools::dump::decode_while_written(
@@ -422,7 +408,16 @@ impl Run {
             written_rx,
             pgtools::custom::decodes(ready.pg_dump.major, self.engine.compression.method),
         )));
-        let total: i64 = weights.values().sum::<i64>().max(1);
+        // What advances the bar is learnt while pg_dump connects and reads the catalog.
+        let mut sizing = AbortOnDrop(tokio::spawn(Sizes::learn(
+            target.clone(),
+            handle.cancel_signal(),
+            self.engine.db.clone(),
+            self.database.clone(),
+        )));
+        let mut sizes: Option<Sizes> = None;
+        let unknown = Sizes::default();
+        let mut done_tables: Vec<String> = Vec::new();
         let mut done_weight: i64 = 0;
         let mut current: Option<String> = None;
         let mut bytes_at_table_start: u64 = 0;
@@ -440,13 +435,25 @@ impl Run {
                 }
                 Err(e) => return Err(Stop::failed(e.to_string())),
             };
+            if sizes.is_none() && sizing.0.is_finished() {
+                let known = (&mut sizing.0).await.unwrap_or_default();
+                done_weight = done_tables.iter().map(|t| known.weight(t)).sum();
+                sizes = Some(known);
+            }
+            let Sizes {
+                total,
+                expected_bytes,
+                ..
+            } = *sizes.as_ref().unwrap_or(&unknown);
+            let weight = |table: &str| sizes.as_ref().map_or(0, |s| s.weight(table));
             match step {
                 Step::Exited(f) => break f,
                 Step::Line(line) => {
                     watchdog.line();
                     if let Some(table) = dumped_table(&line) {
                         if let Some(prev) = current.take() {
-                            done_weight += weights.get(&prev).copied().unwrap_or(0);
+                            done_weight += weight(&prev);
+                            done_tables.push(prev);
                         }
                         bytes_at_table_start = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
                         percent = percent.max(dump_percent(done_weight, 0, total, 0.0));
@@ -472,7 +479,7 @@ impl Run {
                     if let Some(cur) = &current {
                         // Inside the current table: its expected share of the archive,
                         // never past 95 % of it (the next table's start moves on).
-                        let weight = weights.get(cur).copied().unwrap_or(0);
+                        let weight = weight(cur);
                         let share = expected_bytes * weight as f64 / total as f64;
                         let within = ((bytes - bytes_at_table_start.min(bytes)) as f64
                             / share.max(1.0))
@@ -518,27 +525,18 @@ impl Run {
         Ok((decoded, read_back))
     }
 
-    /// The read-back (one read of the stored bytes that hashes them with SHA-256 and
-    /// checks the header, then fsync; see [`ReadBack`]) awaited, the file found
-    /// exactly as long as what was decoded while it was written (so nothing was cut off or
-    /// appended since); beside it, `pg_restore --list` checks the table of contents pg_dump
-    /// rewrote at the end.
+    /// The read-back awaited (one read of the stored bytes that hashes them with SHA-256
+    /// and checks the header, an fsync, and `pg_restore --list` of the table of contents
+    /// pg_dump rewrote at the end; see [`ReadBack`]), and the file found exactly as long as
+    /// what was decoded while it was written (so nothing was cut off or appended since).
     async fn verify(
         &mut self,
         handle: &mut JobHandle,
-        ready: &Ready,
-        tmp: &Path,
         decoded: u64,
         mut read_back: ReadBack,
     ) -> Result<(i64, String), Stop> {
         let mut cancel = handle.cancel_signal();
         let mut every = tokio::time::interval(Duration::from_millis(250));
-        // pg_dump has ended: its table of contents is final, and pg_restore reads it while
-        // the read-back finishes.
-        let (pg_restore, archive) = (ready.pg_restore.path.clone(), tmp.to_path_buf());
-        let mut listed = AbortOnDrop(tokio::spawn(async move {
-            pgtools::restore::list_archive(&pg_restore, &archive, |_| {}).await
-        }));
         let read = loop {
             tokio::select! {
                 read = &mut read_back.task.0 => break read,
@@ -551,21 +549,19 @@ impl Run {
                 }
             }
         };
-        let (digest, size, version) = read
+        let done = read
             .map_err(|e| Stop::failed(format!("reading the dump back stopped: {e}")))?
             .map_err(Stop::failed)?;
-        self.archive_version = Some(version);
-        if digest.size != size || digest.size != decoded {
+        self.archive_version = Some(done.version);
+        if done.digest.size != done.size || done.digest.size != decoded {
             return Err(Stop::failed(format!(
                 "verification failed: the file has {} bytes, but {decoded} were decoded while it was written",
-                digest.size
+                done.digest.size
             )));
         }
-        (&mut listed.0)
-            .await
-            .map_err(|e| Stop::failed(format!("pg_restore --list stopped: {e}")))?
+        done.listed
             .map_err(|e| Stop::failed(format!("verification failed: {e}")))?;
-        Ok((digest.size as i64, digest.sha256))
+        Ok((done.digest.size as i64, done.digest.sha256))
     }
 
     /// The sidecar names the journal row and job it belongs to: a file whose end was never
@@ -845,6 +841,55 @@ fn verified(stored: &StoredFile) -> String {
         human_bytes(stored.size as u64),
         &stored.sha256[..12]
     )
+}
+
+/// What advances the dump's bar: each table's share of the work and the archive's
+/// expected size (to move inside a large table).
+struct Sizes {
+    weights: HashMap<String, i64>,
+    /// The weights' sum, at least 1.
+    total: i64,
+    expected_bytes: f64,
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        Sizes {
+            weights: HashMap::new(),
+            total: 1,
+            expected_bytes: 1.0,
+        }
+    }
+}
+
+impl Sizes {
+    /// The tables' sizes (none when they cannot be read), and the expected size: the
+    /// last backup's, or a typical compression of the tables' size for a first one.
+    async fn learn(
+        target: TargetUrl,
+        mut cancel: tokio::sync::watch::Receiver<bool>,
+        db: sqlx::SqlitePool,
+        database: String,
+    ) -> Sizes {
+        let weights = match table_weights(&target, &mut cancel).await {
+            Ok(Some(weights)) => weights,
+            Ok(None) | Err(_) => HashMap::new(),
+        };
+        let expected_bytes = match journal::last_success(&db, &database).await {
+            Ok(Some(b)) => b.size_bytes.unwrap_or(0) as f64,
+            _ => weights.values().sum::<i64>() as f64 * 0.35,
+        }
+        .max(1.0);
+        Sizes {
+            total: weights.values().sum::<i64>().max(1),
+            weights,
+            expected_bytes,
+        }
+    }
+
+    fn weight(&self, table: &str) -> i64 {
+        self.weights.get(table).copied().unwrap_or(0)
+    }
 }
 
 /// The overall percentage during the dump: tables done, plus `within` (0–1) of the one

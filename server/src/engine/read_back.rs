@@ -1,37 +1,48 @@
 //! A dump's read-back: one read of the stored bytes that hashes them (SHA-256) and checks
-//! the archive's header, and an fsync. It starts as soon as the file's content is final:
-//! when pg_dump closes the file it wrote (watched with inotify; pg_dump then only reopens
-//! it to fsync it, which takes a while and leaves the CPU idle), or else when pg_dump has
-//! ended. A read that started early is kept only if nothing was written to the file after
-//! that close and the file still has the size that was read; otherwise it is read again.
+//! the archive's header, with, beside it, an fsync (pg_dump runs with `--no-sync`: the
+//! fsync is Lifeboat's) and `pg_restore --list`, which reads the table of contents pg_dump
+//! rewrote at the end. It starts as soon as the file's content is final: when pg_dump
+//! closes the file it wrote (watched with inotify), or else when pg_dump has ended. What
+//! was found after that close is kept only if nothing was written to the file since and
+//! the file still has the size that was read; otherwise it is all done again.
 
 use super::run::AbortOnDrop;
-use crate::pgtools::archive;
+use crate::pgtools::{archive, restore};
 use crate::storage;
-use crate::storage::digest::{Digest, HashReader};
+use crate::storage::digest::{self, Digest};
 use rustix::fs::inotify::{self, ReadFlags, WatchFlags};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// The read-back of a dump, running: its task ends with the digest, the file's size after
-/// the fsync and the archive's version; it is aborted if dropped.
+/// The read-back of a dump, running: its task ends with what it found; it is aborted if
+/// dropped.
 pub struct ReadBack {
-    pub task: AbortOnDrop<Result<(Digest, u64, String), String>>,
+    pub task: AbortOnDrop<Result<ReadBackDone, String>>,
     /// Bytes read so far, and the file's size.
     read: Arc<(AtomicU64, AtomicU64)>,
 }
 
+/// What the read-back found: the bytes' checksum, the file's size after the fsync, the
+/// archive's version, and what `pg_restore --list` made of the table of contents.
+pub struct ReadBackDone {
+    pub digest: Digest,
+    pub size: u64,
+    pub version: String,
+    pub listed: Result<(), String>,
+}
+
 impl ReadBack {
     /// Starts watching `tmp`, which pg_dump is writing; `ended` turns `true` when pg_dump
-    /// has ended successfully (its sender dropped: the dump failed).
-    pub fn start(tmp: &Path, ended: watch::Receiver<bool>) -> ReadBack {
+    /// has ended successfully (its sender dropped: the dump failed). `pg_restore` lists
+    /// the archive.
+    pub fn start(tmp: &Path, pg_restore: &Path, ended: watch::Receiver<bool>) -> ReadBack {
         let read = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         let shown = read.clone();
-        let tmp = tmp.to_path_buf();
-        let task = tokio::spawn(read_back(tmp, ended, read));
+        let (tmp, pg_restore) = (tmp.to_path_buf(), pg_restore.to_path_buf());
+        let task = tokio::spawn(read_back(tmp, pg_restore, ended, read));
         ReadBack {
             task: AbortOnDrop(task),
             read: shown,
@@ -49,9 +60,10 @@ impl ReadBack {
 
 async fn read_back(
     tmp: PathBuf,
+    pg_restore: PathBuf,
     mut ended: watch::Receiver<bool>,
     read: Arc<(AtomicU64, AtomicU64)>,
-) -> Result<(Digest, u64, String), String> {
+) -> Result<ReadBackDone, String> {
     let watching = {
         let (tmp, ended) = (tmp.clone(), ended.clone());
         tokio::task::spawn_blocking(move || CloseWatch::until_closed(&tmp, &ended))
@@ -59,21 +71,23 @@ async fn read_back(
     let mut early = None;
     if let Ok(Some(watch)) = watching.await {
         if watch.writes().is_ok() {
-            early = Some((watch, hash(&tmp, &read).await));
+            early = Some((watch, check(&tmp, &pg_restore, &read).await));
         }
     }
     pg_dump_ended(&mut ended).await?;
-    storage::fsync_file(&tmp).map_err(|e| format!("fsync of the dump failed: {e}"))?;
-    let size = std::fs::metadata(&tmp)
-        .map_err(|e| format!("the dump file is missing: {e}"))?
-        .len();
-    if let Some((mut watch, Ok((digest, version)))) = early {
-        if digest.size == size && !watch.written_since() {
-            return Ok((digest, size, version));
+    let size = || {
+        std::fs::metadata(&tmp)
+            .map(|m| m.len())
+            .map_err(|e| format!("the dump file is missing: {e}"))
+    };
+    if let Some((mut watch, Ok(done))) = early {
+        if done.digest.size == size()? && !watch.written_since() {
+            return Ok(done);
         }
     }
-    let (digest, version) = hash(&tmp, &read).await?;
-    Ok((digest, size, version))
+    let mut done = check(&tmp, &pg_restore, &read).await?;
+    done.size = size()?;
+    Ok(done)
 }
 
 /// Waits until pg_dump has ended successfully; an error when it failed.
@@ -85,28 +99,82 @@ async fn pg_dump_ended(ended: &mut watch::Receiver<bool>) -> Result<(), String> 
         .map_err(|_| "the dump stopped".to_string())
 }
 
-/// One read of the file: its SHA-256, its size, and the archive version its header says.
-async fn hash(tmp: &Path, read: &(AtomicU64, AtomicU64)) -> Result<(Digest, String), String> {
-    let mut reader = HashReader::open(tmp)
-        .await
-        .map_err(|e| format!("cannot read the dump back: {e}"))?;
-    read.1.store(reader.total(), Ordering::Relaxed);
-    let mut version = None;
-    while let Some(block) = reader
-        .next_block()
-        .await
-        .map_err(|e| format!("reading the dump back failed: {e}"))?
-    {
-        if version.is_none() {
-            let header = archive::parse_header(block).map_err(|e| {
-                format!("verification failed: the dump is not a valid archive: {e}")
-            })?;
-            version = Some(header.version());
+/// The file read and hashed, fsynced and listed, all three at once.
+async fn check(
+    tmp: &Path,
+    pg_restore: &Path,
+    read: &Arc<(AtomicU64, AtomicU64)>,
+) -> Result<ReadBackDone, String> {
+    let synced = {
+        let tmp = tmp.to_path_buf();
+        tokio::task::spawn_blocking(move || storage::fsync_file(&tmp))
+    };
+    let listed = restore::list_archive(pg_restore, tmp, |_| {});
+    let (hashed, listed, synced) = tokio::join!(hash(tmp, read), listed, synced);
+    synced
+        .map_err(|e| format!("fsync of the dump stopped: {e}"))?
+        .map_err(|e| format!("fsync of the dump failed: {e}"))?;
+    let (digest, version) = hashed?;
+    Ok(ReadBackDone {
+        size: digest.size,
+        digest,
+        version,
+        listed,
+    })
+}
+
+/// One read of the file: its SHA-256, its size, and the archive version its header says
+/// (on the blocking pool, reading ahead of the hash).
+async fn hash(tmp: &Path, read: &Arc<(AtomicU64, AtomicU64)>) -> Result<(Digest, String), String> {
+    let file = std::fs::File::open(tmp).map_err(|e| format!("cannot read the dump back: {e}"))?;
+    let total = file
+        .metadata()
+        .map_err(|e| format!("cannot read the dump back: {e}"))?
+        .len();
+    read.1.store(total, Ordering::Relaxed);
+    let read = read.clone();
+    // The read stops at its next block when this read-back is dropped (a cancel).
+    let dropped = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let stop = dropped.0.clone();
+    let hashing = tokio::task::spawn_blocking(move || {
+        let (mut version, mut refused) = (None, None);
+        let hashed = digest::hash_read_ahead(file, |block, done| {
+            if stop.load(Ordering::Relaxed) {
+                return Err(std::io::Error::other("stopped"));
+            }
+            if version.is_none() {
+                match archive::parse_header(block) {
+                    Ok(header) => version = Some(header.version()),
+                    Err(e) => {
+                        refused = Some(format!(
+                            "verification failed: the dump is not a valid archive: {e}"
+                        ));
+                        return Err(std::io::Error::other("not an archive"));
+                    }
+                }
+            }
+            read.0.store(done, Ordering::Relaxed);
+            Ok(())
+        });
+        if let Some(refused) = refused {
+            return Err(refused);
         }
-        read.0.store(reader.read(), Ordering::Relaxed);
+        let digest = hashed.map_err(|e| format!("reading the dump back failed: {e}"))?;
+        let version = version.ok_or("verification failed: the dump is empty")?;
+        Ok((digest, version))
+    });
+    hashing
+        .await
+        .map_err(|e| format!("reading the dump back stopped: {e}"))?
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
-    let version = version.ok_or("verification failed: the dump is empty")?;
-    Ok((reader.finish(), version))
 }
 
 /// pg_dump's close of the file, seen through inotify, and then any write to it.

@@ -18,19 +18,25 @@ pub struct Waiting<'a> {
 }
 
 /// `pg_dump --format=custom --verbose` of `target` into `file`, started; `compress` is
-/// its `--compress=…` argument ([`super::compression::Compression::argument`]).
+/// its `--compress=…` argument ([`super::compression::Compression::argument`]). With
+/// `--no-sync` (pg_dump 10 and newer; older ones never fsync): the caller fsyncs the file
+/// itself, beside its read-back, instead of waiting for pg_dump's own fsync first.
 pub fn start(
-    pg_dump: &Path,
+    pg_dump: &super::Tool,
     target: &TargetUrl,
     file: &Path,
     passfile: PathBuf,
     waiting: &Waiting<'_>,
     compress: &str,
 ) -> Result<Running, ChildError> {
-    Child::new(pg_dump, "pg_dump")
+    let mut child = Child::new(&pg_dump.path, "pg_dump")
         .arg("--format=custom")
         .arg(compress)
-        .arg("--verbose")
+        .arg("--verbose");
+    if pg_dump.major >= 10 {
+        child = child.arg("--no-sync");
+    }
+    child
         .arg(format!("--file={}", file.display()))
         .arg(format!(
             "--lock-wait-timeout={}",

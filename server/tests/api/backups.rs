@@ -11,6 +11,20 @@ async fn started(resp: reqwest::Response) -> StartedJob {
     resp.json().await.expect("started json")
 }
 
+/// A backup of the database at `url` through a `pg_dump` that `body` changes
+/// ([`fake_pg_dump`]), followed to its end: the app, how the job started, and the job.
+async fn back_up_through(url: &str, body: &str) -> (TestApp, StartedJob, Job) {
+    let fake = fake_pg_dump(body);
+    let app = TestApp::signed_in(with_target(
+        url,
+        vec![("LIFEBOAT_PG_BIN_DIR", fake.path().display().to_string())],
+    ))
+    .await;
+    let s = started(app.start_backup().await).await;
+    let job = app.wait(s.job_id).await;
+    (app, s, job)
+}
+
 /// The failure contract: journal row failed with `why`, one failed audit entry, and no
 /// file (partial or not) left for that attempt.
 async fn assert_failed_cleanly(app: &TestApp, job: &Job, status: &str, why: &str) {
@@ -312,14 +326,11 @@ async fn a_missing_pg_dump_is_refused_before_anything_runs() {
 #[tokio::test]
 async fn pg_dump_killed_mid_dump_fails_the_backup_with_the_signal() {
     let url = sample_database("lb_backup_killed", 1_000).await;
-    let dying = fake_pg_dump("head -c 500000 /dev/urandom > \"$OUT\"\necho 'pg_dump: dumping contents of table \"public.orders\"' >&2\nkill -9 $$");
-    let app = TestApp::signed_in(with_target(
+    let (app, s, job) = back_up_through(
         &url,
-        vec![("LIFEBOAT_PG_BIN_DIR", dying.path().display().to_string())],
-    ))
+        "head -c 500000 /dev/urandom > \"$OUT\"\necho 'pg_dump: dumping contents of table \"public.orders\"' >&2\nkill -9 $$",
+    )
     .await;
-    let s = started(app.start_backup().await).await;
-    let job = app.wait(s.job_id).await;
     assert_failed_cleanly(&app, &job, job_status::FAILED, "killed by signal 9").await;
     let d = app.backup_detail(s.backup_id.expect("id")).await;
     assert_eq!(d.exit_status.as_deref(), Some("killed by signal 9"));
@@ -329,17 +340,11 @@ async fn pg_dump_killed_mid_dump_fails_the_backup_with_the_signal() {
 async fn a_corrupt_dump_is_caught_by_the_verification() {
     let url = sample_database("lb_backup_corrupt", 20_000).await;
     // pg_dump "succeeds" but the file is cut short: verification must refuse it.
-    let truncating = fake_pg_dump("\"$REAL\" \"$@\" || exit $?\ntruncate -s 5000 \"$OUT\"");
-    let app = TestApp::signed_in(with_target(
+    let (app, _, job) = back_up_through(
         &url,
-        vec![(
-            "LIFEBOAT_PG_BIN_DIR",
-            truncating.path().display().to_string(),
-        )],
-    ))
+        "\"$REAL\" \"$@\" || exit $?\ntruncate -s 5000 \"$OUT\"",
+    )
     .await;
-    let s = started(app.start_backup().await).await;
-    let job = app.wait(s.job_id).await;
     assert_failed_cleanly(&app, &job, job_status::FAILED, "verification failed").await;
 }
 
@@ -349,16 +354,11 @@ async fn garbage_written_by_pg_dump_is_caught_while_it_is_written() {
     // A real archive's first 50 kB (its whole table of contents and the start of the data),
     // then random bytes; pg_dump "succeeds". The size does not change afterwards and the
     // table of contents is intact, so only decoding the data can tell.
-    let garbling = fake_pg_dump(
-        "\"$REAL\" \"${@/#--file=*/--file=$OUT.real}\" || exit $?\n{ head -c 50000 \"$OUT.real\"; head -c 200000 /dev/urandom; } > \"$OUT\"\nrm -f \"$OUT.real\"",
-    );
-    let app = TestApp::signed_in(with_target(
+    let (app, _, job) = back_up_through(
         &url,
-        vec![("LIFEBOAT_PG_BIN_DIR", garbling.path().display().to_string())],
-    ))
+        "\"$REAL\" \"${@/#--file=*/--file=$OUT.real}\" || exit $?\n{ head -c 50000 \"$OUT.real\"; head -c 200000 /dev/urandom; } > \"$OUT\"\nrm -f \"$OUT.real\"",
+    )
     .await;
-    let s = started(app.start_backup().await).await;
-    let job = app.wait(s.job_id).await;
     assert_failed_cleanly(
         &app,
         &job,
@@ -380,19 +380,11 @@ async fn a_write_after_pg_dump_closed_its_file_is_read_back_again() {
     // before it ends, one byte of the header changes: the creation time's seconds
     // (a format-1.14 archive: compression int at 11, then the seconds' sign byte at 16 and
     // value at 17), which nothing else checks. The size stays the same.
-    let rewriting = fake_pg_dump(
-        "\"$REAL\" \"$@\" || exit $?\nsleep 1\nb=$(od -An -tu1 -j17 -N1 \"$OUT\" | tr -d ' ')\nif [ \"$b\" = 59 ]; then v='\\072'; else v='\\073'; fi\nprintf \"$v\" | dd of=\"$OUT\" bs=1 seek=17 conv=notrunc status=none",
-    );
-    let app = TestApp::signed_in(with_target(
+    let (app, s, job) = back_up_through(
         &url,
-        vec![(
-            "LIFEBOAT_PG_BIN_DIR",
-            rewriting.path().display().to_string(),
-        )],
-    ))
+        "\"$REAL\" \"$@\" || exit $?\nsleep 1\nb=$(od -An -tu1 -j17 -N1 \"$OUT\" | tr -d ' ')\nif [ \"$b\" = 59 ]; then v='\\072'; else v='\\073'; fi\nprintf \"$v\" | dd of=\"$OUT\" bs=1 seek=17 conv=notrunc status=none",
+    )
     .await;
-    let s = started(app.start_backup().await).await;
-    let job = app.wait(s.job_id).await;
     assert_eq!(job.status, job_status::SUCCEEDED, "{:?}", job.message);
     let d = app.backup_detail(s.backup_id.expect("id")).await;
     let path = app
@@ -406,6 +398,30 @@ async fn a_write_after_pg_dump_closed_its_file_is_read_back_again() {
     );
     // The checksum recorded is the stored file's, not the one read before the write.
     assert_eq!(sha256_file(&path), d.backup.sha256.expect("sha"));
+}
+
+#[tokio::test]
+async fn a_table_of_contents_pg_restore_cannot_list_fails_the_backup() {
+    let url = sample_database("lb_backup_bad_toc", 5_000).await;
+    // After pg_dump closed the file (the read-back and its `pg_restore --list` have run
+    // on it by then), the table of contents it rewrote at the end gets a data flag no
+    // pg_restore knows, at the first entry that has data (its dependency list's end, -1,
+    // then its flag, 2). The decode reads each entry's flag only as "data or not", so only
+    // the listing of the final file can catch this.
+    let (app, _, job) = back_up_through(
+        &url,
+        "\"$REAL\" \"$@\" || exit $?\nsleep 1\npython3 - \"$OUT\" <<'PY'\nimport sys\nwith open(sys.argv[1], 'r+b') as f:\n    b = f.read()\n    f.seek(b.index(bytes([1, 1, 0, 0, 0, 2])) + 5)\n    f.write(bytes([7]))\nPY",
+    )
+    .await;
+    assert_failed_cleanly(
+        &app,
+        &job,
+        job_status::FAILED,
+        "unexpected data offset flag 7",
+    )
+    .await;
+    let msg = job.message.unwrap_or_default();
+    assert!(msg.starts_with("verification failed"), "{msg}");
 }
 
 #[tokio::test]
