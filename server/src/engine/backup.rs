@@ -9,13 +9,14 @@
 //! way. Every outcome — success, failure, cancel,
 //! invalid configuration, interruption — ends with one journal row and one audit entry.
 
+use super::dump_progress::{dump_percent, Sizes, DUMP_SPAN};
 use super::preflight::{self, Ready};
 use super::read_back::ReadBack;
 use super::run::{self, AbortOnDrop, JobHandle, Outcome};
 use super::watchdog::{self, Watchdog};
 use super::Engine;
 use crate::pgtools::child::Step;
-use crate::pgtools::dump::{dumped_table, table_weights};
+use crate::pgtools::dump::dumped_table;
 use crate::pgtools::rows::{self, RowCounts};
 use crate::pgtools::{self, ChildError};
 use crate::storage::{self, human_bytes, DatabaseLock};
@@ -25,13 +26,11 @@ use crate::store::jobs::{JobKind, JobStatus};
 use crate::target::TargetUrl;
 use app::api::{audit_action, outcome, phase, Job, PhaseTiming, StartedJob};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-/// Share of the overall percentage each phase covers.
-const DUMP_SPAN: (f64, f64) = (2.0, 85.0);
+/// Share of the overall percentage the verify phase covers (the dump's: [`DUMP_SPAN`]).
 const VERIFY_SPAN: (f64, f64) = (85.0, 98.0);
 
 #[derive(Debug, thiserror::Error)]
@@ -843,81 +842,9 @@ fn verified(stored: &StoredFile) -> String {
     )
 }
 
-/// What advances the dump's bar: each table's share of the work and the archive's
-/// expected size (to move inside a large table).
-struct Sizes {
-    weights: HashMap<String, i64>,
-    /// The weights' sum, at least 1.
-    total: i64,
-    expected_bytes: f64,
-}
-
-impl Default for Sizes {
-    fn default() -> Self {
-        Sizes {
-            weights: HashMap::new(),
-            total: 1,
-            expected_bytes: 1.0,
-        }
-    }
-}
-
-impl Sizes {
-    /// The tables' sizes (none when they cannot be read), and the expected size: the
-    /// last backup's, or a typical compression of the tables' size for a first one.
-    async fn learn(
-        target: TargetUrl,
-        mut cancel: tokio::sync::watch::Receiver<bool>,
-        db: sqlx::SqlitePool,
-        database: String,
-    ) -> Sizes {
-        let weights = match table_weights(&target, &mut cancel).await {
-            Ok(Some(weights)) => weights,
-            Ok(None) | Err(_) => HashMap::new(),
-        };
-        let expected_bytes = match journal::last_success(&db, &database).await {
-            Ok(Some(b)) => b.size_bytes.unwrap_or(0) as f64,
-            _ => weights.values().sum::<i64>() as f64 * 0.35,
-        }
-        .max(1.0);
-        Sizes {
-            total: weights.values().sum::<i64>().max(1),
-            weights,
-            expected_bytes,
-        }
-    }
-
-    fn weight(&self, table: &str) -> i64 {
-        self.weights.get(table).copied().unwrap_or(0)
-    }
-}
-
-/// The overall percentage during the dump: tables done, plus `within` (0–1) of the one
-/// being dumped, weighted by size.
-fn dump_percent(done_weight: i64, current_weight: i64, total: i64, within: f64) -> f64 {
-    let share = (done_weight as f64 + current_weight as f64 * within) / total.max(1) as f64;
-    DUMP_SPAN.0 + (DUMP_SPAN.1 - DUMP_SPAN.0) * share.clamp(0.0, 1.0)
-}
-
 /// Resolves once the job's cancellation is asked for (never if its switch is gone).
 async fn cancel_requested(cancel: &mut tokio::sync::watch::Receiver<bool>) {
     if cancel.wait_for(|c| *c).await.is_err() {
         std::future::pending::<()>().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dump_percent_stays_within_the_dump_span_and_grows() {
-        assert_eq!(dump_percent(0, 0, 100, 0.0), DUMP_SPAN.0);
-        assert_eq!(dump_percent(100, 0, 100, 0.0), DUMP_SPAN.1);
-        let a = dump_percent(20, 50, 100, 0.1);
-        let b = dump_percent(20, 50, 100, 0.9);
-        let next = dump_percent(70, 0, 100, 0.0);
-        assert!(DUMP_SPAN.0 < a && a < b && b < next && next < DUMP_SPAN.1);
-        assert_eq!(dump_percent(0, 0, 0, 0.0), DUMP_SPAN.0, "no tables");
     }
 }

@@ -10,6 +10,7 @@
 pub mod adopt;
 pub mod backup;
 pub mod checks;
+pub mod dump_progress;
 pub mod fault;
 pub mod offsite_sync;
 pub mod preflight;
